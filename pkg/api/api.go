@@ -1,0 +1,91 @@
+// Package api is the public HTTP surface of widget-sessions, built on gin:
+// routes.go lists every endpoint in the order of openapi.yaml; handlers
+// decode, call the domain and render; errors.go holds the one table that
+// maps domain error codes to HTTP statuses.
+package api
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/causeflow/widget-sessions/pkg/widget"
+)
+
+// Limits of the public API.
+const (
+	// MaxBodyBytes bounds a request body; larger bodies get 413.
+	MaxBodyBytes = 16 << 10
+)
+
+// Authenticator authenticates the caller of the minting API from the
+// Authorization header value.
+type Authenticator interface {
+	Authenticate(ctx context.Context, authorization string) (widget.Caller, error)
+}
+
+// Minter mints a session for a validated request.
+type Minter interface {
+	Mint(ctx context.Context, caller widget.Caller, req widget.SessionRequest) (widget.Session, error)
+}
+
+// KeyPublisher publishes the public signing keys as a JWK Set document with
+// its ETag.
+type KeyPublisher interface {
+	JWKS() (body []byte, etag string)
+}
+
+// Deps are the dependencies of the public API.
+type Deps struct {
+	Logger         *zap.Logger
+	Auth           Authenticator
+	Minter         Minter
+	Keys           KeyPublisher
+	Metrics        *Metrics
+	WidgetURLBase  string   // widgetUrl is <base>/embed?session=<sessionId>
+	TrustedProxies []string // nil: X-Forwarded-For is never believed
+	Now            func() time.Time
+}
+
+// Server is the public API's handler set.
+type Server struct {
+	deps Deps
+}
+
+// New returns the gin engine serving the public API.
+func New(deps Deps) (*gin.Engine, error) {
+	if deps.Logger == nil || deps.Auth == nil || deps.Minter == nil || deps.Keys == nil || deps.Metrics == nil {
+		return nil, errors.New("api: logger, auth, minter, keys and metrics are required")
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	gin.SetMode(gin.ReleaseMode) // gin's debug mode prints routes and warnings to stdout
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	// Without trusted proxies, ClientIP is the peer address: a client must
+	// not choose the IP we log by sending X-Forwarded-For.
+	if err := e.SetTrustedProxies(deps.TrustedProxies); err != nil {
+		return nil, err
+	}
+	s := &Server{deps: deps}
+	e.Use(s.requestID, s.accessLog, s.recoverPanic)
+	s.routes(e)
+	return e, nil
+}
+
+// handlerFunc is a handler that returns its error instead of writing it:
+// one place, renderError, turns errors into responses.
+type handlerFunc func(c *gin.Context) error
+
+func (s *Server) handle(h handlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			s.renderError(c, err)
+		}
+	}
+}

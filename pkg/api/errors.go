@@ -1,0 +1,70 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/causeflow/widget-sessions/pkg/widget"
+)
+
+// statusOf is the one table from domain error codes to HTTP statuses.
+var statusOf = map[string]int{
+	widget.CodeValidation:            http.StatusBadRequest,
+	widget.CodeUnauthorized:          http.StatusUnauthorized,
+	widget.CodeForbidden:             http.StatusForbidden,
+	widget.CodeUserNotFound:          http.StatusNotFound,
+	widget.CodeNotFound:              http.StatusNotFound,
+	widget.CodeMethodNotAllowed:      http.StatusMethodNotAllowed,
+	widget.CodePayloadTooLarge:       http.StatusRequestEntityTooLarge,
+	widget.CodeUnsupportedMediaType:  http.StatusUnsupportedMediaType,
+	widget.CodeDependencyUnavailable: http.StatusServiceUnavailable,
+	widget.CodeInternal:              http.StatusInternalServerError,
+}
+
+// errorBody is the JSON body of every error response.
+type errorBody struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Field     string `json:"field,omitempty"`
+	RequestID string `json:"requestId"`
+}
+
+// renderError answers err. A domain error is answered with its code and
+// message; anything else is logged and answered as a generic internal
+// error, never with its text.
+func (s *Server) renderError(c *gin.Context, err error) {
+	var de *widget.Error
+	if !errors.As(err, &de) {
+		s.logger(c).Error("internal error", zap.Error(err))
+		de = widget.Errorf(widget.CodeInternal, "internal error")
+	}
+	status, ok := statusOf[de.Code]
+	if !ok {
+		s.logger(c).Error("error code without a status", zap.String("code", de.Code))
+		status = http.StatusInternalServerError
+	}
+	if de.Err != nil && status >= 500 {
+		s.logger(c).Warn("dependency error", zap.String("code", de.Code), zap.Error(de.Err))
+	}
+	switch status {
+	case http.StatusUnauthorized:
+		// RFC 6750 §3: a 401 names the scheme the client should use.
+		c.Header("WWW-Authenticate", `Bearer realm="widget-sessions"`)
+	case http.StatusServiceUnavailable:
+		c.Header("Retry-After", "5")
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Set(ctxErrorCode, de.Code)
+	c.AbortWithStatusJSON(status, errorBody{Code: de.Code, Message: de.Message, Field: de.Field, RequestID: requestIDOf(c)})
+}
+
+func notFound(c *gin.Context) error {
+	return widget.Errorf(widget.CodeNotFound, "no such endpoint")
+}
+
+func methodNotAllowed(c *gin.Context) error {
+	return widget.Errorf(widget.CodeMethodNotAllowed, "method %s is not allowed here", c.Request.Method)
+}

@@ -1,0 +1,13 @@
+package api
+
+import "github.com/gin-gonic/gin"
+
+// routes registers every public endpoint, in the order of openapi.yaml. A
+// test holds the two together.
+func (s *Server) routes(e *gin.Engine) {
+	e.POST("/v1/widget/sessions", s.handle(s.createSession))
+	e.GET("/.well-known/jwks.json", s.handle(s.jwks))
+
+	e.NoRoute(s.handle(notFound))
+	e.NoMethod(s.handle(methodNotAllowed))
+}

@@ -1,0 +1,132 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/causeflow/widget-sessions/pkg/session"
+	"github.com/causeflow/widget-sessions/pkg/strictjson"
+	"github.com/causeflow/widget-sessions/pkg/widget"
+)
+
+// createSessionResponse is the 201 body of POST /v1/widget/sessions.
+type createSessionResponse struct {
+	SessionID    string `json:"sessionId"`
+	SessionToken string `json:"sessionToken"`
+	ExpiresAt    string `json:"expiresAt"`
+	WidgetURL    string `json:"widgetUrl"`
+}
+
+// createSession handles POST /v1/widget/sessions. The order of checks is
+// the order a caller can fix them in: who you are (401), what you may do
+// (403), what you sent (413, 415, 400), what exists (404).
+func (s *Server) createSession(c *gin.Context) (err error) {
+	start := time.Now()
+	defer func() {
+		result := "created"
+		if err != nil {
+			result = widget.ErrorCode(err)
+		}
+		s.deps.Metrics.observeMint(result, time.Since(start))
+	}()
+
+	caller, err := s.deps.Auth.Authenticate(c, c.GetHeader("Authorization"))
+	if err != nil {
+		return err
+	}
+	c.Set(ctxTenant, caller.Tenant)
+	if err := session.Authorize(caller); err != nil {
+		return err
+	}
+	params, err := decodeSessionParams(c)
+	if err != nil {
+		return err
+	}
+	req, err := params.Validate()
+	if err != nil {
+		return err
+	}
+	sess, err := s.deps.Minter.Mint(c, caller, req)
+	if err != nil {
+		return err
+	}
+	c.Set(ctxSession, sess.ID)
+	// The body holds a bearer credential: no cache may keep it.
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+	c.JSON(http.StatusCreated, createSessionResponse{
+		SessionID:    sess.ID,
+		SessionToken: sess.Token,
+		ExpiresAt:    sess.ExpiresAt.UTC().Format(time.RFC3339),
+		WidgetURL:    s.deps.WidgetURLBase + "/embed?session=" + url.QueryEscape(sess.ID),
+	})
+	return nil
+}
+
+// decodeSessionParams reads the JSON body strictly: one object, known
+// members, no duplicates, the right JSON types.
+func decodeSessionParams(c *gin.Context) (widget.SessionParams, error) {
+	body, err := readJSONBody(c)
+	if err != nil {
+		return widget.SessionParams{}, err
+	}
+	m, err := strictjson.ParseObject(body, "userId", "incidentId", "ttlSeconds")
+	if err != nil {
+		return widget.SessionParams{}, validationError(err)
+	}
+	var p widget.SessionParams
+	if p.UserID, err = m.String("userId"); err != nil {
+		return p, validationError(err)
+	}
+	if p.IncidentID, err = m.String("incidentId"); err != nil {
+		return p, validationError(err)
+	}
+	if p.TTLSeconds, err = m.Int("ttlSeconds"); err != nil {
+		return p, validationError(err)
+	}
+	return p, nil
+}
+
+// readJSONBody returns the body of a request that must be JSON and at most
+// MaxBodyBytes long.
+func readJSONBody(c *gin.Context) ([]byte, error) {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, widget.Errorf(widget.CodeUnsupportedMediaType, "Content-Type must be application/json")
+	}
+	if c.Request.ContentLength > MaxBodyBytes {
+		return nil, tooLarge()
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge()
+		}
+		return nil, widget.Errorf(widget.CodeValidation, "could not read the request body")
+	}
+	return body, nil
+}
+
+func tooLarge() error {
+	return widget.Errorf(widget.CodePayloadTooLarge, "request body must be at most %d bytes", MaxBodyBytes)
+}
+
+// validationError turns a strict-JSON decoding error into the domain's
+// validation error, keeping the field it names.
+func validationError(err error) error {
+	var se *strictjson.Error
+	if errors.As(err, &se) {
+		if se.Field == "" {
+			return widget.Errorf(widget.CodeValidation, "%s", se.Message)
+		}
+		return widget.FieldError(se.Field, "%s", se.Message)
+	}
+	return err
+}

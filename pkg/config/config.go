@@ -1,0 +1,160 @@
+// Package config loads the service's settings from the environment,
+// applies defaults and validates them at start-up. Every setting is declared
+// once, in the table in settings.go, together with its default and its
+// documentation; the README's configuration table is generated from that
+// table (`widget-sessions -config-table`) and a test keeps the two equal.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/causeflow/widget-sessions/pkg/token"
+)
+
+// Config is the whole configuration of a widget-sessions process.
+type Config struct {
+	Env          string // token.EnvLive or token.EnvTest
+	Addr         string
+	InternalAddr string
+	LogLevel     string
+
+	SigningKeys string // JWK Set file of private keys; "" = ephemeral dev key
+	SigningKID  string
+	Issuer      string
+	Audience    string
+
+	CallerJWKS        string // https URL or file; "" = dev identity provider
+	CallerIssuer      string
+	CallerAudience    string
+	CallerAlgorithms  []string
+	CallerTenantClaim string
+	CallerRolesClaim  string
+	CallerJWKSRefresh time.Duration
+	ClockSkew         time.Duration
+	DevIDPKey         string // dev identity provider key file; only without CallerJWKS
+
+	Directory      string // file or http(s) URL; "" = embedded demo directory
+	DirectoryToken string
+
+	URLBase        string
+	RedisURL       string
+	TrustedProxies []string
+
+	ShutdownTimeout time.Duration
+
+	devSettings []string // development settings given explicitly; refused in live
+}
+
+// DevIDP reports whether the development identity provider is the source of
+// caller trust: no caller JWKS is configured.
+func (c Config) DevIDP() bool { return c.CallerJWKS == "" }
+
+// Load reads the configuration through getenv, applies defaults and
+// validates it. The error names every setting that is wrong.
+func Load(getenv func(string) string) (Config, error) {
+	var c Config
+	var errs []error
+	for _, s := range settings {
+		raw, explicit := getenv(s.Env), true
+		if raw == "" {
+			raw, explicit = s.Default, false
+		}
+		if err := s.set(&c, raw); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.Env, err))
+			continue
+		}
+		if explicit && s.Dev {
+			c.devSettings = append(c.devSettings, s.Env)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	if c.DevIDP() {
+		// The dev identity provider names itself; an explicit setting wins.
+		if getenv("WIDGET_CALLER_ISSUER") == "" {
+			c.CallerIssuer = devIssuer
+		}
+	}
+	if err := c.validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// devIssuer mirrors devidp.Issuer; config cannot import devidp (which
+// imports jwx) without dragging key handling into configuration, and a test
+// in the server package keeps the two equal.
+const devIssuer = "https://dev-idp.widget-sessions.invalid"
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{env}, args...)...))
+	}
+	if !token.ValidEnv(c.Env) {
+		bad("WIDGET_ENV", "must be %q or %q, got %q", token.EnvLive, token.EnvTest, c.Env)
+	}
+	for env, addr := range map[string]string{"WIDGET_ADDR": c.Addr, "WIDGET_INTERNAL_ADDR": c.InternalAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad(env, "must be host:port: %v", err)
+		}
+	}
+	if c.Addr == c.InternalAddr && !strings.HasSuffix(c.Addr, ":0") {
+		bad("WIDGET_INTERNAL_ADDR", "must differ from WIDGET_ADDR: metrics and health stay off the public listener")
+	}
+	if c.Issuer == "" {
+		bad("WIDGET_ISSUER", "must not be empty")
+	}
+	if c.Audience == "" {
+		bad("WIDGET_AUDIENCE", "must not be empty")
+	}
+	if c.CallerAudience == "" {
+		bad("WIDGET_CALLER_AUDIENCE", "must not be empty")
+	}
+	if c.CallerJWKS != "" && c.CallerIssuer == "" {
+		bad("WIDGET_CALLER_ISSUER", "is required with WIDGET_CALLER_JWKS: a caller JWT's issuer is always checked")
+	}
+	if u, err := url.Parse(c.URLBase); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("WIDGET_URL_BASE", "must be an absolute http(s) URL without query or fragment")
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			bad("WIDGET_REDIS_URL", "must be a redis://, rediss:// or unix:// URL")
+		}
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("WIDGET_SHUTDOWN_TIMEOUT", "must be positive")
+	}
+	if c.Env == token.EnvLive {
+		errs = append(errs, c.validateLive()...)
+	}
+	return errors.Join(errs...)
+}
+
+// validateLive refuses every development shortcut in the live environment:
+// a live process must never mint with a throw-away key, trust the dev
+// identity provider or answer from the demo directory.
+func (c *Config) validateLive() []error {
+	var errs []error
+	need := func(env, value, why string) {
+		if value == "" {
+			errs = append(errs, fmt.Errorf("%s: is required when WIDGET_ENV=live (%s)", env, why))
+		}
+	}
+	need("WIDGET_SIGNING_KEYS", c.SigningKeys, "an in-memory key would change on every restart and differ between replicas")
+	need("WIDGET_CALLER_JWKS", c.CallerJWKS, "the dev identity provider cannot be trusted in live")
+	need("WIDGET_DIRECTORY", c.Directory, "the demo directory cannot be used in live")
+	for _, env := range c.devSettings {
+		errs = append(errs, fmt.Errorf("%s: is a development setting and cannot be set when WIDGET_ENV=live", env))
+	}
+	if strings.HasPrefix(c.CallerJWKS, "http://") {
+		errs = append(errs, errors.New("WIDGET_CALLER_JWKS: must be https or a file when WIDGET_ENV=live"))
+	}
+	return errs
+}

@@ -1,0 +1,117 @@
+package config_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/causeflow/widget-sessions/pkg/config"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Env != "test" || c.Addr != "127.0.0.1:8080" || c.InternalAddr != "127.0.0.1:9090" ||
+		c.URLBase != "https://widget.causeflow.ai" || c.RedisURL != "" || c.ClockSkew != 30*time.Second ||
+		!c.DevIDP() || c.CallerIssuer != "https://dev-idp.widget-sessions.invalid" ||
+		c.CallerTenantClaim != "tid" || c.CallerRolesClaim != "roles" || len(c.TrustedProxies) != 0 {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+	if strings.Join(c.CallerAlgorithms, ",") != "RS256,ES256,EdDSA" {
+		t.Fatalf("algorithms = %v", c.CallerAlgorithms)
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	live := map[string]string{
+		"WIDGET_ENV": "live", "WIDGET_SIGNING_KEYS": "/keys.json", "WIDGET_CALLER_JWKS": "https://idp.example/jwks.json",
+		"WIDGET_CALLER_ISSUER": "https://idp.example", "WIDGET_DIRECTORY": "https://dir.internal",
+	}
+	with := func(base map[string]string, k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range base {
+			m[a] = b
+		}
+		if v == "<unset>" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	if _, err := config.Load(env(live)); err != nil {
+		t.Fatalf("a complete live configuration must load: %v", err)
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string // the setting the error must name
+	}{
+		{"unknown env", map[string]string{"WIDGET_ENV": "prod"}, "WIDGET_ENV"},
+		{"bad addr", map[string]string{"WIDGET_ADDR": "8080"}, "WIDGET_ADDR"},
+		{"same addrs", map[string]string{"WIDGET_ADDR": "127.0.0.1:8080", "WIDGET_INTERNAL_ADDR": "127.0.0.1:8080"}, "WIDGET_INTERNAL_ADDR"},
+		{"bad level", map[string]string{"WIDGET_LOG_LEVEL": "loud"}, "WIDGET_LOG_LEVEL"},
+		{"bad duration", map[string]string{"WIDGET_CLOCK_SKEW": "soon"}, "WIDGET_CLOCK_SKEW"},
+		{"bad url base", map[string]string{"WIDGET_URL_BASE": "widget.causeflow.ai"}, "WIDGET_URL_BASE"},
+		{"url base with query", map[string]string{"WIDGET_URL_BASE": "https://w.example/?a=1"}, "WIDGET_URL_BASE"},
+		{"bad redis", map[string]string{"WIDGET_REDIS_URL": "http://redis"}, "WIDGET_REDIS_URL"},
+		{"bad proxy", map[string]string{"WIDGET_TRUSTED_PROXIES": "10.0.0.0/8,nope"}, "WIDGET_TRUSTED_PROXIES"},
+		{"jwks without issuer", map[string]string{"WIDGET_CALLER_JWKS": "/jwks.json"}, "WIDGET_CALLER_ISSUER"},
+		{"live without keys", with(live, "WIDGET_SIGNING_KEYS", "<unset>"), "WIDGET_SIGNING_KEYS"},
+		{"live without idp", with(live, "WIDGET_CALLER_JWKS", "<unset>"), "WIDGET_CALLER_JWKS"},
+		{"live without directory", with(live, "WIDGET_DIRECTORY", "<unset>"), "WIDGET_DIRECTORY"},
+		{"live with dev idp key", with(live, "WIDGET_DEV_IDP_KEY", ".dev/k.json"), "WIDGET_DEV_IDP_KEY"},
+		{"live with http jwks", with(live, "WIDGET_CALLER_JWKS", "http://idp/jwks.json"), "WIDGET_CALLER_JWKS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(env(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Load() error = %v; want one naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestREADMETable keeps the README's configuration table equal to the
+// settings the code reads: regenerate it with `make config-table`.
+func TestREADMETable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "<!-- config-table:begin -->\n", "<!-- config-table:end -->"
+	s := string(readme)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md has no %q ... %q section", begin, end)
+	}
+	if got, want := s[i+len(begin):j], config.MarkdownTable(); got != want {
+		t.Fatalf("README configuration table is stale; replace it with the output of `make config-table`:\n%s", want)
+	}
+}
+
+// TestEverySettingReadIsDocumented records every variable Load asks for and
+// requires each in the generated table.
+func TestEverySettingReadIsDocumented(t *testing.T) {
+	asked := map[string]bool{}
+	if _, err := config.Load(func(k string) string { asked[k] = true; return "" }); err != nil {
+		t.Fatal(err)
+	}
+	table := config.MarkdownTable()
+	for k := range asked {
+		if !strings.Contains(table, "| `"+k+"` |") {
+			t.Errorf("Load reads %s, which the configuration table does not document", k)
+		}
+	}
+	if len(asked) < 20 {
+		t.Fatalf("Load asked for only %d settings", len(asked))
+	}
+}

@@ -1,0 +1,131 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// setting declares one environment variable: its default, whether it is a
+// development-only setting, its documentation, and how it lands in Config.
+type setting struct {
+	Env     string
+	Default string
+	Dev     bool // refused when WIDGET_ENV=live
+	Doc     string
+	set     func(c *Config, v string) error
+}
+
+func str(dst func(c *Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *dst(c) = v; return nil }
+}
+
+func dur(dst func(c *Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("must be a duration such as 30s: %v", err)
+		}
+		if d < 0 {
+			return fmt.Errorf("must not be negative")
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+func list(dst func(c *Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var out []string
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				out = append(out, f)
+			}
+		}
+		*dst(c) = out
+		return nil
+	}
+}
+
+// settings is the single declaration of every setting the service reads.
+var settings = []setting{
+	{Env: "WIDGET_ENV", Default: "test", Doc: "`live` or `test`. Chooses the session-token prefix (`wst_live_`/`wst_test_`); `live` refuses every development setting and default.",
+		set: str(func(c *Config) *string { return &c.Env })},
+	{Env: "WIDGET_ADDR", Default: "127.0.0.1:8080", Doc: "Public listener (the API).",
+		set: str(func(c *Config) *string { return &c.Addr })},
+	{Env: "WIDGET_INTERNAL_ADDR", Default: "127.0.0.1:9090", Doc: "Internal listener: `/healthz`, `/readyz`, `/metrics`.",
+		set: str(func(c *Config) *string { return &c.InternalAddr })},
+	{Env: "WIDGET_LOG_LEVEL", Default: "info", Doc: "`debug`, `info`, `warn` or `error`. Logs are JSON on stderr.",
+		set: func(c *Config, v string) error {
+			switch v {
+			case "debug", "info", "warn", "error":
+				c.LogLevel = v
+				return nil
+			}
+			return fmt.Errorf("must be debug, info, warn or error, got %q", v)
+		}},
+	{Env: "WIDGET_SIGNING_KEYS", Doc: "JWK Set file of private signing keys (Ed25519 or P-256), made with `wsctl keys generate`. Reloaded on SIGHUP. Unset: an in-memory key, with a warning (refused in `live`).",
+		set: str(func(c *Config) *string { return &c.SigningKeys })},
+	{Env: "WIDGET_SIGNING_KID", Doc: "`kid` of the active signing key; the other keys are published for verification only. May be unset when the file holds one key.",
+		set: str(func(c *Config) *string { return &c.SigningKID })},
+	{Env: "WIDGET_ISSUER", Default: "https://sessions.causeflow.ai", Doc: "`iss` of session tokens.",
+		set: str(func(c *Config) *string { return &c.Issuer })},
+	{Env: "WIDGET_AUDIENCE", Default: "causeflow-widget", Doc: "`aud` of session tokens.",
+		set: str(func(c *Config) *string { return &c.Audience })},
+	{Env: "WIDGET_CALLER_JWKS", Doc: "The identity provider's JWKS for caller JWTs: an `https://` URL (cached, refreshed, refetched on an unknown `kid`) or a file. Unset: the development identity provider (refused in `live`).",
+		set: str(func(c *Config) *string { return &c.CallerJWKS })},
+	{Env: "WIDGET_CALLER_ISSUER", Doc: "Required `iss` of caller JWTs. Required with `WIDGET_CALLER_JWKS`; defaults to the development identity provider's issuer without it.",
+		set: str(func(c *Config) *string { return &c.CallerIssuer })},
+	{Env: "WIDGET_CALLER_AUDIENCE", Default: "widget-sessions", Doc: "Required `aud` of caller JWTs.",
+		set: str(func(c *Config) *string { return &c.CallerAudience })},
+	{Env: "WIDGET_CALLER_ALGS", Default: "RS256,ES256,EdDSA", Doc: "Allow-list of caller JWT algorithms (asymmetric only; `none` and HMAC are refused).",
+		set: list(func(c *Config) *[]string { return &c.CallerAlgorithms })},
+	{Env: "WIDGET_CALLER_TENANT_CLAIM", Default: "tid", Doc: "Caller JWT claim holding the tenant id.",
+		set: str(func(c *Config) *string { return &c.CallerTenantClaim })},
+	{Env: "WIDGET_CALLER_ROLES_CLAIM", Default: "roles", Doc: "Caller JWT claim holding the roles (an array of strings, or one string).",
+		set: str(func(c *Config) *string { return &c.CallerRolesClaim })},
+	{Env: "WIDGET_CALLER_JWKS_REFRESH", Default: "5m", Doc: "How often the caller JWKS is refetched.",
+		set: dur(func(c *Config) *time.Duration { return &c.CallerJWKSRefresh })},
+	{Env: "WIDGET_CLOCK_SKEW", Default: "30s", Doc: "Leeway on `exp`/`nbf`/`iat` of caller JWTs.",
+		set: dur(func(c *Config) *time.Duration { return &c.ClockSkew })},
+	{Env: "WIDGET_DEV_IDP_KEY", Default: ".dev/dev-idp.jwks.json", Dev: true, Doc: "Key file of the development identity provider, created when missing and shared with `wsctl dev-token`. Used only without `WIDGET_CALLER_JWKS`; setting it in `live` is refused.",
+		set: str(func(c *Config) *string { return &c.DevIDPKey })},
+	{Env: "WIDGET_DIRECTORY", Doc: "User directory: a JSON file (tenants → users) or an `http(s)://` base URL serving `GET {base}/tenants/{tenantId}/users/{userId}`. Unset: the embedded demo directory (refused in `live`).",
+		set: str(func(c *Config) *string { return &c.Directory })},
+	{Env: "WIDGET_DIRECTORY_TOKEN", Doc: "Bearer token sent to an HTTP user directory. Never logged.",
+		set: str(func(c *Config) *string { return &c.DirectoryToken })},
+	{Env: "WIDGET_URL_BASE", Default: "https://widget.causeflow.ai", Doc: "Base of `widgetUrl` (`<base>/embed?session=<sessionId>`).",
+		set: func(c *Config, v string) error { c.URLBase = strings.TrimRight(v, "/"); return nil }},
+	{Env: "WIDGET_REDIS_URL", Doc: "Redis for the shared revocation list and context cache (`redis://`, `rediss://`). Unset: in memory, one process. Validated now; used by the revocation store.",
+		set: str(func(c *Config) *string { return &c.RedisURL })},
+	{Env: "WIDGET_TRUSTED_PROXIES", Doc: "Comma-separated CIDRs or IPs of proxies whose `X-Forwarded-For` is believed. Unset: none; the client IP is the peer address.",
+		set: func(c *Config, v string) error {
+			if err := list(func(c *Config) *[]string { return &c.TrustedProxies })(c, v); err != nil {
+				return err
+			}
+			for _, p := range c.TrustedProxies {
+				if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+					return fmt.Errorf("%q is neither an IP nor a CIDR", p)
+				}
+			}
+			return nil
+		}},
+	{Env: "WIDGET_SHUTDOWN_TIMEOUT", Default: "15s", Doc: "How long a graceful shutdown waits for requests in flight.",
+		set: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+}
+
+// MarkdownTable returns the README's configuration table, generated from
+// the settings declared above.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| Variable | Default | Description |\n|---|---|---|\n")
+	for _, s := range settings {
+		def := "(unset)"
+		if s.Default != "" {
+			def = "`" + s.Default + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", s.Env, def, s.Doc)
+	}
+	return b.String()
+}

@@ -1,0 +1,153 @@
+// Package strictjson reads a JSON request body that must be exactly one
+// object of known members: it refuses what encoding/json quietly accepts
+// (duplicate keys, where the last one would win; unknown members; data after
+// the object; invalid UTF-8, which encoding/json replaces with U+FFFD; a
+// number where a string is expected, or 1.5 where an integer is).
+package strictjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Error says what is wrong with a body; Field is the member at fault, or ""
+// when the body as a whole is wrong.
+type Error struct {
+	Field   string
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Field == "" {
+		return e.Message
+	}
+	return e.Field + ": " + e.Message
+}
+
+func bodyErr(format string, args ...any) error {
+	return &Error{Message: fmt.Sprintf(format, args...)}
+}
+
+// Members are the members of a parsed object, by name.
+type Members map[string]json.RawMessage
+
+// ParseObject parses data as one JSON object whose member names are all in
+// allowed, each appearing at most once.
+func ParseObject(data []byte, allowed ...string) (Members, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, bodyErr("body must be a JSON object, got an empty body")
+	}
+	if !utf8.Valid(data) {
+		return nil, bodyErr("body must be valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, bodyErr("body is not valid JSON: %s", syntaxMessage(err))
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, bodyErr("body must be a JSON object")
+	}
+	members := Members{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, bodyErr("body is not valid JSON: %s", syntaxMessage(err))
+		}
+		name, _ := tok.(string) // inside an object, a token at this place is always a string key
+		if _, dup := members[name]; dup {
+			return nil, &Error{Field: name, Message: "appears more than once"}
+		}
+		if !contains(allowed, name) {
+			return nil, &Error{Field: name, Message: "is not a known field"}
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, bodyErr("body is not valid JSON: %s", syntaxMessage(err))
+		}
+		members[name] = raw
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, bodyErr("body is not valid JSON: %s", syntaxMessage(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, bodyErr("body must hold exactly one JSON object, found data after it")
+	}
+	return members, nil
+}
+
+// String returns the string member field, or nil when it is absent.
+// null and non-string values are errors.
+func (m Members) String(field string) (*string, error) {
+	raw, ok := m[field]
+	if !ok {
+		return nil, nil
+	}
+	if len(raw) == 0 || raw[0] != '"' {
+		return nil, &Error{Field: field, Message: "must be a string"}
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, &Error{Field: field, Message: "must be a string"}
+	}
+	return &s, nil
+}
+
+// Int returns the integer member field, or nil when it is absent. Only an
+// integer literal is accepted: 1.0, 1e3, "1" and null are errors.
+func (m Members) Int(field string) (*int64, error) {
+	raw, ok := m[field]
+	if !ok {
+		return nil, nil
+	}
+	if !isIntLiteral(raw) {
+		return nil, &Error{Field: field, Message: "must be an integer"}
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return nil, &Error{Field: field, Message: "must be an integer within range"}
+	}
+	return &n, nil
+}
+
+func isIntLiteral(b []byte) bool {
+	if len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	if len(b) == 0 || (b[0] == '0' && len(b) > 1) {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// syntaxMessage keeps the decoder's description and offset but never echoes
+// the body back.
+func syntaxMessage(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return "unexpected end of input"
+	}
+	return "malformed"
+}

@@ -1,0 +1,80 @@
+// Package token defines the wire form of a widget session token: the
+// wst_<env>_ prefix around a compact JWS, its header values and its claims.
+// The minting service writes this form and the verifier reads it; both take
+// the definitions from here. It imports only the standard library, so the
+// verifier library an edge embeds stays small.
+package token
+
+import (
+	"errors"
+	"strings"
+)
+
+// Environments. A token carries its environment in its prefix so that a
+// secret scanner can recognise it and so that a test token never works in
+// live, nor the reverse.
+const (
+	EnvLive = "live"
+	EnvTest = "test"
+)
+
+// Header values of every session token.
+const (
+	// Type is the JWS "typ" header: explicit typing (RFC 8725 §3.11) keeps
+	// a session token from being accepted where another JWT is expected.
+	Type = "wst+jwt"
+	// Scope is the "scope" claim of a widget session.
+	Scope = "widget"
+)
+
+// Algorithms a session token may be signed with.
+const (
+	AlgEdDSA = "EdDSA"
+	AlgES256 = "ES256"
+)
+
+// Sentinel errors of the wire form.
+var (
+	ErrMalformed        = errors.New("token: malformed")
+	ErrWrongEnvironment = errors.New("token: wrong environment")
+)
+
+// ValidEnv reports whether env is a known environment.
+func ValidEnv(env string) bool { return env == EnvLive || env == EnvTest }
+
+// Prefix returns the prefix of tokens of env: "wst_live_" or "wst_test_".
+func Prefix(env string) string { return "wst_" + env + "_" }
+
+// Wrap returns the session token for a compact JWS in env.
+func Wrap(env, compact string) string { return Prefix(env) + compact }
+
+// Unwrap strips the prefix of env from tok and returns the compact JWS. A
+// token of the other environment yields ErrWrongEnvironment, anything else
+// that does not carry a session-token prefix ErrMalformed.
+func Unwrap(env, tok string) (string, error) {
+	if compact, ok := strings.CutPrefix(tok, Prefix(env)); ok {
+		return compact, nil
+	}
+	for _, other := range [...]string{EnvLive, EnvTest} {
+		if other != env && strings.HasPrefix(tok, Prefix(other)) {
+			return "", ErrWrongEnvironment
+		}
+	}
+	return "", ErrMalformed
+}
+
+// Claims are the claims of a session token. All times are NumericDate
+// (seconds since the Unix epoch).
+type Claims struct {
+	Issuer    string `json:"iss"`
+	Audience  string `json:"aud"`
+	Subject   string `json:"sub"` // the userId
+	Tenant    string `json:"tid"`
+	SessionID string `json:"sid"`
+	ID        string `json:"jti"` // equal to SessionID
+	IssuedAt  int64  `json:"iat"`
+	NotBefore int64  `json:"nbf"`
+	Expiry    int64  `json:"exp"`
+	Incident  string `json:"inc,omitempty"`
+	Scope     string `json:"scope"`
+}
