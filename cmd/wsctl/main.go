@@ -21,7 +21,7 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "wsctl:", err)
 		}
-		os.Exit(2)
+		os.Exit(1)
 	}
 }
 

@@ -171,7 +171,13 @@ func (h *HTTP) fetch(ctx context.Context, tenant, userID string) (bool, error) {
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return false, unavailable(err) // a *url.Error: it names the URL, never the headers
+		// A *url.Error names the URL, which holds caller-supplied ids:
+		// keep only its cause for the logs.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("directory: %s request failed: %w", ue.Op, ue.Err)
+		}
+		return false, unavailable(err)
 	}
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
@@ -183,7 +189,7 @@ func (h *HTTP) fetch(ctx context.Context, tenant, userID string) (bool, error) {
 	case http.StatusNotFound:
 		return false, nil
 	default:
-		return false, unavailable(fmt.Errorf("directory: GET %s: unexpected status %s", path, resp.Status))
+		return false, unavailable(fmt.Errorf("directory: unexpected status %s", resp.Status))
 	}
 }
 

@@ -86,6 +86,12 @@ func (r *Ring) reloadLocked(activeKID string) error {
 		return errNoFile
 	}
 	set, err := Load(r.path, activeKID)
+	if errors.Is(err, errAmbiguousActive) {
+		// Configured without a kid, from a file of one key: the next key
+		// of a rotation has just been added. Keep signing with the key in
+		// use, which is the only safe reading until a kid is configured.
+		set, err = Load(r.path, r.cur.Load().ActiveKID())
+	}
 	if err != nil {
 		return err
 	}

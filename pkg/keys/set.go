@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
@@ -81,7 +82,7 @@ func newSet(keys []privateKey, activeKID string) (*Set, error) {
 	case len(keys) == 1:
 		active = &keys[0]
 	default:
-		return nil, fmt.Errorf("keys: the key set holds %d keys: the active kid must be given", len(keys))
+		return nil, fmt.Errorf("keys: the key set holds %d keys: %w", len(keys), errAmbiguousActive)
 	}
 
 	signer, err := newSigner(active)
@@ -145,3 +146,6 @@ func (s *Set) PublicSet() jwk.Set {
 	}
 	return out
 }
+
+// errAmbiguousActive: several keys and no active kid named.
+var errAmbiguousActive = errors.New("the active kid must be given")

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/pkg/token"
+)
+
+// liveSettings returns a complete live configuration with nothing from
+// development: a key file, an identity provider's JWKS in a file (live
+// refuses http://, and a file needs no TLS in a test) and a directory file.
+func liveSettings(t *testing.T) (map[string]string, *testIDP) {
+	t.Helper()
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "keys.jwks.json")
+	if _, err := keys.AppendToFile(keyFile, token.AlgEdDSA); err != nil {
+		t.Fatal(err)
+	}
+	idp := newTestIDP(t, "idp-live-1")
+	jwksFile := filepath.Join(dir, "idp.jwks.json")
+	pub, err := json.Marshal(idp.public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirFile := filepath.Join(dir, "directory.json")
+	for path, data := range map[string][]byte{jwksFile: pub, dirFile: []byte(testDirectory)} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return map[string]string{
+		"WIDGET_ENV":           "live",
+		"WIDGET_SIGNING_KEYS":  keyFile,
+		"WIDGET_CALLER_JWKS":   jwksFile,
+		"WIDGET_CALLER_ISSUER": idp.issuer,
+		"WIDGET_DIRECTORY":     dirFile,
+	}, idp
+}
+
+// runRefused runs run with env (and 127.0.0.1:0 listeners) and requires it
+// to return an error without ever listening.
+func runRefused(t *testing.T, env map[string]string) error {
+	t.Helper()
+	e := map[string]string{"WIDGET_ADDR": "127.0.0.1:0", "WIDGET_INTERNAL_ADDR": "127.0.0.1:0"}
+	for k, v := range env {
+		e[k] = v
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	log := newLogBuffer()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"widget-sessions"}, func(k string) string { return e[k] }, io.Discard, log)
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(startTimeout):
+		cancel()
+		<-done
+		t.Fatalf("run did not refuse to start within %v\nlog:\n%s", startTimeout, log)
+	}
+	if err == nil {
+		t.Fatalf("run = nil, want a configuration error\nlog:\n%s", log)
+	}
+	if strings.Contains(log.String(), `"listening"`) {
+		t.Errorf("run listened before refusing:\n%s", log)
+	}
+	return err
+}
+
+// TestLiveRefusesDevelopmentSettings: WIDGET_ENV=live never starts on the
+// embedded default or with a development setting, and names each culprit.
+func TestLiveRefusesDevelopmentSettings(t *testing.T) {
+	t.Parallel()
+
+	t.Run("nothing configured", func(t *testing.T) {
+		err := runRefused(t, map[string]string{"WIDGET_ENV": "live"})
+		for _, env := range []string{"WIDGET_SIGNING_KEYS", "WIDGET_CALLER_JWKS", "WIDGET_DIRECTORY"} {
+			if !strings.Contains(err.Error(), env) {
+				t.Errorf("the error does not name %s: %v", env, err)
+			}
+		}
+	})
+
+	t.Run("everything real but the dev IdP key", func(t *testing.T) {
+		env, _ := liveSettings(t)
+		devKey := filepath.Join(t.TempDir(), "dev-idp.jwks.json")
+		env["WIDGET_DEV_IDP_KEY"] = devKey
+		err := runRefused(t, env)
+		if !strings.Contains(err.Error(), "WIDGET_DEV_IDP_KEY") {
+			t.Errorf("the error does not name WIDGET_DEV_IDP_KEY: %v", err)
+		}
+		for _, env := range []string{"WIDGET_SIGNING_KEYS", "WIDGET_CALLER_JWKS", "WIDGET_DIRECTORY"} {
+			if strings.Contains(err.Error(), env) {
+				t.Errorf("the error names %s, which is set properly: %v", env, err)
+			}
+		}
+		if _, err := os.Stat(devKey); err == nil {
+			t.Error("a refused live start created the dev IdP key file")
+		}
+	})
+
+	t.Run("an http:// IdP JWKS", func(t *testing.T) {
+		env, _ := liveSettings(t)
+		env["WIDGET_CALLER_JWKS"] = "http://idp.test.invalid/jwks.json"
+		if err := runRefused(t, env); !strings.Contains(err.Error(), "WIDGET_CALLER_JWKS") {
+			t.Errorf("the error does not name WIDGET_CALLER_JWKS: %v", err)
+		}
+	})
+
+	// The control: the same settings without the dev key do start, so
+	// the refusals above are about what they add.
+	t.Run("everything real starts and mints live tokens", func(t *testing.T) {
+		env, idp := liveSettings(t)
+		s := startServer(t, env)
+		sess := s.mintCreated(t, idp.token(t, "t_prod", "admin_1", "admin"), `{"userId": "u_1"}`)
+		if !strings.HasPrefix(sess.SessionToken, "wst_live_") {
+			t.Errorf("a live token must start with wst_live_")
+		}
+	})
+}
