@@ -66,6 +66,10 @@ func New(deps Deps) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode) // gin's debug mode prints routes and warnings to stdout
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
+	// A redirect would make a client resend its body and Authorization
+	// header to another URL; an unknown path is a plain 404 instead.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
 	e.ContextWithFallback = true
 	// Without trusted proxies, ClientIP is the peer address: a client must
 	// not choose the IP we log by sending X-Forwarded-For.

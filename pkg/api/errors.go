@@ -43,8 +43,8 @@ func (s *Server) renderError(c *gin.Context, err error) {
 	}
 	status, ok := statusOf[de.Code]
 	if !ok {
-		s.logger(c).Error("error code without a status", zap.String("code", de.Code))
-		status = http.StatusInternalServerError
+		s.logger(c).Error("error code without a status", zap.String("code", de.Code), zap.Error(err))
+		de, status = widget.Errorf(widget.CodeInternal, "internal error"), http.StatusInternalServerError
 	}
 	if de.Err != nil && status >= 500 {
 		s.logger(c).Warn("dependency error", zap.String("code", de.Code), zap.Error(de.Err))

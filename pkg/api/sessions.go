@@ -30,7 +30,7 @@ func (s *Server) createSession(c *gin.Context) (err error) {
 	start := time.Now()
 	defer func() {
 		result := "created"
-		if err != nil {
+		if err != nil || c.Writer.Status() != http.StatusCreated { // a panicking Mint leaves err nil
 			result = widget.ErrorCode(err)
 		}
 		s.deps.Metrics.observeMint(result, time.Since(start))

@@ -1,0 +1,256 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/causeflow/widget-sessions/pkg/api"
+	"github.com/causeflow/widget-sessions/pkg/callerauth"
+	"github.com/causeflow/widget-sessions/pkg/devidp"
+	"github.com/causeflow/widget-sessions/pkg/directory"
+	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/pkg/session"
+	"github.com/causeflow/widget-sessions/pkg/token"
+	"github.com/causeflow/widget-sessions/pkg/widget"
+)
+
+// Parameters of the session tokens the fixture mints.
+const (
+	sessionIssuer   = "https://sessions.causeflow.test"
+	sessionAudience = "causeflow-widget"
+	widgetURLBase   = "https://widget.causeflow.test"
+	mintPath        = "/v1/widget/sessions"
+	jwksPath        = "/.well-known/jwks.json"
+)
+
+// demoDirectory is the embedded default's directory: tenant demo holds
+// user_alice and user_bob, tenant acme holds user_carol.
+const demoDirectory = `{"tenants": {
+	"demo": {"users": ["user_alice", "user_bob"]},
+	"acme": {"users": ["user_carol"]}
+}}`
+
+var (
+	sessionIDPattern = regexp.MustCompile(`^wsess_[0-9A-Za-z]{27}$`)
+	requestIDPattern = regexp.MustCompile(`^req_[0-9A-Za-z]{27}$`)
+)
+
+// fixture is the public API wired as run wires it, with real parts only:
+// the development identity provider's key in a temporary directory, the
+// caller authenticator over it, a file directory, an in-memory signing
+// key, metrics on a registry of its own and a logger writing JSON into a
+// buffer, served over HTTP by the real gin engine.
+type fixture struct {
+	URL    string
+	client *http.Client
+	engine *gin.Engine
+	idp    *devidp.IDP
+	idpKey jwk.Key // the identity provider's private key, to forge caller tokens with any claims
+	ring   *keys.Ring
+	minter *session.Minter
+	reg    *prometheus.Registry
+	logs   *logBuffer
+}
+
+// fixtureConfig holds what a test may change about the fixture.
+type fixtureConfig struct {
+	directory   widget.UserDirectory
+	keySource   func(idp *devidp.IDP) callerauth.KeySource
+	minter      func(real api.Minter) api.Minter
+	discardLogs bool
+}
+
+type fixtureOption func(*fixtureConfig)
+
+// withDirectory replaces the demo directory.
+func withDirectory(d widget.UserDirectory) fixtureOption {
+	return func(c *fixtureConfig) { c.directory = d }
+}
+
+// withMinter puts wrap(real minter) in place of the real minter.
+func withMinter(wrap func(real api.Minter) api.Minter) fixtureOption {
+	return func(c *fixtureConfig) { c.minter = wrap }
+}
+
+// withKeySource makes the authenticator take the identity provider's keys
+// from src(idp) instead of the provider itself.
+func withKeySource(src func(idp *devidp.IDP) callerauth.KeySource) fixtureOption {
+	return func(c *fixtureConfig) { c.keySource = src }
+}
+
+// discardLogs encodes logs as usual but keeps none (for benchmarks).
+func discardLogs() fixtureOption { return func(c *fixtureConfig) { c.discardLogs = true } }
+
+func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
+	t.Helper()
+	var cfg fixtureConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	f := &fixture{reg: prometheus.NewRegistry(), logs: &logBuffer{discard: cfg.discardLogs}}
+
+	keyFile := filepath.Join(t.TempDir(), "dev-idp.jwks.json")
+	var err error
+	if f.idp, err = devidp.LoadOrCreate(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	f.idpKey = loadPrivateKey(t, keyFile)
+	var src callerauth.KeySource = f.idp
+	if cfg.keySource != nil {
+		src = cfg.keySource(f.idp)
+	}
+	auth, err := callerauth.New(callerauth.Config{Issuer: devidp.Issuer, Audience: devidp.Audience}, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := cfg.directory
+	if dir == nil {
+		if dir, err = directory.ParseFile([]byte(demoDirectory)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, err := keys.Ephemeral()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ring = keys.NewRing(set)
+	f.minter, err = session.New(session.Config{
+		Env: token.EnvTest, Issuer: sessionIssuer, Audience: sessionAudience,
+		Directory: dir, Signer: f.ring,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var minter api.Minter = f.minter
+	if cfg.minter != nil {
+		minter = cfg.minter(f.minter)
+	}
+	metrics, err := api.NewMetrics(f.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), f.logs, zapcore.DebugLevel))
+
+	f.engine, err = api.New(api.Deps{
+		Logger: logger, Auth: auth, Minter: minter, Keys: f.ring, Metrics: metrics,
+		WidgetURLBase: widgetURLBase,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(f.engine)
+	t.Cleanup(srv.Close)
+	f.URL, f.client = srv.URL, srv.Client()
+	return f
+}
+
+func loadPrivateKey(t testing.TB, path string) jwk.Key {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := jwk.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, ok := set.Key(0)
+	if !ok {
+		t.Fatal("dev IdP key file holds no key")
+	}
+	return key
+}
+
+// callerToken returns a caller JWT from the development identity provider.
+func (f *fixture) callerToken(t testing.TB, tenant, subject string, roles ...string) string {
+	t.Helper()
+	tok, err := f.idp.Token(devidp.TokenRequest{Tenant: tenant, Subject: subject, Roles: roles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// bearer is an Authorization header for an admin of tenant demo.
+func (f *fixture) bearer(t testing.TB) string {
+	return "Bearer " + f.callerToken(t, "demo", "admin_dana", widget.RoleAdmin)
+}
+
+// callerClaims returns valid caller claims for an admin of tenant demo;
+// tests edit their copy before forging a token with them.
+func callerClaims() map[string]any {
+	now := time.Now()
+	return map[string]any{
+		"iss": devidp.Issuer, "aud": []string{devidp.Audience}, "sub": "admin_dana",
+		"tid": "demo", "roles": []string{widget.RoleAdmin},
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	}
+}
+
+// forge signs claims with key as an EdDSA JWT whose kid is kid.
+func forge(t testing.TB, key any, kid string, claims map[string]any) string {
+	t.Helper()
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := jws.NewHeaders()
+	for k, v := range map[string]any{jws.KeyIDKey: kid, jws.TypeKey: "JWT"} {
+		if err := hdr.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signed, err := jws.Sign(payload, jws.WithKey(jwa.EdDSA(), key, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(signed)
+}
+
+// mintRequest is a POST of body to the minting endpoint as JSON, with
+// authorization as the Authorization header unless it is empty.
+func (f *fixture) mintRequest(t testing.TB, authorization, body string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, f.URL+mintPath, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	return req
+}
+
+// fakeMinter is an api.Minter made of a function.
+type fakeMinter struct {
+	mint func(ctx context.Context, caller widget.Caller, req widget.SessionRequest) (widget.Session, error)
+}
+
+func (m fakeMinter) Mint(ctx context.Context, caller widget.Caller, req widget.SessionRequest) (widget.Session, error) {
+	return m.mint(ctx, caller, req)
+}
+
+// keySourceFunc is a callerauth.KeySource made of a function.
+type keySourceFunc func(ctx context.Context, kid string) (jwk.Key, error)
+
+func (f keySourceFunc) Key(ctx context.Context, kid string) (jwk.Key, error) { return f(ctx, kid) }

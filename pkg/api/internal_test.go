@@ -1,0 +1,124 @@
+package api_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/causeflow/widget-sessions/pkg/api"
+)
+
+// TestInternalHandler checks liveness, readiness as the ReadyCheck says,
+// and that /metrics shows what the public API counted.
+func TestInternalHandler(t *testing.T) {
+	f := newFixture(t)
+	var notReady atomic.Pointer[error]
+	srv := httptest.NewServer(api.NewInternal(f.reg, func() error {
+		if err := notReady.Load(); err != nil {
+			return *err
+		}
+		return nil
+	}))
+	t.Cleanup(srv.Close)
+	get := func(t *testing.T, path string) (int, http.Header, string) {
+		t.Helper()
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, resp.Header, string(body)
+	}
+	status := func(t *testing.T, body string) map[string]string {
+		t.Helper()
+		var m map[string]string
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			t.Fatalf("body %q: %v", body, err)
+		}
+		return m
+	}
+
+	t.Run("healthz", func(t *testing.T) {
+		for _, ready := range []bool{true, false} {
+			if !ready {
+				err := errors.New("caller JWKS not loaded")
+				notReady.Store(&err)
+			}
+			code, hdr, body := get(t, "/healthz")
+			if code != http.StatusOK || status(t, body)["status"] != "ok" {
+				t.Errorf("ready=%v: /healthz = %d %s, want 200 ok whatever readiness says", ready, code, body)
+			}
+			if hdr.Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control = %q", hdr.Get("Cache-Control"))
+			}
+			notReady.Store(nil)
+		}
+	})
+
+	t.Run("readyz", func(t *testing.T) {
+		tests := []struct {
+			name   string
+			err    error
+			code   int
+			status string
+		}{
+			{"ready", nil, http.StatusOK, "ready"},
+			{"not ready", errors.New("caller JWKS not loaded"), http.StatusServiceUnavailable, "not ready"},
+			{"ready again", nil, http.StatusOK, "ready"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				if tt.err != nil {
+					notReady.Store(&tt.err)
+				} else {
+					notReady.Store(nil)
+				}
+				code, _, body := get(t, "/readyz")
+				m := status(t, body)
+				if code != tt.code || m["status"] != tt.status {
+					t.Errorf("/readyz = %d %s, want %d %q", code, body, tt.code, tt.status)
+				}
+				switch {
+				case tt.err != nil && m["reason"] != tt.err.Error():
+					t.Errorf("reason = %q, want %q", m["reason"], tt.err)
+				case tt.err == nil && m["reason"] != "":
+					t.Errorf("reason = %q when ready", m["reason"])
+				}
+			})
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		_, _, before := get(t, "/metrics")
+		if strings.Contains(before, `widget_sessions_mints_total{result="created"}`) {
+			t.Fatalf("a created mint is counted before any mint:\n%s", before)
+		}
+		f.mint(t, `{"userId":"user_alice"}`)
+		f.do(t, f.mintRequest(t, "", `{}`))
+		code, hdr, body := get(t, "/metrics")
+		if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain") {
+			t.Fatalf("/metrics = %d %s", code, hdr.Get("Content-Type"))
+		}
+		for _, want := range []string{
+			`widget_sessions_mints_total{result="created"} 1`,
+			`widget_sessions_mints_total{result="unauthorized"} 1`,
+			`widget_sessions_mint_duration_seconds_count{result="created"} 1`,
+			`widget_sessions_http_requests_total{method="POST",route="/v1/widget/sessions",status="201"} 1`,
+			`widget_sessions_http_requests_total{method="POST",route="/v1/widget/sessions",status="401"} 1`,
+			`widget_sessions_http_request_duration_seconds_count{route="/v1/widget/sessions"} 2`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+	})
+}
