@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 	"github.com/causeflow/widget-sessions/pkg/token"
 )
 
@@ -42,6 +43,9 @@ func liveSettings(t *testing.T) (map[string]string, *testIDP) {
 		"WIDGET_CALLER_JWKS":   jwksFile,
 		"WIDGET_CALLER_ISSUER": idp.issuer,
 		"WIDGET_DIRECTORY":     dirFile,
+		// Refused configurations never connect; the control below swaps in
+		// a real redis-server.
+		"WIDGET_REDIS_URL": "redis://127.0.0.1:1/0",
 	}, idp
 }
 
@@ -84,7 +88,7 @@ func TestLiveRefusesDevelopmentSettings(t *testing.T) {
 
 	t.Run("nothing configured", func(t *testing.T) {
 		err := runRefused(t, map[string]string{"WIDGET_ENV": "live"})
-		for _, env := range []string{"WIDGET_SIGNING_KEYS", "WIDGET_CALLER_JWKS", "WIDGET_DIRECTORY"} {
+		for _, env := range []string{"WIDGET_SIGNING_KEYS", "WIDGET_CALLER_JWKS", "WIDGET_DIRECTORY", "WIDGET_REDIS_URL"} {
 			if !strings.Contains(err.Error(), env) {
 				t.Errorf("the error does not name %s: %v", env, err)
 			}
@@ -121,6 +125,7 @@ func TestLiveRefusesDevelopmentSettings(t *testing.T) {
 	// the refusals above are about what they add.
 	t.Run("everything real starts and mints live tokens", func(t *testing.T) {
 		env, idp := liveSettings(t)
+		env["WIDGET_REDIS_URL"] = redistest.Start(t).URL()
 		s := startServer(t, env)
 		sess := s.mintCreated(t, idp.token(t, "t_prod", "admin_1", "admin"), `{"userId": "u_1"}`)
 		if !strings.HasPrefix(sess.SessionToken, "wst_live_") {

@@ -26,7 +26,10 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/directory"
 	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/pkg/redis"
+	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/session"
+	"github.com/causeflow/widget-sessions/pkg/verify"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
@@ -74,6 +77,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	revs, revsReady, err := revocations(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	roles := session.Roles{Ops: cfg.OpsRole, Service: cfg.ServiceRole}
+	revoker, err := session.NewRevoker(revs, roles, cfg.ClockSkew, nil)
+	if err != nil {
+		return err
+	}
+	// The service introspects its own tokens with its own public keys, in
+	// process, and the same revocation mirror an edge would use.
+	verifier, err := verify.New(verify.Config{
+		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.ClockSkew,
+	}, verify.KeyFunc(ring.PublicKey), revs)
+	if err != nil {
+		return err
+	}
+	introspector, err := session.NewIntrospector(verifier, roles)
+	if err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -82,7 +106,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	engine, err := api.New(api.Deps{
-		Logger: logger, Auth: auth, Minter: minter, Keys: ring, Metrics: metrics,
+		Logger: logger, Auth: auth, Minter: minter, Revoker: revoker, Introspector: introspector,
+		Keys: ring, Metrics: metrics,
 		WidgetURLBase: cfg.URLBase, TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {
@@ -90,7 +115,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	public := newServer(engine, logger)
-	internal := newServer(api.NewInternal(reg, callerReady), logger)
+	internal := newServer(api.NewInternal(reg, func() error {
+		return errors.Join(callerReady(), revsReady())
+	}), logger)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -173,6 +200,47 @@ func callerAuth(ctx context.Context, cfg config.Config, logger *zap.Logger) (api
 		return nil
 	}
 	return auth, ready, err
+}
+
+// revocationStore is what the service needs of a revocation store: to
+// record revocations and, as a validator, to check them.
+type revocationStore interface {
+	session.RevocationStore
+	verify.RevocationChecker
+}
+
+// revocations returns the revocation store: Redis shared by every replica
+// when WIDGET_REDIS_URL is set, otherwise in memory for this one process.
+// The Redis mirror is closed when ctx ends.
+func revocations(ctx context.Context, cfg config.Config, logger *zap.Logger) (revocationStore, api.ReadyCheck, error) {
+	if cfg.RedisURL == "" {
+		logger.Info("revocations in memory: they hold for this process only; set WIDGET_REDIS_URL for several replicas")
+		return revoke.NewMemory(time.Now), func() error { return nil }, nil
+	}
+	client, err := redis.NewClient(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	revs, err := redis.NewRevocations(client, redis.Config{
+		Namespace:       "wrev-" + cfg.Env,
+		StalenessBudget: cfg.RevocationStaleness,
+		Leeway:          cfg.ClockSkew,
+		Logger:          logger.Named("revocations"),
+	})
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	// A replica that cannot load the revocation set must not serve: it
+	// would fail closed on every token anyway. Refusing to start makes the
+	// orchestrator retry and the cause visible.
+	if err := revs.Start(ctx); err != nil {
+		client.Close()
+		return nil, nil, fmt.Errorf("revocations: redis: %w", err)
+	}
+	context.AfterFunc(ctx, func() { _ = revs.Close(); _ = client.Close() })
+	logger.Info("revocations on redis", zap.Duration("staleness_budget", cfg.RevocationStaleness))
+	return revs, revs.Fresh, nil
 }
 
 // userDirectory opens the configured directory, or the embedded demo one.

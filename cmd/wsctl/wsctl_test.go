@@ -20,7 +20,7 @@ import (
 func wsctl(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err = run(t.Context(), append([]string{"wsctl"}, args...), func(k string) string { return env[k] }, &out, &errOut)
+	err = run(t.Context(), append([]string{"wsctl"}, args...), func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 

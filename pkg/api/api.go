@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
+	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
@@ -32,6 +33,20 @@ type Minter interface {
 	Mint(ctx context.Context, caller widget.Caller, req widget.SessionRequest) (widget.Session, error)
 }
 
+// Revoker revokes sessions under the rules of who may revoke what. tenant
+// is the explicit tenantId a caller asked to act in, or "" for its own.
+type Revoker interface {
+	RevokeSession(ctx context.Context, caller widget.Caller, tenant, sessionID string) error
+	RevokeUser(ctx context.Context, caller widget.Caller, tenant, userID string) error
+	RevokeTenant(ctx context.Context, caller widget.Caller, tenant string) error
+}
+
+// Introspector returns a session token's claims when it is active and nil
+// when it is not.
+type Introspector interface {
+	Introspect(ctx context.Context, caller widget.Caller, tok string) (*token.Claims, error)
+}
+
 // KeyPublisher publishes the public signing keys as a JWK Set document with
 // its ETag.
 type KeyPublisher interface {
@@ -43,6 +58,8 @@ type Deps struct {
 	Logger         *zap.Logger
 	Auth           Authenticator
 	Minter         Minter
+	Revoker        Revoker
+	Introspector   Introspector
 	Keys           KeyPublisher
 	Metrics        *Metrics
 	WidgetURLBase  string   // widgetUrl is <base>/embed?session=<sessionId>
@@ -57,8 +74,9 @@ type Server struct {
 
 // New returns the gin engine serving the public API.
 func New(deps Deps) (*gin.Engine, error) {
-	if deps.Logger == nil || deps.Auth == nil || deps.Minter == nil || deps.Keys == nil || deps.Metrics == nil {
-		return nil, errors.New("api: logger, auth, minter, keys and metrics are required")
+	if deps.Logger == nil || deps.Auth == nil || deps.Minter == nil || deps.Revoker == nil ||
+		deps.Introspector == nil || deps.Keys == nil || deps.Metrics == nil {
+		return nil, errors.New("api: logger, auth, minter, revoker, introspector, keys and metrics are required")
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now

@@ -21,6 +21,7 @@ var statusOf = map[string]int{
 	widget.CodePayloadTooLarge:       http.StatusRequestEntityTooLarge,
 	widget.CodeUnsupportedMediaType:  http.StatusUnsupportedMediaType,
 	widget.CodeDependencyUnavailable: http.StatusServiceUnavailable,
+	widget.CodeRevocationUnknown:     http.StatusServiceUnavailable,
 	widget.CodeInternal:              http.StatusInternalServerError,
 }
 

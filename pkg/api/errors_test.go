@@ -286,7 +286,7 @@ func TestUnroutedRequests(t *testing.T) {
 	}{
 		{http.MethodGet, "/nope", http.StatusNotFound, "not_found", ""},
 		{http.MethodPost, "/v1/widget/session", http.StatusNotFound, "not_found", ""},
-		{http.MethodGet, "/v1/widget/sessions/wsess_1", http.StatusNotFound, "not_found", ""},
+		{http.MethodGet, "/v1/widget/sessions/wsess_1", http.StatusMethodNotAllowed, "method_not_allowed", "DELETE"},
 		{http.MethodPost, mintPath + "/", http.StatusNotFound, "not_found", ""}, // no redirect that would resend the body
 		{http.MethodGet, jwksPath + "/", http.StatusNotFound, "not_found", ""},
 		{http.MethodGet, "/healthz", http.StatusNotFound, "not_found", ""}, // internal listener only

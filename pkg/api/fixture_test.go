@@ -25,8 +25,10 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/devidp"
 	"github.com/causeflow/widget-sessions/pkg/directory"
 	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/session"
 	"github.com/causeflow/widget-sessions/pkg/token"
+	"github.com/causeflow/widget-sessions/pkg/verify"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
@@ -64,6 +66,7 @@ type fixture struct {
 	idpKey jwk.Key // the identity provider's private key, to forge caller tokens with any claims
 	ring   *keys.Ring
 	minter *session.Minter
+	revs   revocationStore
 	reg    *prometheus.Registry
 	logs   *logBuffer
 }
@@ -73,7 +76,20 @@ type fixtureConfig struct {
 	directory   widget.UserDirectory
 	keySource   func(idp *devidp.IDP) callerauth.KeySource
 	minter      func(real api.Minter) api.Minter
+	revs        revocationStore
 	discardLogs bool
+}
+
+// revocationStore records and checks revocations: revoke.Memory, or the
+// Redis store in the Redis tests.
+type revocationStore interface {
+	session.RevocationStore
+	verify.RevocationChecker
+}
+
+// withRevocations replaces the in-memory revocation store.
+func withRevocations(r revocationStore) fixtureOption {
+	return func(c *fixtureConfig) { c.revs = r }
 }
 
 type fixtureOption func(*fixtureConfig)
@@ -142,6 +158,24 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	if cfg.minter != nil {
 		minter = cfg.minter(f.minter)
 	}
+	f.revs = cfg.revs
+	if f.revs == nil {
+		f.revs = revoke.NewMemory(time.Now)
+	}
+	roles := session.Roles{Ops: "ops", Service: "service"}
+	revoker, err := session.NewRevoker(f.revs, roles, 30*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := verify.New(verify.Config{Env: token.EnvTest, Issuer: sessionIssuer, Audience: sessionAudience},
+		verify.KeyFunc(f.ring.PublicKey), f.revs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	introspector, err := session.NewIntrospector(verifier, roles)
+	if err != nil {
+		t.Fatal(err)
+	}
 	metrics, err := api.NewMetrics(f.reg)
 	if err != nil {
 		t.Fatal(err)
@@ -151,8 +185,8 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), f.logs, zapcore.DebugLevel))
 
 	f.engine, err = api.New(api.Deps{
-		Logger: logger, Auth: auth, Minter: minter, Keys: f.ring, Metrics: metrics,
-		WidgetURLBase: widgetURLBase,
+		Logger: logger, Auth: auth, Minter: minter, Revoker: revoker, Introspector: introspector,
+		Keys: f.ring, Metrics: metrics, WidgetURLBase: widgetURLBase,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -96,10 +96,24 @@ func decodeSessionParams(c *gin.Context) (widget.SessionParams, error) {
 // readJSONBody returns the body of a request that must be JSON and at most
 // MaxBodyBytes long.
 func readJSONBody(c *gin.Context) ([]byte, error) {
-	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if err != nil || mt != "application/json" {
+	if mediaType(c) != "application/json" {
 		return nil, widget.Errorf(widget.CodeUnsupportedMediaType, "Content-Type must be application/json")
 	}
+	return readBody(c)
+}
+
+// mediaType returns the request's media type, lower-cased, without
+// parameters; "" when absent or malformed.
+func mediaType(c *gin.Context) string {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil {
+		return ""
+	}
+	return mt
+}
+
+// readBody returns the request body, refusing one over MaxBodyBytes.
+func readBody(c *gin.Context) ([]byte, error) {
 	if c.Request.ContentLength > MaxBodyBytes {
 		return nil, tooLarge()
 	}

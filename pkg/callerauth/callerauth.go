@@ -12,6 +12,7 @@ package callerauth
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -105,6 +106,9 @@ type Config struct {
 	Leeway time.Duration
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+	// CacheTTL bounds how long a verified token is remembered (see
+	// cache.go). Zero means DefaultCacheTTL; negative disables the cache.
+	CacheTTL time.Duration
 }
 
 // Authenticator verifies caller JWTs. It is safe for concurrent use.
@@ -117,6 +121,7 @@ type Authenticator struct {
 	leeway      time.Duration
 	now         func() time.Time
 	keys        KeySource
+	cache       *verifiedCache // nil when disabled
 }
 
 // New returns an Authenticator for cfg that takes verification keys from
@@ -167,6 +172,12 @@ func New(cfg Config, keys KeySource) (*Authenticator, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	switch {
+	case cfg.CacheTTL == 0:
+		a.cache = newVerifiedCache(DefaultCacheTTL)
+	case cfg.CacheTTL > 0:
+		a.cache = newVerifiedCache(cfg.CacheTTL)
+	}
 	return a, nil
 }
 
@@ -184,6 +195,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 		}
 		return widget.Caller{}, unauthorized(msg, err)
 	}
+	var key [sha256.Size]byte
+	if a.cache != nil {
+		key = sha256.Sum256([]byte(raw))
+		if caller, ok := a.cache.get(key, a.now()); ok {
+			return caller, nil
+		}
+	}
 	tok, err := a.verify(ctx, raw)
 	if err != nil {
 		if errors.Is(err, ErrKeysUnavailable) {
@@ -198,6 +216,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 	caller, err := a.caller(tok)
 	if err != nil {
 		return widget.Caller{}, unauthorized("invalid or expired token", err)
+	}
+	if a.cache != nil {
+		if exp, ok := tok.Expiration(); ok { // exp is required: always there
+			a.cache.put(key, caller, exp, a.now())
+		}
 	}
 	return caller, nil
 }

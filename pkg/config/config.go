@@ -41,9 +41,13 @@ type Config struct {
 	Directory      string // file or http(s) URL; "" = embedded demo directory
 	DirectoryToken string
 
-	URLBase        string
-	RedisURL       string
-	TrustedProxies []string
+	OpsRole     string
+	ServiceRole string
+
+	URLBase             string
+	RedisURL            string
+	RevocationStaleness time.Duration
+	TrustedProxies      []string
 
 	ShutdownTimeout time.Duration
 
@@ -124,9 +128,16 @@ func (c *Config) validate() error {
 		bad("WIDGET_URL_BASE", "must be an absolute http(s) URL without query or fragment")
 	}
 	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-			bad("WIDGET_REDIS_URL", "must be a redis://, rediss:// or unix:// URL")
+		if u, err := url.Parse(c.RedisURL); err != nil || !strings.HasPrefix(u.Scheme, "redis") {
+			bad("WIDGET_REDIS_URL", "must be a redis://, rediss://, redis+cluster:// or rediss+cluster:// URL")
 		}
+	}
+	if c.OpsRole == "" || c.ServiceRole == "" || c.OpsRole == c.ServiceRole ||
+		c.OpsRole == "admin" || c.OpsRole == "member" || c.ServiceRole == "admin" || c.ServiceRole == "member" {
+		bad("WIDGET_OPS_ROLE", "and WIDGET_SERVICE_ROLE must be non-empty, distinct, and neither admin nor member")
+	}
+	if c.RevocationStaleness < time.Second {
+		bad("WIDGET_REVOCATION_STALENESS", "must be at least 1s: the mirror polls Redis every second")
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("WIDGET_SHUTDOWN_TIMEOUT", "must be positive")
@@ -150,6 +161,7 @@ func (c *Config) validateLive() []error {
 	need("WIDGET_SIGNING_KEYS", c.SigningKeys, "an in-memory key would change on every restart and differ between replicas")
 	need("WIDGET_CALLER_JWKS", c.CallerJWKS, "the dev identity provider cannot be trusted in live")
 	need("WIDGET_DIRECTORY", c.Directory, "the demo directory cannot be used in live")
+	need("WIDGET_REDIS_URL", c.RedisURL, "in-memory revocations die with the process: a restart would bring revoked tokens back")
 	for _, env := range c.devSettings {
 		errs = append(errs, fmt.Errorf("%s: is a development setting and cannot be set when WIDGET_ENV=live", env))
 	}

@@ -33,6 +33,7 @@ func TestLoadRejects(t *testing.T) {
 	live := map[string]string{
 		"WIDGET_ENV": "live", "WIDGET_SIGNING_KEYS": "/keys.json", "WIDGET_CALLER_JWKS": "https://idp.example/jwks.json",
 		"WIDGET_CALLER_ISSUER": "https://idp.example", "WIDGET_DIRECTORY": "https://dir.internal",
+		"WIDGET_REDIS_URL": "redis://redis.internal:6379/0",
 	}
 	with := func(base map[string]string, k, v string) map[string]string {
 		m := map[string]string{}
@@ -67,6 +68,7 @@ func TestLoadRejects(t *testing.T) {
 		{"live without keys", with(live, "WIDGET_SIGNING_KEYS", "<unset>"), "WIDGET_SIGNING_KEYS"},
 		{"live without idp", with(live, "WIDGET_CALLER_JWKS", "<unset>"), "WIDGET_CALLER_JWKS"},
 		{"live without directory", with(live, "WIDGET_DIRECTORY", "<unset>"), "WIDGET_DIRECTORY"},
+		{"live without redis", with(live, "WIDGET_REDIS_URL", "<unset>"), "WIDGET_REDIS_URL"},
 		{"live with dev idp key", with(live, "WIDGET_DEV_IDP_KEY", ".dev/k.json"), "WIDGET_DEV_IDP_KEY"},
 		{"live with http jwks", with(live, "WIDGET_CALLER_JWKS", "http://idp/jwks.json"), "WIDGET_CALLER_JWKS"},
 	}

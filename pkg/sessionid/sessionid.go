@@ -30,7 +30,7 @@ func New(now time.Time) (string, error) {
 // Time returns the creation time embedded in a session id, to the second.
 func Time(sid string) (time.Time, error) {
 	raw, ok := strings.CutPrefix(sid, Prefix)
-	if !ok {
+	if !ok || !base62(raw) {
 		return time.Time{}, ErrInvalid
 	}
 	id, err := ksuid.Parse(raw)
@@ -44,4 +44,19 @@ func Time(sid string) (time.Time, error) {
 func Valid(sid string) bool {
 	_, err := Time(sid)
 	return err == nil
+}
+
+// base62 reports whether s is 27 base62 digits: ksuid.Parse does not check
+// every digit, and a session id goes into Redis keys and logs.
+func base62(s string) bool {
+	if len(s) != 27 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
 }

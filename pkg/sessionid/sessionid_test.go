@@ -24,7 +24,7 @@ func TestNewAndTime(t *testing.T) {
 	if other == id {
 		t.Fatal("two ids made in the same second are equal")
 	}
-	for _, bad := range []string{"", "wsess_", "wsess_short", "sess_" + id[6:], id[6:], id + "x"} {
+	for _, bad := range []string{"", "wsess_", "wsess_short", "sess_" + id[6:], id[6:], id + "x", id[:len(id)-1] + "_", id[:len(id)-1] + "."} {
 		if sessionid.Valid(bad) {
 			t.Errorf("Valid(%q) = true", bad)
 		}

@@ -17,6 +17,7 @@ const (
 	CodePayloadTooLarge       = "payload_too_large"
 	CodeUnsupportedMediaType  = "unsupported_media_type"
 	CodeDependencyUnavailable = "dependency_unavailable"
+	CodeRevocationUnknown     = "revocation_state_unknown"
 	CodeInternal              = "internal_error"
 )
 

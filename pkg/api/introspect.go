@@ -1,0 +1,108 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/causeflow/widget-sessions/pkg/strictjson"
+	"github.com/causeflow/widget-sessions/pkg/widget"
+)
+
+// introspection is the RFC 7662 response: {"active": false} alone when
+// the token is not active, the claims when it is. tid, sid and inc are
+// this service's extensions.
+type introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	Subject   string `json:"sub,omitempty"`
+	Tenant    string `json:"tid,omitempty"`
+	SessionID string `json:"sid,omitempty"`
+	ID        string `json:"jti,omitempty"`
+	Issuer    string `json:"iss,omitempty"`
+	Audience  string `json:"aud,omitempty"`
+	IssuedAt  int64  `json:"iat,omitempty"`
+	NotBefore int64  `json:"nbf,omitempty"`
+	Expiry    int64  `json:"exp,omitempty"`
+	Incident  string `json:"inc,omitempty"`
+}
+
+// introspect handles POST /v1/widget/tokens/introspect for the gateway.
+func (s *Server) introspect(c *gin.Context) error {
+	caller, err := s.authenticate(c)
+	if err != nil {
+		return err
+	}
+	tok, err := readIntrospectionToken(c)
+	if err != nil {
+		return err
+	}
+	claims, err := s.deps.Introspector.Introspect(c, caller, tok)
+	if err != nil {
+		return err
+	}
+	c.Header("Cache-Control", "no-store")
+	if claims == nil {
+		c.JSON(http.StatusOK, introspection{Active: false})
+		return nil
+	}
+	c.Set(ctxSession, claims.SessionID)
+	c.JSON(http.StatusOK, introspection{
+		Active: true, Scope: claims.Scope, Subject: claims.Subject, Tenant: claims.Tenant,
+		SessionID: claims.SessionID, ID: claims.ID, Issuer: claims.Issuer, Audience: claims.Audience,
+		IssuedAt: claims.IssuedAt, NotBefore: claims.NotBefore, Expiry: claims.Expiry, Incident: claims.Incident,
+	})
+	return nil
+}
+
+// readIntrospectionToken reads `token` from a form body (RFC 7662) or a
+// JSON body, strictly: one token, no unknown members.
+func readIntrospectionToken(c *gin.Context) (string, error) {
+	var tok string
+	switch mediaType(c) {
+	case "application/x-www-form-urlencoded":
+		body, err := readBody(c)
+		if err != nil {
+			return "", err
+		}
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return "", widget.Errorf(widget.CodeValidation, "body is not a valid form")
+		}
+		for name, values := range form {
+			if name != "token" && name != "token_type_hint" {
+				return "", widget.FieldError(name, "is not a known field")
+			}
+			if len(values) > 1 {
+				return "", widget.FieldError(name, "appears more than once")
+			}
+		}
+		tok = form.Get("token")
+	case "application/json":
+		body, err := readBody(c)
+		if err != nil {
+			return "", err
+		}
+		m, err := strictjson.ParseObject(body, "token", "token_type_hint")
+		if err != nil {
+			return "", validationError(err)
+		}
+		if _, err := m.String("token_type_hint"); err != nil {
+			return "", validationError(err)
+		}
+		p, err := m.String("token")
+		if err != nil {
+			return "", validationError(err)
+		}
+		if p != nil {
+			tok = *p
+		}
+	default:
+		return "", widget.Errorf(widget.CodeUnsupportedMediaType, "Content-Type must be application/x-www-form-urlencoded or application/json")
+	}
+	if tok == "" {
+		return "", widget.FieldError("token", "is required")
+	}
+	return tok, nil
+}

@@ -1,0 +1,100 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/causeflow/widget-sessions/pkg/widget"
+)
+
+// revokeSession handles DELETE /v1/widget/sessions/{sessionId}.
+func (s *Server) revokeSession(c *gin.Context) error {
+	caller, tenant, err := s.revocationCaller(c)
+	if err != nil {
+		return err
+	}
+	sid := c.Param("sessionId")
+	if err := s.deps.Revoker.RevokeSession(c, caller, tenant, sid); err != nil {
+		return err
+	}
+	c.Set(ctxSession, sid)
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// revokeUser handles DELETE /v1/widget/users/{userId}/sessions.
+func (s *Server) revokeUser(c *gin.Context) error {
+	caller, tenant, err := s.revocationCaller(c)
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Revoker.RevokeUser(c, caller, tenant, c.Param("userId")); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// revokeTenant handles DELETE /v1/widget/tenants/{tenantId}/sessions.
+func (s *Server) revokeTenant(c *gin.Context) error {
+	caller, err := s.authenticate(c)
+	if err != nil {
+		return err
+	}
+	if err := onlyQuery(c); err != nil {
+		return err
+	}
+	if err := s.deps.Revoker.RevokeTenant(c, caller, c.Param("tenantId")); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// revocationCaller authenticates the caller and reads the optional
+// tenantId query parameter (the ops role acting on another tenant).
+func (s *Server) revocationCaller(c *gin.Context) (widget.Caller, string, error) {
+	caller, err := s.authenticate(c)
+	if err != nil {
+		return widget.Caller{}, "", err
+	}
+	if err := onlyQuery(c, "tenantId"); err != nil {
+		return widget.Caller{}, "", err
+	}
+	tenant := c.Query("tenantId")
+	if _, given := c.GetQuery("tenantId"); given && tenant == "" {
+		return widget.Caller{}, "", widget.FieldError("tenantId", "must not be empty")
+	}
+	return caller, tenant, nil
+}
+
+// authenticate authenticates the caller and records its tenant for the
+// access log.
+func (s *Server) authenticate(c *gin.Context) (widget.Caller, error) {
+	caller, err := s.deps.Auth.Authenticate(c, c.GetHeader("Authorization"))
+	if err != nil {
+		return widget.Caller{}, err
+	}
+	c.Set(ctxTenant, caller.Tenant)
+	return caller, nil
+}
+
+// onlyQuery refuses query parameters other than allowed, and any given
+// twice: a typo such as ?tenant=acme must not silently act on the caller's
+// own tenant.
+func onlyQuery(c *gin.Context, allowed ...string) error {
+	for name, values := range c.Request.URL.Query() {
+		known := false
+		for _, a := range allowed {
+			known = known || a == name
+		}
+		if !known {
+			return widget.FieldError(name, "is not a known query parameter")
+		}
+		if len(values) > 1 {
+			return widget.FieldError(name, "appears more than once")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+// Package redis adapts Redis to the service: the revocation store shared by
+// every replica, and the mirror of it each replica keeps in memory. It is the
+// only package of the module that imports go-redis.
+//
+// # Layout
+//
+// Every key of a namespace (default "wrev") shares one hash tag, so that the
+// multi-key script below runs in Redis Cluster too:
+//
+//	{wrev}:entries  HASH   field kind|tenant|subject → {"before":S,"expires":S}
+//	{wrev}:expiry   ZSET   member = field, score = expires (Unix seconds)
+//	{wrev}:version  STRING incremented once per entry written
+//	{wrev}:marker   STRING set once; its absence means Redis lost its data
+//	{wrev}:events   channel, one message per entry written:
+//	                {"v":version,"field":...,"before":S,"expires":S}
+//
+// In a field, tenant and subject are path-escaped (url.PathEscape), so "|"
+// never occurs inside them: tenant "a|b" user "c" and tenant "a" user "b|c"
+// are different fields. Times are whole Unix seconds, the resolution of the
+// NumericDate claims and KSUIDs they are compared with. Session entries have
+// before 0. The keys have no TTL; the write script prunes entries whose
+// expiry is more than PruneGrace in the past.
+//
+// # Writes
+//
+// A revocation is one Lua script: if the marker is missing it first writes an
+// all entry (see below); then it merges the entry with the stored one (later
+// before, later expiry), indexes its expiry, prunes expired entries, bumps the
+// version and publishes. Revoke returns once Redis has replied, and an error
+// wrapping revoke.ErrUnavailable whenever it has not: the caller answers 503,
+// never 204. "Durable" means acknowledged by Redis; whether Redis persists
+// it is Redis's configuration, and the marker covers the case where it does
+// not.
+//
+// # The mirror
+//
+// See Revocations.
+//
+// # An emptied Redis
+//
+// A restart without persistence, a FLUSHALL or a failover to an empty replica
+// would bring every revoked token back to life. The marker tells: whoever
+// finds it missing (a replica's poll or sync, or a write) atomically writes
+// an all entry revoking every token issued at or before that moment, sets the
+// marker, and logs an error. Every live session is thereby revoked and users
+// reopen the widget: safe rather than sorry. A brand-new deployment's first
+// start does the same, which costs nothing (there are no tokens yet); a
+// replica that writes or finds such an entry at start waits for the current
+// second to end before Start returns, so no token it mints is born revoked.
+package redis
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/causeflow/widget-sessions/pkg/revoke"
+)
+
+// NewClient returns a client for rawURL:
+//
+//	redis://[user:password@]host:port[/db][?options]        one server
+//	rediss://...                                            the same over TLS
+//	redis://[user:pass@]sentinel:26379?master_name=NAME[&addr=sentinel2:26379...]
+//	                                                        Sentinel (failover)
+//	redis+cluster://[user:pass@]node:6379[?addr=node2:6379...]
+//	rediss+cluster://...                                    Redis Cluster
+//
+// Options are go-redis's URL options (dial_timeout, read_timeout, pool_size,
+// ...). The URL may hold a password, so errors never repeat it.
+func NewClient(rawURL string) (goredis.UniversalClient, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the URL, password included
+		}
+		return nil, fmt.Errorf("redis: invalid URL: %w", err)
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		if u.Query().Has("master_name") {
+			opt, err := goredis.ParseFailoverURL(rawURL)
+			if err != nil {
+				return nil, fmt.Errorf("redis: invalid Sentinel URL: %w", err)
+			}
+			return goredis.NewFailoverClient(opt), nil
+		}
+		opt, err := goredis.ParseURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redis: invalid URL: %w", err)
+		}
+		return goredis.NewClient(opt), nil
+	case "redis+cluster", "rediss+cluster":
+		u.Scheme = strings.TrimSuffix(u.Scheme, "+cluster")
+		opt, err := goredis.ParseClusterURL(u.String())
+		if err != nil {
+			return nil, fmt.Errorf("redis: invalid Cluster URL: %w", err)
+		}
+		return goredis.NewClusterClient(opt), nil
+	default:
+		return nil, fmt.Errorf("redis: invalid URL scheme %q (want redis, rediss, redis+cluster or rediss+cluster)", u.Scheme)
+	}
+}
+
+// DefaultNamespace is the namespace of the keys when Config names none.
+const DefaultNamespace = "wrev"
+
+// PruneGrace is how long past its expiry an entry stays in Redis. Replicas
+// prune with their own clocks; the grace keeps a replica whose clock runs
+// ahead from dropping an entry another replica still needs.
+const PruneGrace = 5 * time.Minute
+
+// Layout names the keys and the channel of a namespace.
+type Layout struct {
+	Entries, Expiry, Version, Marker, Channel string
+}
+
+// LayoutOf returns the layout of namespace.
+func LayoutOf(namespace string) Layout {
+	tag := "{" + namespace + "}:"
+	return Layout{
+		Entries: tag + "entries",
+		Expiry:  tag + "expiry",
+		Version: tag + "version",
+		Marker:  tag + "marker",
+		Channel: tag + "events",
+	}
+}
+
+// keys returns the script's KEYS, in its order.
+func (l Layout) keys() []string { return []string{l.Entries, l.Expiry, l.Version, l.Marker} }
+
+// Field returns the hash field of e: kind|tenant|subject, escaped.
+func Field(e revoke.Entry) string {
+	return e.Kind.String() + "|" + url.PathEscape(e.Tenant) + "|" + url.PathEscape(e.Subject)
+}
+
+// parseEntry rebuilds an entry from its field and stored times.
+func parseEntry(field string, before, expires int64) (revoke.Entry, error) {
+	parts := strings.Split(field, "|")
+	if len(parts) != 3 {
+		return revoke.Entry{}, fmt.Errorf("redis: malformed revocation field %q", field)
+	}
+	kind, err := revoke.ParseKind(parts[0])
+	if err != nil {
+		return revoke.Entry{}, fmt.Errorf("redis: revocation field %q: %w", field, err)
+	}
+	tenant, err1 := url.PathUnescape(parts[1])
+	subject, err2 := url.PathUnescape(parts[2])
+	if err := errors.Join(err1, err2); err != nil {
+		return revoke.Entry{}, fmt.Errorf("redis: revocation field %q: %w", field, err)
+	}
+	e := revoke.Entry{Kind: kind, Tenant: tenant, Subject: subject, Expires: time.Unix(expires, 0).UTC()}
+	if kind != revoke.KindSession {
+		e.Before = time.Unix(before, 0).UTC()
+	}
+	if err := e.Validate(); err != nil {
+		return revoke.Entry{}, fmt.Errorf("redis: revocation field %q: %w", field, err)
+	}
+	return e, nil
+}
+
+// Config tunes Revocations. The zero value takes every default.
+type Config struct {
+	// Namespace prefixes every key (inside the hash tag). Default
+	// DefaultNamespace. Environments that share a Redis (live and test) use
+	// different namespaces.
+	Namespace string
+	// PollInterval is how often the mirror checks, in one round trip, that
+	// it has applied every revocation and that the marker is there.
+	// Default 1s.
+	PollInterval time.Duration
+	// ResyncInterval is how often the mirror reloads the whole set anyway.
+	// Default 60s.
+	ResyncInterval time.Duration
+	// StalenessBudget is how long the mirror answers after its last
+	// successful poll or sync; past it IsRevoked fails closed. It must exceed
+	// PollInterval. Default 5s.
+	StalenessBudget time.Duration
+	// Leeway is the validators' clock-skew leeway, added to the expiry of
+	// the all entry written when Redis is found empty. Default 30s.
+	Leeway time.Duration
+	// Logger receives the mirror's errors and warnings; an emptied Redis is
+	// logged at error level. Default: no logging.
+	Logger *zap.Logger
+	// Now is the clock for entry times. Default time.Now. Staleness is
+	// measured on the monotonic clock whatever Now is.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Namespace == "" {
+		c.Namespace = DefaultNamespace
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = time.Second
+	}
+	if c.ResyncInterval == 0 {
+		c.ResyncInterval = time.Minute
+	}
+	if c.StalenessBudget == 0 {
+		c.StalenessBudget = 5 * time.Second
+	}
+	if c.Leeway == 0 {
+		c.Leeway = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	switch {
+	case c.PollInterval < 0 || c.ResyncInterval < 0 || c.Leeway < 0:
+		return c, errors.New("redis: negative interval or leeway")
+	case c.StalenessBudget <= c.PollInterval:
+		return c, fmt.Errorf("redis: staleness budget %v must exceed the poll interval %v", c.StalenessBudget, c.PollInterval)
+	case strings.ContainsAny(c.Namespace, "{}"):
+		return c, fmt.Errorf("redis: namespace %q must not contain braces", c.Namespace)
+	}
+	return c, nil
+}

@@ -1,0 +1,235 @@
+// Package revoke is the domain of session revocation: what an entry is, how
+// entries match tokens, and the in-memory store of the embedded default.
+//
+// Tokens are stateless JWTs, so a revocation is a rule matched against a
+// token's claims, not a flag on a stored session. Four kinds of rule exist:
+// one session, every token of a user in a tenant issued at or before a time,
+// every token of a tenant issued at or before a time, and every token issued
+// at or before a time (written when an emptied Redis is detected). Every rule
+// but the last names a tenant and only ever matches that tenant's tokens, so a
+// revocation by one tenant can never reach another's sessions.
+//
+// Each entry carries the moment after which no token it could match can still
+// be alive (the session's KSUID time, or the revocation time, plus the maximum
+// token lifetime and the validators' clock-skew leeway): stores drop it then,
+// so the set holds only what still matters and cannot grow without bound.
+//
+// Times have whole-second resolution, like the NumericDate claims and the
+// KSUID they are compared with. A "before" rule revokes tokens whose iat is at
+// or before its second: a token minted in the same second as the revocation,
+// even a moment after it, is revoked too. That errs on the safe side; the user
+// opens the widget again a second later.
+package revoke
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/causeflow/widget-sessions/pkg/sessionid"
+	"github.com/causeflow/widget-sessions/pkg/token"
+	"github.com/causeflow/widget-sessions/pkg/widget"
+)
+
+// Sentinel errors of revocation stores, for errors.Is.
+var (
+	// ErrInvalidEntry is wrapped by the error a store returns for an entry
+	// that Validate rejects. That error is a *widget.Error with the
+	// validation code, so the HTTP layer answers it as a bad request.
+	ErrInvalidEntry = errors.New("revoke: invalid entry")
+	// ErrUnavailable is wrapped by the error Revoke returns when the store
+	// could not confirm the write: the revocation may not be recorded and
+	// the caller must not report success (the HTTP layer answers 503).
+	ErrUnavailable = errors.New("revoke: store unavailable")
+	// ErrStale is wrapped by the error IsRevoked returns when the store
+	// cannot vouch that its view is fresh. The verifier must then refuse the
+	// token ("revocation state unknown", 503): fail closed, never open.
+	ErrStale = errors.New("revoke: revocation state unknown")
+)
+
+// Store records revocations and answers whether a token is revoked. Memory
+// is the embedded default; the Redis adapter serves many replicas. Both pass
+// revoketest.Run.
+type Store interface {
+	// Revoke records e and returns only once the store has made it durable
+	// (for Redis: acknowledged). Any failure is an error, never a silent nil.
+	Revoke(ctx context.Context, e Entry) error
+	// IsRevoked reports whether a token with claims c is revoked. It never
+	// does I/O. An error (wrapping ErrStale) means the answer is unknown.
+	IsRevoked(c *token.Claims) (bool, error)
+	// Subscribe calls fn with every entry that revokes more than the store
+	// knew before, until cancel is called. See Listeners.
+	Subscribe(fn func(Entry)) (cancel func())
+}
+
+// Kind is the kind of a revocation entry.
+type Kind uint8
+
+// Kinds of entry. The zero Kind is invalid.
+const (
+	// KindSession revokes every token of one session of a tenant.
+	KindSession Kind = iota + 1
+	// KindUser revokes the tokens of one user of a tenant issued at or
+	// before a time.
+	KindUser
+	// KindTenant revokes the tokens of a tenant issued at or before a time.
+	KindTenant
+	// KindAll revokes every token issued at or before a time, in every
+	// tenant. Only a store writes it, when it finds its data lost.
+	KindAll
+)
+
+var kindNames = [...]string{KindSession: "session", KindUser: "user", KindTenant: "tenant", KindAll: "all"}
+
+// String returns the kind's name: session, user, tenant or all.
+func (k Kind) String() string {
+	if k >= KindSession && k <= KindAll {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// ParseKind returns the Kind named s, as String writes it.
+func ParseKind(s string) (Kind, error) {
+	for k := KindSession; k <= KindAll; k++ {
+		if kindNames[k] == s {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown kind %q", ErrInvalidEntry, s)
+}
+
+// Entry is one revocation.
+type Entry struct {
+	Kind Kind
+	// Tenant scopes every kind but KindAll, for which it is empty.
+	Tenant string
+	// Subject is the session id (KindSession) or the user id (KindUser),
+	// and empty for the other kinds.
+	Subject string
+	// Before is the revocation time of KindUser, KindTenant and KindAll: a
+	// token whose iat is at or before Before.Unix() is revoked. It is zero
+	// for KindSession.
+	Before time.Time
+	// Expires is when the entry stops mattering: no token it could match is
+	// alive after it, leeway included.
+	Expires time.Time
+}
+
+// SessionEntry returns the entry revoking session sid of tenant. It expires
+// MaxTTL plus leeway after the session's creation, read from its KSUID: no
+// token of that session can be alive later. An invalid sid is an error.
+func SessionEntry(tenant, sid string, leeway time.Duration) (Entry, error) {
+	created, err := sessionid.Time(sid)
+	if err != nil {
+		return Entry{}, invalid("sessionId", "%q is not a session id", sid)
+	}
+	return Entry{
+		Kind:    KindSession,
+		Tenant:  tenant,
+		Subject: sid,
+		Expires: ceilSecond(created.Add(widget.MaxTTL + leeway)),
+	}, nil
+}
+
+// UserEntry returns the entry revoking every token of user in tenant issued
+// at or before now.
+func UserEntry(tenant, user string, now time.Time, leeway time.Duration) Entry {
+	return beforeEntry(KindUser, tenant, user, now, leeway)
+}
+
+// TenantEntry returns the entry revoking every token of tenant issued at or
+// before now.
+func TenantEntry(tenant string, now time.Time, leeway time.Duration) Entry {
+	return beforeEntry(KindTenant, tenant, "", now, leeway)
+}
+
+// AllEntry returns the entry revoking every token of every tenant issued at
+// or before now.
+func AllEntry(now time.Time, leeway time.Duration) Entry {
+	return beforeEntry(KindAll, "", "", now, leeway)
+}
+
+// beforeEntry builds a time-bounded entry. A token it matches was issued at
+// or before now and lives at most MaxTTL, so the entry may go MaxTTL plus
+// leeway after now.
+func beforeEntry(kind Kind, tenant, subject string, now time.Time, leeway time.Duration) Entry {
+	return Entry{
+		Kind:    kind,
+		Tenant:  tenant,
+		Subject: subject,
+		Before:  now.Truncate(time.Second),
+		Expires: ceilSecond(now.Add(widget.MaxTTL + leeway)),
+	}
+}
+
+// Validate reports whether e is a well-formed entry. Its error is a
+// *widget.Error with the validation code, wrapping ErrInvalidEntry.
+func (e Entry) Validate() error {
+	switch e.Kind {
+	case KindSession:
+		if !sessionid.Valid(e.Subject) {
+			return invalid("sessionId", "%q is not a session id", e.Subject)
+		}
+	case KindUser:
+		if e.Subject == "" {
+			return invalid("userId", "a user entry needs a user id")
+		}
+	case KindTenant, KindAll:
+		if e.Subject != "" {
+			return invalid("subject", "a %s entry has no subject", e.Kind)
+		}
+	default:
+		return invalid("kind", "unknown kind %d", uint8(e.Kind))
+	}
+	if (e.Kind == KindAll) != (e.Tenant == "") {
+		if e.Kind == KindAll {
+			return invalid("tenantId", "an all entry names no tenant")
+		}
+		return invalid("tenantId", "a %s entry needs a tenant", e.Kind)
+	}
+	if e.Kind != KindSession && e.Before.Unix() <= 0 {
+		return invalid("before", "a %s entry needs a revocation time", e.Kind)
+	}
+	if e.Expires.Unix() <= 0 {
+		return invalid("expires", "an entry needs an expiry")
+	}
+	return nil
+}
+
+// String describes e for logs. Ids are not secrets; tokens never appear.
+func (e Entry) String() string {
+	var b strings.Builder
+	b.WriteString(e.Kind.String())
+	if e.Tenant != "" {
+		fmt.Fprintf(&b, " tenant=%q", e.Tenant)
+	}
+	if e.Subject != "" {
+		fmt.Fprintf(&b, " subject=%q", e.Subject)
+	}
+	if e.Kind != KindSession {
+		fmt.Fprintf(&b, " before=%d", e.Before.Unix())
+	}
+	fmt.Fprintf(&b, " expires=%d", e.Expires.Unix())
+	return b.String()
+}
+
+func invalid(field, format string, args ...any) error {
+	return &widget.Error{
+		Code:    widget.CodeValidation,
+		Field:   field,
+		Message: field + ": " + fmt.Sprintf(format, args...),
+		Err:     ErrInvalidEntry,
+	}
+}
+
+// ceilSecond rounds t up to a whole second, so that an expiry never moves
+// earlier when stored with second resolution.
+func ceilSecond(t time.Time) time.Time {
+	if s := t.Truncate(time.Second); !s.Equal(t) {
+		return s.Add(time.Second)
+	}
+	return t
+}

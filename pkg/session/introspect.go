@@ -1,0 +1,51 @@
+package session
+
+import (
+	"context"
+	"errors"
+
+	"github.com/causeflow/widget-sessions/pkg/token"
+	"github.com/causeflow/widget-sessions/pkg/verify"
+	"github.com/causeflow/widget-sessions/pkg/widget"
+)
+
+// Verifier validates a session token. *verify.Verifier satisfies it.
+type Verifier interface {
+	Verify(ctx context.Context, tok string) (*token.Claims, error)
+}
+
+// Introspector answers RFC 7662 introspection for the API gateway.
+type Introspector struct {
+	verifier Verifier
+	roles    Roles
+}
+
+// NewIntrospector returns an Introspector over verifier.
+func NewIntrospector(verifier Verifier, roles Roles) (*Introspector, error) {
+	if verifier == nil || roles.Service == "" {
+		return nil, errors.New("session: introspector needs a verifier and the service role")
+	}
+	return &Introspector{verifier: verifier, roles: roles}, nil
+}
+
+// Introspect returns the claims of tok when it is active, and nil when it
+// is not, without saying why (RFC 7662 §2.2: an inactive token is just
+// inactive). Only when the verdict cannot be reached, because the
+// revocation state or the keys are unknown, does it fail, with a 503: the
+// gateway must not read "unknown" as either answer.
+func (i *Introspector) Introspect(ctx context.Context, caller widget.Caller, tok string) (*token.Claims, error) {
+	if !caller.HasRole(i.roles.Service) {
+		return nil, widget.Errorf(widget.CodeForbidden, "introspection requires the %s role", i.roles.Service)
+	}
+	claims, err := i.verifier.Verify(ctx, tok)
+	switch {
+	case err == nil:
+		return claims, nil
+	case errors.Is(err, verify.ErrRevocationUnknown):
+		return nil, &widget.Error{Code: widget.CodeRevocationUnknown, Message: "revocation state unknown; retry", Err: err}
+	case errors.Is(err, verify.ErrKeysUnavailable):
+		return nil, &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "signing keys unavailable; retry", Err: err}
+	default:
+		return nil, nil
+	}
+}

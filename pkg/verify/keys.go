@@ -1,0 +1,235 @@
+package verify
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/big"
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/causeflow/widget-sessions/pkg/jwks"
+	"github.com/causeflow/widget-sessions/pkg/token"
+)
+
+// KeySource finds the public key a token names by its kid. *jwks.Cache
+// satisfies it (a remote or file JWK Set, refreshed on an unknown kid);
+// KeyFunc and StaticKeys serve keys held in process.
+//
+// An error wrapping ErrUnknownKey or jwks.ErrUnknownKey means no such key
+// is published; any other error means the source cannot tell, and Verify
+// reports it as ErrKeysUnavailable. A source must not modify a key it has
+// handed out: the verifier remembers the raw key it derived from it.
+type KeySource interface {
+	Key(ctx context.Context, kid string) (jwk.Key, error)
+}
+
+// KeyFunc is a KeySource made of a lookup function, such as the service's
+// own (*keys.Ring).PublicKey: verify.KeyFunc(ring.PublicKey) lets the
+// minting service verify its tokens in process, following key reloads.
+type KeyFunc func(kid string) (jwk.Key, bool)
+
+// Key returns f(kid), or ErrUnknownKey when f finds no key.
+func (f KeyFunc) Key(_ context.Context, kid string) (jwk.Key, error) {
+	if k, ok := f(kid); ok && k != nil {
+		return k, nil
+	}
+	return nil, ErrUnknownKey
+}
+
+// StaticKeys is a KeySource over a fixed set of keys, for tools and tests,
+// or a verifier whose keys only change with a restart.
+type StaticKeys struct {
+	keys map[string]jwk.Key
+}
+
+// NewStaticKeys returns a StaticKeys of the public halves of the keys in
+// set. Every key must carry a unique kid and be usable for session tokens
+// (Ed25519 or P-256, any declared alg and use agreeing); unlike a fetched
+// set, a configured one fails loudly rather than skip a key. The set is
+// copied: changing it afterwards changes nothing here.
+func NewStaticKeys(set jwk.Set) (*StaticKeys, error) {
+	if set == nil || set.Len() == 0 {
+		return nil, errors.New("verify: static key set is empty")
+	}
+	s := &StaticKeys{keys: make(map[string]jwk.Key, set.Len())}
+	for i := range set.Len() {
+		k, _ := set.Key(i)
+		kid, _ := k.KeyID()
+		if kid == "" {
+			return nil, fmt.Errorf("verify: static key #%d has no kid", i)
+		}
+		if _, dup := s.keys[kid]; dup {
+			return nil, fmt.Errorf("verify: static key %q: duplicate kid", kid)
+		}
+		pub, err := k.PublicKey() // a copy, and never private material
+		if err != nil {
+			return nil, fmt.Errorf("verify: static key %q: %w", kid, err)
+		}
+		if _, err := newPublicKey(pub); err != nil {
+			return nil, fmt.Errorf("verify: static key %q: %w", kid, err)
+		}
+		s.keys[kid] = pub
+	}
+	return s, nil
+}
+
+// Key returns the key with kid, or ErrUnknownKey.
+func (s *StaticKeys) Key(_ context.Context, kid string) (jwk.Key, error) {
+	if k, ok := s.keys[kid]; ok {
+		return k, nil
+	}
+	return nil, ErrUnknownKey
+}
+
+// sourceError maps a KeySource error to ours. Only the unknown-key case
+// drops the source's text: it is a verdict on the token and says nothing
+// an operator needs, while "unavailable" keeps its cause for the logs.
+func sourceError(err error) error {
+	if errors.Is(err, jwks.ErrUnknownKey) || errors.Is(err, ErrUnknownKey) {
+		return ErrUnknownKey
+	}
+	return fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+}
+
+// publicKey is a jwk.Key made ready to verify with: its algorithm settled
+// and its raw key exported once, not on every token.
+type publicKey struct {
+	src atomic.Value // keyRef: the jwk.Key this was last derived from
+	alg string       // token.AlgEdDSA or token.AlgES256
+	ed  ed25519.PublicKey
+	ec  *ecdsa.PublicKey
+	err error // non-nil: the key cannot verify session tokens
+}
+
+// keyRef wraps a jwk.Key for atomic.Value, which needs one concrete type.
+type keyRef struct{ k jwk.Key }
+
+// newPublicKey derives the algorithm from the key material (Ed25519 →
+// EdDSA, P-256 → ES256) and requires any "alg" the key declares to agree,
+// so that the algorithm is a property of the key: a token's header can
+// only name it, never choose it.
+func newPublicKey(k jwk.Key) (*publicKey, error) {
+	var raw any
+	if err := jwk.Export(k, &raw); err != nil {
+		return nil, errKeyUnusable
+	}
+	p := &publicKey{}
+	switch key := raw.(type) {
+	case ed25519.PublicKey:
+		p.alg, p.ed = token.AlgEdDSA, key
+	case ed25519.PrivateKey:
+		if len(key) != ed25519.PrivateKeySize {
+			return nil, errKeyUnusable // Public would panic
+		}
+		p.alg, p.ed = token.AlgEdDSA, key.Public().(ed25519.PublicKey)
+	case *ecdsa.PublicKey:
+		p.alg, p.ec = token.AlgES256, key
+	case *ecdsa.PrivateKey:
+		p.alg, p.ec = token.AlgES256, &key.PublicKey
+	default:
+		return nil, errKeyUnusable
+	}
+	if p.ed != nil && len(p.ed) != ed25519.PublicKeySize {
+		return nil, errKeyUnusable // ed25519.Verify would panic
+	}
+	if p.ec != nil && p.ec.Curve != elliptic.P256() {
+		return nil, errKeyUnusable
+	}
+	if alg, ok := k.Algorithm(); ok && alg.String() != p.alg {
+		return nil, errKeyUnusable
+	}
+	if use, ok := k.KeyUsage(); ok && use != "" && use != jwk.ForSignature.String() {
+		return nil, errKeyUnusable
+	}
+	return p, nil
+}
+
+// verify reports whether sig is a signature of input under p.
+func (p *publicKey) verify(input []byte, sig *[sigSize]byte) bool {
+	if p.ed != nil {
+		return ed25519.Verify(p.ed, input, sig[:])
+	}
+	// JWS carries ES256 as r||s, 32 bytes each (RFC 7518 §3.4), not DER.
+	// ecdsa.Verify checks that r and s are in range.
+	h := sha256.Sum256(input)
+	r := new(big.Int).SetBytes(sig[:32])
+	s := new(big.Int).SetBytes(sig[32:])
+	return ecdsa.Verify(p.ec, h[:], r, s)
+}
+
+// maxCachedKeys bounds the key cache; past it, it starts over.
+const maxCachedKeys = 64
+
+// keyCache remembers, per kid, the publicKey derived from the jwk.Key the
+// source last returned. A hit is a map lookup and an identity comparison:
+// *jwks.Cache returns the same jwk.Key until it fetches the set again.
+type keyCache struct {
+	m  atomic.Pointer[map[string]*publicKey]
+	mu sync.Mutex // serialises writers
+}
+
+func (c *keyCache) get(kid string, k jwk.Key) *publicKey {
+	var old *publicKey
+	if m := c.m.Load(); m != nil {
+		old = (*m)[kid]
+	}
+	// Only keys of comparable types are ever stored as src (see
+	// below), so this comparison cannot panic.
+	if old != nil && old.src.Load().(keyRef).k == k {
+		return old
+	}
+	p, err := newPublicKey(k)
+	if err != nil {
+		p = &publicKey{err: err}
+	}
+	if !reflect.TypeOf(k).Comparable() {
+		return p // could not be recognised later: derived per call
+	}
+	p.src.Store(keyRef{k})
+	if old != nil && old.same(p) {
+		// The same key material in a new jwk.Key: the set was
+		// fetched again, or the source hands out copies (KeyFunc
+		// over keys.Ring). Re-point the entry instead of rewriting
+		// the map.
+		old.src.Store(keyRef{k})
+		return old
+	}
+	c.put(kid, p)
+	return p
+}
+
+func (c *keyCache) put(kid string, p *publicKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	next := make(map[string]*publicKey, maxCachedKeys)
+	if old != nil && len(*old) < maxCachedKeys {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	next[kid] = p
+	c.m.Store(&next)
+}
+
+// same reports whether p and q verify alike.
+func (p *publicKey) same(q *publicKey) bool {
+	switch {
+	case p.err != nil || q.err != nil:
+		return p.err == q.err
+	case p.alg != q.alg:
+		return false
+	case p.ed != nil:
+		return p.ed.Equal(q.ed)
+	default:
+		return q.ec != nil && p.ec.Equal(q.ec)
+	}
+}
