@@ -217,6 +217,7 @@ func revocations(ctx context.Context, cfg config.Config, logger *zap.Logger) (re
 		logger.Info("revocations in memory: they hold for this process only; set WIDGET_REDIS_URL for several replicas")
 		return revoke.NewMemory(time.Now), func() error { return nil }, nil
 	}
+	redis.RouteClientLogs(logger.Named("go-redis"))
 	client, err := redis.NewClient(cfg.RedisURL)
 	if err != nil {
 		return nil, nil, err
