@@ -32,7 +32,8 @@ func liveSettings(t *testing.T) (map[string]string, *testIDP) {
 		t.Fatal(err)
 	}
 	dirFile := filepath.Join(dir, "directory.json")
-	for path, data := range map[string][]byte{jwksFile: pub, dirFile: []byte(testDirectory)} {
+	incidentsFile := filepath.Join(dir, "incidents.json")
+	for path, data := range map[string][]byte{jwksFile: pub, dirFile: []byte(testDirectory), incidentsFile: []byte(`{"tenants": {}}`)} {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -46,6 +47,7 @@ func liveSettings(t *testing.T) (map[string]string, *testIDP) {
 		// Refused configurations never connect; the control below swaps in
 		// a real redis-server.
 		"WIDGET_REDIS_URL": "redis://127.0.0.1:1/0",
+		"WIDGET_INCIDENTS": incidentsFile,
 	}, idp
 }
 
@@ -88,7 +90,7 @@ func TestLiveRefusesDevelopmentSettings(t *testing.T) {
 
 	t.Run("nothing configured", func(t *testing.T) {
 		err := runRefused(t, map[string]string{"WIDGET_ENV": "live"})
-		for _, env := range []string{"WIDGET_SIGNING_KEYS", "WIDGET_CALLER_JWKS", "WIDGET_DIRECTORY", "WIDGET_REDIS_URL"} {
+		for _, env := range []string{"WIDGET_SIGNING_KEYS", "WIDGET_CALLER_JWKS", "WIDGET_DIRECTORY", "WIDGET_REDIS_URL", "WIDGET_INCIDENTS"} {
 			if !strings.Contains(err.Error(), env) {
 				t.Errorf("the error does not name %s: %v", env, err)
 			}

@@ -27,14 +27,18 @@ func inspectCmd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	jwksURL := fs.String("jwks", "", "JWKS URL (or file) to check the signature against")
 	// Go's flag package stops at the first non-flag; accept TOKEN before or after --jwks.
 	var tokArg string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && (args[0] == "-" || !strings.HasPrefix(args[0], "-")) { // "-" is stdin, not a flag
 		tokArg, args = args[0], args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if tokArg == "" && fs.NArg() > 0 {
-		tokArg = fs.Arg(0)
+	rest := fs.Args()
+	if tokArg == "" && len(rest) > 0 {
+		tokArg, rest = rest[0], rest[1:]
+	}
+	if len(rest) > 0 { // a stray argument stops flag parsing: --jwks after it would be ignored
+		return fmt.Errorf("inspect: unexpected argument %q", rest[0])
 	}
 	if tokArg == "" {
 		return errors.New("usage: wsctl inspect TOKEN|- [--jwks URL]")

@@ -16,10 +16,13 @@ import (
 // a tenant on a running server. The caller JWT comes from --token-file or
 // WSCTL_TOKEN, never from a flag: a flag would show in ps and shell history.
 func revokeCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) < 2 {
+	if len(args) < 2 || strings.HasPrefix(args[1], "-") { // "revoke session --server U": a flag is not an id
 		return errors.New("usage: wsctl revoke session SESSION_ID | user USER_ID | tenant TENANT_ID [--server URL] [--tenant T] [--token-file F]")
 	}
 	kind, target := args[0], args[1]
+	if kind != "session" && kind != "user" && kind != "tenant" {
+		return fmt.Errorf("revoke: unknown kind %q (session, user or tenant)", kind)
+	}
 	fs := flag.NewFlagSet("revoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server := fs.String("server", "http://127.0.0.1:8080", "base URL of the widget-sessions API")
@@ -27,6 +30,9 @@ func revokeCmd(ctx context.Context, args []string, getenv func(string) string, s
 	tokenFile := fs.String("token-file", "", "file holding the caller JWT (default: $WSCTL_TOKEN)")
 	if err := fs.Parse(args[2:]); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 { // a stray argument would stop flag parsing: --server after it would be ignored
+		return fmt.Errorf("revoke: unexpected argument %q", fs.Arg(0))
 	}
 	var path string
 	switch kind {
@@ -39,8 +45,6 @@ func revokeCmd(ctx context.Context, args []string, getenv func(string) string, s
 			return errors.New("revoke tenant: the tenant is the argument; --tenant does not apply")
 		}
 		path = "/v1/widget/tenants/" + url.PathEscape(target) + "/sessions"
-	default:
-		return fmt.Errorf("revoke: unknown kind %q (session, user or tenant)", kind)
 	}
 	if *tenant != "" {
 		path += "?tenantId=" + url.QueryEscape(*tenant)

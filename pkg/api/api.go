@@ -44,6 +44,7 @@ type Revoker interface {
 // Introspector returns a session token's claims when it is active and nil
 // when it is not.
 type Introspector interface {
+	Authorize(caller widget.Caller) error
 	Introspect(ctx context.Context, caller widget.Caller, tok string) (*token.Claims, error)
 }
 

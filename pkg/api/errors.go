@@ -3,6 +3,8 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
@@ -22,6 +24,9 @@ var statusOf = map[string]int{
 	widget.CodeUnsupportedMediaType:  http.StatusUnsupportedMediaType,
 	widget.CodeDependencyUnavailable: http.StatusServiceUnavailable,
 	widget.CodeRevocationUnknown:     http.StatusServiceUnavailable,
+	widget.CodeIncidentNotFound:      http.StatusNotFound,
+	widget.CodeRateLimited:           http.StatusTooManyRequests,
+	widget.CodeTooManyStreams:        http.StatusTooManyRequests,
 	widget.CodeInternal:              http.StatusInternalServerError,
 }
 
@@ -56,6 +61,10 @@ func (s *Server) renderError(c *gin.Context, err error) {
 		c.Header("WWW-Authenticate", `Bearer realm="widget-sessions"`)
 	case http.StatusServiceUnavailable:
 		c.Header("Retry-After", "5")
+	}
+	if de.RetryAfter > 0 {
+		// Whole seconds, rounded up: a client retrying early is refused again.
+		c.Header("Retry-After", strconv.FormatInt(int64((de.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Set(ctxErrorCode, de.Code)

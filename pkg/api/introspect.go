@@ -34,6 +34,9 @@ func (s *Server) introspect(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.deps.Introspector.Authorize(caller); err != nil {
+		return err
+	}
 	tok, err := readIntrospectionToken(c)
 	if err != nil {
 		return err

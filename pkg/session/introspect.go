@@ -28,14 +28,23 @@ func NewIntrospector(verifier Verifier, roles Roles) (*Introspector, error) {
 	return &Introspector{verifier: verifier, roles: roles}, nil
 }
 
+// Authorize tells whether caller may introspect. The HTTP layer calls it
+// before reading the body, as minting does.
+func (i *Introspector) Authorize(caller widget.Caller) error {
+	if !caller.HasRole(i.roles.Service) {
+		return widget.Errorf(widget.CodeForbidden, "introspection requires the %s role", i.roles.Service)
+	}
+	return nil
+}
+
 // Introspect returns the claims of tok when it is active, and nil when it
 // is not, without saying why (RFC 7662 §2.2: an inactive token is just
 // inactive). Only when the verdict cannot be reached, because the
 // revocation state or the keys are unknown, does it fail, with a 503: the
 // gateway must not read "unknown" as either answer.
 func (i *Introspector) Introspect(ctx context.Context, caller widget.Caller, tok string) (*token.Claims, error) {
-	if !caller.HasRole(i.roles.Service) {
-		return nil, widget.Errorf(widget.CodeForbidden, "introspection requires the %s role", i.roles.Service)
+	if err := i.Authorize(caller); err != nil {
+		return nil, err
 	}
 	claims, err := i.verifier.Verify(ctx, tok)
 	switch {

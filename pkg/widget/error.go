@@ -3,6 +3,7 @@ package widget
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes of the public API. Each maps to one HTTP status in the API
@@ -18,6 +19,9 @@ const (
 	CodeUnsupportedMediaType  = "unsupported_media_type"
 	CodeDependencyUnavailable = "dependency_unavailable"
 	CodeRevocationUnknown     = "revocation_state_unknown"
+	CodeIncidentNotFound      = "incident_not_found"
+	CodeRateLimited           = "rate_limited"
+	CodeTooManyStreams        = "too_many_streams"
 	CodeInternal              = "internal_error"
 )
 
@@ -28,6 +32,8 @@ type Error struct {
 	Message string
 	Field   string // the offending request field, when there is one
 	Err     error  // the cause, for logs only; never rendered
+	// RetryAfter, when set, tells the client when to try again.
+	RetryAfter time.Duration
 }
 
 // Error returns the message, with the cause appended for logs.
