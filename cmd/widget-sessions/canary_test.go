@@ -57,7 +57,7 @@ func TestLogCanary(t *testing.T) {
 		{"query string", post(bearer(caller), "/v1/widget/sessions?token="+url.QueryEscape(inQuery), readmeBody), 201},
 		{"path", s.get(t, s.public+"/"+inPath+"?token="+inQuery), 404},
 		{"refused request id", post(map[string]string{"Authorization": "Bearer " + caller, "X-Request-Id": badRequestID},
-			"/v1/widget/sessions", `{"userId": "user_bob", "incidentId": "`+inIncident+`"}`), 201},
+			"/v1/widget/sessions", `{"userId": "user_bob", "incidentId": "`+inIncident+`"}`), 404}, // no such incident
 	}
 	var sessions []createSessionResponse
 	for _, c := range checks {

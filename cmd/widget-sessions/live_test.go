@@ -90,7 +90,7 @@ func TestLiveRefusesDevelopmentSettings(t *testing.T) {
 
 	t.Run("nothing configured", func(t *testing.T) {
 		err := runRefused(t, map[string]string{"WIDGET_ENV": "live"})
-		for _, env := range []string{"WIDGET_SIGNING_KEYS", "WIDGET_CALLER_JWKS", "WIDGET_DIRECTORY", "WIDGET_REDIS_URL"} {
+		for _, env := range []string{"WIDGET_SIGNING_KEYS", "WIDGET_CALLER_JWKS", "WIDGET_DIRECTORY", "WIDGET_REDIS_URL", "WIDGET_INCIDENTS"} {
 			if !strings.Contains(err.Error(), env) {
 				t.Errorf("the error does not name %s: %v", env, err)
 			}

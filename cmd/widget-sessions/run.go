@@ -19,18 +19,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/causeflow/widget-sessions/pkg/api"
-	"github.com/causeflow/widget-sessions/pkg/callerauth"
 	"github.com/causeflow/widget-sessions/pkg/config"
-	"github.com/causeflow/widget-sessions/pkg/demo"
-	"github.com/causeflow/widget-sessions/pkg/devidp"
-	"github.com/causeflow/widget-sessions/pkg/directory"
-	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/keys"
-	"github.com/causeflow/widget-sessions/pkg/redis"
-	"github.com/causeflow/widget-sessions/pkg/revoke"
-	"github.com/causeflow/widget-sessions/pkg/session"
-	"github.com/causeflow/widget-sessions/pkg/verify"
-	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
 // run is the whole program: it wires every dependency by hand, serves until
@@ -58,72 +48,67 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	ring, err := signingKeys(cfg, logger)
-	if err != nil {
-		return err
-	}
-	auth, callerReady, err := callerAuth(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	dir, err := userDirectory(cfg, logger)
-	if err != nil {
-		return err
-	}
-	minter, err := session.New(session.Config{
-		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience,
-		Directory: dir, Signer: ring,
-	})
-	if err != nil {
-		return err
-	}
-	revs, revsReady, err := revocations(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	roles := session.Roles{Ops: cfg.OpsRole, Service: cfg.ServiceRole}
-	revoker, err := session.NewRevoker(revs, roles, cfg.ClockSkew, nil)
-	if err != nil {
-		return err
-	}
-	// The service introspects its own tokens with its own public keys, in
-	// process, and the same revocation mirror an edge would use.
-	verifier, err := verify.New(verify.Config{
-		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.ClockSkew,
-	}, verify.KeyFunc(ring.PublicKey), revs)
-	if err != nil {
-		return err
-	}
-	introspector, err := session.NewIntrospector(verifier, roles)
-	if err != nil {
-		return err
-	}
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics, err := api.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
-	engine, err := api.New(api.Deps{
-		Logger: logger, Auth: auth, Minter: minter, Revoker: revoker, Introspector: introspector,
-		Keys: ring, Metrics: metrics,
-		WidgetURLBase: cfg.URLBase, TrustedProxies: cfg.TrustedProxies,
-	})
+	st, err := openStores(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	incidents, err := incidentService(cfg, st, logger)
 	if err != nil {
 		return err
 	}
 
-	public := newServer(engine, logger)
+	deps := api.Deps{Logger: logger, Metrics: metrics, WidgetURLBase: cfg.URLBase, TrustedProxies: cfg.TrustedProxies}
+	ready := []api.ReadyCheck{st.revsReady}
+	var ring *keys.Ring // nil on an edge-only replica
+	if cfg.ServeAPI() {
+		var apiReady api.ReadyCheck
+		if ring, apiReady, err = wireAPI(ctx, cfg, logger, &deps, st, incidents); err != nil {
+			return err
+		}
+		ready = append(ready, apiReady)
+	}
+	if cfg.ServeEdge() {
+		chatService, edgeReady, err := wireEdge(ctx, cfg, logger, &deps, st, incidents, ring)
+		if err != nil {
+			return err
+		}
+		// After the servers have shut down (defers run last-in first-out):
+		// replies in flight end, each recording a final error event.
+		defer chatService.Close()
+		ready = append(ready, edgeReady)
+	}
+	server, err := api.NewServer(deps)
+	if err != nil {
+		return err
+	}
+
+	public := newServer(server.Engine(), logger)
+	// Shutdown waits for requests in flight, and a stream never ends by
+	// itself: streams are told to reconnect elsewhere first.
+	public.RegisterOnShutdown(server.Drain)
 	internal := newServer(api.NewInternal(reg, func() error {
-		return errors.Join(callerReady(), revsReady())
+		var errs []error
+		for _, r := range ready {
+			errs = append(errs, r())
+		}
+		return errors.Join(errs...)
 	}), logger)
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go reloadOnHUP(ctx, hup, cfg, ring, logger)
+	if ring != nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go reloadOnHUP(ctx, hup, cfg, ring, logger)
+	}
 
+	logger.Info("serving", zap.String("surfaces", cfg.Serve), zap.String("env", cfg.Env))
 	return serve(ctx, logger, cfg.ShutdownTimeout,
 		listener{name: "public", addr: cfg.Addr, srv: public},
 		listener{name: "internal", addr: cfg.InternalAddr, srv: internal})
@@ -136,121 +121,6 @@ func newLogger(level string, w io.Writer) *zap.Logger {
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.Lock(zapcore.AddSync(w)), lvl)
 	return zap.New(core, zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(w))))
-}
-
-// signingKeys loads the signing key file, or makes the embedded default's
-// in-memory key (config has already refused that in live).
-func signingKeys(cfg config.Config, logger *zap.Logger) (*keys.Ring, error) {
-	if cfg.SigningKeys == "" {
-		set, err := keys.Ephemeral()
-		if err != nil {
-			return nil, err
-		}
-		logger.Warn("NO SIGNING KEYS CONFIGURED: signing with an in-memory key that dies with this process; "+
-			"tokens will not survive a restart and no other replica can verify them. Set WIDGET_SIGNING_KEYS.",
-			zap.String("kid", set.ActiveKID()))
-		return keys.NewRing(set), nil
-	}
-	ring, err := keys.NewFileRing(cfg.SigningKeys, cfg.SigningKID)
-	if err != nil {
-		return nil, err
-	}
-	logger.Info("signing keys loaded", zap.String("file", cfg.SigningKeys), zap.String("active_kid", ring.Current().ActiveKID()))
-	return ring, nil
-}
-
-// callerAuth builds the caller authenticator: against the identity
-// provider's JWKS, or the development identity provider without one.
-func callerAuth(ctx context.Context, cfg config.Config, logger *zap.Logger) (api.Authenticator, api.ReadyCheck, error) {
-	acfg := callerauth.Config{
-		Issuer: cfg.CallerIssuer, Audience: cfg.CallerAudience, Algorithms: cfg.CallerAlgorithms,
-		TenantClaim: cfg.CallerTenantClaim, RolesClaim: cfg.CallerRolesClaim, Leeway: cfg.ClockSkew,
-	}
-	if cfg.DevIDP() {
-		idp, err := devidp.LoadOrCreate(cfg.DevIDPKey)
-		if err != nil {
-			return nil, nil, err
-		}
-		logger.Warn("DEVELOPMENT IDENTITY PROVIDER: trusting caller JWTs signed by the local dev key; "+
-			"get one with `wsctl dev-token`. Set WIDGET_CALLER_JWKS for a real identity provider.",
-			zap.String("key_file", cfg.DevIDPKey))
-		auth, err := callerauth.New(acfg, idp)
-		return auth, func() error { return nil }, err
-	}
-	cache, err := jwks.New(cfg.CallerJWKS, jwks.Options{
-		RefreshInterval:   cfg.CallerJWKSRefresh,
-		AllowInsecureHTTP: cfg.Env != "live",
-		OnError: func(err error) {
-			logger.Warn("caller JWKS refresh failed; keeping the last good keys", zap.Error(err))
-		},
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := cache.Start(ctx); err != nil {
-		// Start anyway: /readyz stays failing until the keys arrive, and
-		// mints answer 503 rather than 401 in the meantime.
-		logger.Error("caller JWKS not loaded at start-up", zap.Error(err))
-	}
-	auth, err := callerauth.New(acfg, cache)
-	ready := func() error {
-		if !cache.Ready() {
-			return errors.New("caller JWKS not loaded")
-		}
-		return nil
-	}
-	return auth, ready, err
-}
-
-// revocationStore is what the service needs of a revocation store: to
-// record revocations and, as a validator, to check them.
-type revocationStore interface {
-	session.RevocationStore
-	verify.RevocationChecker
-}
-
-// revocations returns the revocation store: Redis shared by every replica
-// when WIDGET_REDIS_URL is set, otherwise in memory for this one process.
-// The Redis mirror is closed when ctx ends.
-func revocations(ctx context.Context, cfg config.Config, logger *zap.Logger) (revocationStore, api.ReadyCheck, error) {
-	if cfg.RedisURL == "" {
-		logger.Info("revocations in memory: they hold for this process only; set WIDGET_REDIS_URL for several replicas")
-		return revoke.NewMemory(time.Now), func() error { return nil }, nil
-	}
-	redis.RouteClientLogs(logger.Named("go-redis"))
-	client, err := redis.NewClient(cfg.RedisURL)
-	if err != nil {
-		return nil, nil, err
-	}
-	revs, err := redis.NewRevocations(client, redis.Config{
-		Namespace:       "wrev-" + cfg.Env,
-		StalenessBudget: cfg.RevocationStaleness,
-		Leeway:          cfg.ClockSkew,
-		Logger:          logger.Named("revocations"),
-	})
-	if err != nil {
-		client.Close()
-		return nil, nil, err
-	}
-	// A replica that cannot load the revocation set must not serve: it
-	// would fail closed on every token anyway. Refusing to start makes the
-	// orchestrator retry and the cause visible.
-	if err := revs.Start(ctx); err != nil {
-		client.Close()
-		return nil, nil, fmt.Errorf("revocations: redis: %w", err)
-	}
-	context.AfterFunc(ctx, func() { _ = revs.Close(); _ = client.Close() })
-	logger.Info("revocations on redis", zap.Duration("staleness_budget", cfg.RevocationStaleness))
-	return revs, revs.Fresh, nil
-}
-
-// userDirectory opens the configured directory, or the embedded demo one.
-func userDirectory(cfg config.Config, logger *zap.Logger) (widget.UserDirectory, error) {
-	if cfg.Directory == "" {
-		logger.Warn("DEMO USER DIRECTORY: tenants demo (user_alice, user_bob) and acme (user_carol). Set WIDGET_DIRECTORY.")
-		return directory.ParseFile(demo.Directory())
-	}
-	return directory.Open(cfg.Directory, directory.HTTPOptions{Token: cfg.DirectoryToken})
 }
 
 // reloadOnHUP re-reads the signing key file on SIGHUP. A failed reload keeps

@@ -7,6 +7,7 @@ package api
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -63,6 +64,7 @@ type Deps struct {
 	Introspector   Introspector
 	Keys           KeyPublisher
 	Metrics        *Metrics
+	Edge           *Edge    // the widget's endpoints; nil: not served here
 	WidgetURLBase  string   // widgetUrl is <base>/embed?session=<sessionId>
 	TrustedProxies []string // nil: X-Forwarded-For is never believed
 	Now            func() time.Time
@@ -70,14 +72,52 @@ type Deps struct {
 
 // Server is the public API's handler set.
 type Server struct {
-	deps Deps
+	deps     Deps
+	engine   *gin.Engine
+	streams  streamCounter
+	draining chan struct{}
+	drain    sync.Once
 }
 
 // New returns the gin engine serving the public API.
 func New(deps Deps) (*gin.Engine, error) {
-	if deps.Logger == nil || deps.Auth == nil || deps.Minter == nil || deps.Revoker == nil ||
-		deps.Introspector == nil || deps.Keys == nil || deps.Metrics == nil {
-		return nil, errors.New("api: logger, auth, minter, revoker, introspector, keys and metrics are required")
+	s, err := NewServer(deps)
+	if err != nil {
+		return nil, err
+	}
+	return s.Engine(), nil
+}
+
+// Engine returns the gin engine.
+func (s *Server) Engine() *gin.Engine { return s.engine }
+
+// Drain tells every open stream that this replica is going away: each asks
+// its client to reconnect (and resume elsewhere) and ends, so that a
+// graceful shutdown does not wait on streams that never end by themselves.
+func (s *Server) Drain() { s.drain.Do(func() { close(s.draining) }) }
+
+// serveAPI reports whether the minting API is served (WIDGET_SERVE api or
+// both); the edge is served when Deps.Edge is set.
+func (d Deps) serveAPI() bool { return d.Auth != nil }
+
+// NewServer returns the public API. The minting API is served when its
+// dependencies are given, the widget's endpoints when Deps.Edge is.
+func NewServer(deps Deps) (*Server, error) {
+	if deps.Logger == nil || deps.Metrics == nil {
+		return nil, errors.New("api: logger and metrics are required")
+	}
+	if deps.serveAPI() && (deps.Minter == nil || deps.Revoker == nil || deps.Introspector == nil || deps.Keys == nil) {
+		return nil, errors.New("api: the minting API needs auth, minter, revoker, introspector and keys")
+	}
+	if !deps.serveAPI() && deps.Edge == nil {
+		return nil, errors.New("api: nothing to serve: neither the minting API nor the edge")
+	}
+	if deps.Edge != nil {
+		edge := *deps.Edge
+		if err := edge.withDefaults(); err != nil {
+			return nil, err
+		}
+		deps.Edge = &edge
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
@@ -95,10 +135,10 @@ func New(deps Deps) (*gin.Engine, error) {
 	if err := e.SetTrustedProxies(deps.TrustedProxies); err != nil {
 		return nil, err
 	}
-	s := &Server{deps: deps}
+	s := &Server{deps: deps, engine: e, draining: make(chan struct{})}
 	e.Use(s.requestID, s.accessLog, s.recoverPanic)
 	s.routes(e)
-	return e, nil
+	return s, nil
 }
 
 // handlerFunc is a handler that returns its error instead of writing it:

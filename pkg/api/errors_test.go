@@ -285,7 +285,7 @@ func TestUnroutedRequests(t *testing.T) {
 		allow        string
 	}{
 		{http.MethodGet, "/nope", http.StatusNotFound, "not_found", ""},
-		{http.MethodPost, "/v1/widget/session", http.StatusNotFound, "not_found", ""},
+		{http.MethodPost, "/v1/widget/session", http.StatusMethodNotAllowed, "method_not_allowed", "GET"},
 		{http.MethodGet, "/v1/widget/sessions/wsess_1", http.StatusMethodNotAllowed, "method_not_allowed", "DELETE"},
 		{http.MethodPost, mintPath + "/", http.StatusNotFound, "not_found", ""}, // no redirect that would resend the body
 		{http.MethodGet, jwksPath + "/", http.StatusNotFound, "not_found", ""},

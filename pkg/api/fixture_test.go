@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,12 +22,18 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/causeflow/widget-sessions/pkg/api"
+	"github.com/causeflow/widget-sessions/pkg/assistant"
 	"github.com/causeflow/widget-sessions/pkg/callerauth"
+	"github.com/causeflow/widget-sessions/pkg/chat"
 	"github.com/causeflow/widget-sessions/pkg/devidp"
 	"github.com/causeflow/widget-sessions/pkg/directory"
+	"github.com/causeflow/widget-sessions/pkg/events"
+	"github.com/causeflow/widget-sessions/pkg/incident"
 	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/pkg/ratelimit"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/session"
+	"github.com/causeflow/widget-sessions/pkg/ticket"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/verify"
 	"github.com/causeflow/widget-sessions/pkg/widget"
@@ -59,16 +66,19 @@ var (
 // key, metrics on a registry of its own and a logger writing JSON into a
 // buffer, served over HTTP by the real gin engine.
 type fixture struct {
-	URL    string
-	client *http.Client
-	engine *gin.Engine
-	idp    *devidp.IDP
-	idpKey jwk.Key // the identity provider's private key, to forge caller tokens with any claims
-	ring   *keys.Ring
-	minter *session.Minter
-	revs   revocationStore
-	reg    *prometheus.Registry
-	logs   *logBuffer
+	URL       string
+	client    *http.Client
+	engine    *gin.Engine
+	idp       *devidp.IDP
+	idpKey    jwk.Key // the identity provider's private key, to forge caller tokens with any claims
+	ring      *keys.Ring
+	minter    *session.Minter
+	incidents *incident.Service
+	events    *events.Memory
+	chat      *chat.Service
+	revs      revocationStore
+	reg       *prometheus.Registry
+	logs      *logBuffer
 }
 
 // fixtureConfig holds what a test may change about the fixture.
@@ -78,6 +88,44 @@ type fixtureConfig struct {
 	minter      func(real api.Minter) api.Minter
 	revs        revocationStore
 	discardLogs bool
+	msgLimit    int           // messages per minute per session; default 100
+	heartbeat   time.Duration // default 15s
+}
+
+func (c fixtureConfig) messageLimit() int {
+	if c.msgLimit == 0 {
+		return 100
+	}
+	return c.msgLimit
+}
+
+// withMessageLimit sets the per-session message limit.
+func withMessageLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.msgLimit = n } }
+
+// withHeartbeat sets the streams' heartbeat interval.
+func withHeartbeat(d time.Duration) fixtureOption { return func(c *fixtureConfig) { c.heartbeat = d } }
+
+// anyIncident is an incident source that knows every incident id of every
+// tenant, except those starting inc_missing (not found) and inc_down (the
+// source is unavailable): tests mint with whatever ids they like.
+var anyIncident = incidentSourceFunc(func(_ context.Context, tenant, id string) (incident.Incident, error) {
+	switch {
+	case strings.HasPrefix(id, "inc_missing"):
+		return incident.Incident{}, incident.ErrNotFound
+	case strings.HasPrefix(id, "inc_down"):
+		return incident.Incident{}, fmt.Errorf("%w: test source down", incident.ErrUnavailable)
+	}
+	return incident.Incident{
+		ID: id, Tenant: tenant, Title: "Incident " + id, Severity: "high", Status: "investigating",
+		Services: []string{"checkout-api"}, SuspectedCause: "a bad deploy", NextSteps: []string{"roll back"},
+		StartedAt: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC),
+	}, nil
+})
+
+type incidentSourceFunc func(ctx context.Context, tenant, id string) (incident.Incident, error)
+
+func (f incidentSourceFunc) Incident(ctx context.Context, tenant, id string) (incident.Incident, error) {
+	return f(ctx, tenant, id)
 }
 
 // revocationStore records and checks revocations: revoke.Memory, or the
@@ -147,9 +195,10 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 		t.Fatal(err)
 	}
 	f.ring = keys.NewRing(set)
+	f.incidents = incident.NewService(anyIncident, incident.NewMemoryCache(time.Now), time.Minute, zap.NewNop())
 	f.minter, err = session.New(session.Config{
 		Env: token.EnvTest, Issuer: sessionIssuer, Audience: sessionAudience,
-		Directory: dir, Signer: f.ring,
+		Directory: dir, Signer: f.ring, Incidents: f.incidents,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +225,27 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.events, err = events.NewMemory(events.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limiter, err := ratelimit.NewMemory(cfg.messageLimit(), time.Minute, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.chat, err = chat.New(chat.Config{
+		Log: f.events, Assistant: assistant.NewEmbedded(0), Incidents: f.incidents,
+		Limiter: limiter, Logger: zap.NewNop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.chat.Close)
+	edge := &api.Edge{
+		Verifier: verifier, Revocations: f.revs, Chat: f.chat, Log: f.events,
+		Tickets: ticket.NewMemory(time.Now), Incidents: f.incidents,
+		Heartbeat: cfg.heartbeat, LivenessCheck: 50 * time.Millisecond, FollowPoll: time.Second, MaxStreamsPerSession: 2,
+	}
 	metrics, err := api.NewMetrics(f.reg)
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +256,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 
 	f.engine, err = api.New(api.Deps{
 		Logger: logger, Auth: auth, Minter: minter, Revoker: revoker, Introspector: introspector,
-		Keys: f.ring, Metrics: metrics, WidgetURLBase: widgetURLBase,
+		Keys: f.ring, Metrics: metrics, WidgetURLBase: widgetURLBase, Edge: edge,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -44,6 +44,17 @@ type Config struct {
 	OpsRole     string
 	ServiceRole string
 
+	Serve                string // "api", "edge" or "both"
+	EdgeJWKS             string // the API's JWKS, for an edge-only replica
+	Incidents            string // file or http(s) URL; "" = embedded demo incidents
+	IncidentsToken       string
+	ContextTTL           time.Duration
+	MessageRateLimit     int
+	MessageRateWindow    time.Duration
+	MaxStreamsPerSession int
+	Heartbeat            time.Duration
+	TicketTTL            time.Duration
+
 	URLBase             string
 	RedisURL            string
 	RevocationStaleness time.Duration
@@ -53,6 +64,12 @@ type Config struct {
 
 	devSettings []string // development settings given explicitly; refused in live
 }
+
+// ServeAPI reports whether this process serves the minting API.
+func (c Config) ServeAPI() bool { return c.Serve == "api" || c.Serve == "both" }
+
+// ServeEdge reports whether this process serves the widget's endpoints.
+func (c Config) ServeEdge() bool { return c.Serve == "edge" || c.Serve == "both" }
 
 // DevIDP reports whether the development identity provider is the source of
 // caller trust: no caller JWKS is configured.
@@ -139,6 +156,30 @@ func (c *Config) validate() error {
 	if c.RevocationStaleness < time.Second {
 		bad("WIDGET_REVOCATION_STALENESS", "must be at least 1s: the mirror polls Redis every second")
 	}
+	switch c.Serve {
+	case "api", "both":
+	case "edge":
+		if c.EdgeJWKS == "" {
+			bad("WIDGET_EDGE_JWKS", "is required with WIDGET_SERVE=edge: an edge validates tokens with the API's published keys")
+		}
+	default:
+		bad("WIDGET_SERVE", "must be api, edge or both, got %q", c.Serve)
+	}
+	if c.MessageRateLimit < 1 {
+		bad("WIDGET_MESSAGE_RATE_LIMIT", "must be at least 1")
+	}
+	if c.MaxStreamsPerSession < 1 {
+		bad("WIDGET_MAX_STREAMS_PER_SESSION", "must be at least 1")
+	}
+	if c.Heartbeat <= 0 || c.Heartbeat > 15*time.Second {
+		bad("WIDGET_HEARTBEAT", "must be between 1ms and 15s: proxies close idle streams")
+	}
+	if c.TicketTTL <= 0 || c.TicketTTL > 5*time.Minute {
+		bad("WIDGET_STREAM_TICKET_TTL", "must be positive and at most 5m")
+	}
+	if c.MessageRateWindow <= 0 || c.ContextTTL <= 0 {
+		bad("WIDGET_MESSAGE_RATE_WINDOW", "and WIDGET_CONTEXT_TTL must be positive")
+	}
 	if c.ShutdownTimeout <= 0 {
 		bad("WIDGET_SHUTDOWN_TIMEOUT", "must be positive")
 	}
@@ -158,15 +199,21 @@ func (c *Config) validateLive() []error {
 			errs = append(errs, fmt.Errorf("%s: is required when WIDGET_ENV=live (%s)", env, why))
 		}
 	}
-	need("WIDGET_SIGNING_KEYS", c.SigningKeys, "an in-memory key would change on every restart and differ between replicas")
-	need("WIDGET_CALLER_JWKS", c.CallerJWKS, "the dev identity provider cannot be trusted in live")
-	need("WIDGET_DIRECTORY", c.Directory, "the demo directory cannot be used in live")
+	if c.ServeAPI() {
+		need("WIDGET_SIGNING_KEYS", c.SigningKeys, "an in-memory key would change on every restart and differ between replicas")
+		need("WIDGET_CALLER_JWKS", c.CallerJWKS, "the dev identity provider cannot be trusted in live")
+		need("WIDGET_DIRECTORY", c.Directory, "the demo directory cannot be used in live")
+	}
+	need("WIDGET_INCIDENTS", c.Incidents, "the demo incidents cannot be used in live")
 	need("WIDGET_REDIS_URL", c.RedisURL, "in-memory revocations die with the process: a restart would bring revoked tokens back")
 	for _, env := range c.devSettings {
 		errs = append(errs, fmt.Errorf("%s: is a development setting and cannot be set when WIDGET_ENV=live", env))
 	}
 	if strings.HasPrefix(c.CallerJWKS, "http://") {
 		errs = append(errs, errors.New("WIDGET_CALLER_JWKS: must be https or a file when WIDGET_ENV=live"))
+	}
+	if strings.HasPrefix(c.EdgeJWKS, "http://") {
+		errs = append(errs, errors.New("WIDGET_EDGE_JWKS: must be https or a file when WIDGET_ENV=live"))
 	}
 	return errs
 }

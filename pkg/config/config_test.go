@@ -33,7 +33,7 @@ func TestLoadRejects(t *testing.T) {
 	live := map[string]string{
 		"WIDGET_ENV": "live", "WIDGET_SIGNING_KEYS": "/keys.json", "WIDGET_CALLER_JWKS": "https://idp.example/jwks.json",
 		"WIDGET_CALLER_ISSUER": "https://idp.example", "WIDGET_DIRECTORY": "https://dir.internal",
-		"WIDGET_REDIS_URL": "redis://redis.internal:6379/0",
+		"WIDGET_REDIS_URL": "redis://redis.internal:6379/0", "WIDGET_INCIDENTS": "https://incidents.internal",
 	}
 	with := func(base map[string]string, k, v string) map[string]string {
 		m := map[string]string{}
@@ -68,6 +68,11 @@ func TestLoadRejects(t *testing.T) {
 		{"live without keys", with(live, "WIDGET_SIGNING_KEYS", "<unset>"), "WIDGET_SIGNING_KEYS"},
 		{"live without idp", with(live, "WIDGET_CALLER_JWKS", "<unset>"), "WIDGET_CALLER_JWKS"},
 		{"live without directory", with(live, "WIDGET_DIRECTORY", "<unset>"), "WIDGET_DIRECTORY"},
+		{"live without incidents", with(live, "WIDGET_INCIDENTS", "<unset>"), "WIDGET_INCIDENTS"},
+		{"edge without jwks", map[string]string{"WIDGET_SERVE": "edge"}, "WIDGET_EDGE_JWKS"},
+		{"bad serve", map[string]string{"WIDGET_SERVE": "all"}, "WIDGET_SERVE"},
+		{"heartbeat over 15s", map[string]string{"WIDGET_HEARTBEAT": "16s"}, "WIDGET_HEARTBEAT"},
+		{"bad rate limit", map[string]string{"WIDGET_MESSAGE_RATE_LIMIT": "many"}, "WIDGET_MESSAGE_RATE_LIMIT"},
 		{"live without redis", with(live, "WIDGET_REDIS_URL", "<unset>"), "WIDGET_REDIS_URL"},
 		{"live with dev idp key", with(live, "WIDGET_DEV_IDP_KEY", ".dev/k.json"), "WIDGET_DEV_IDP_KEY"},
 		{"live with http jwks", with(live, "WIDGET_CALLER_JWKS", "http://idp/jwks.json"), "WIDGET_CALLER_JWKS"},

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -99,6 +100,40 @@ var settings = []setting{
 		set: str(func(c *Config) *string { return &c.OpsRole })},
 	{Env: "WIDGET_SERVICE_ROLE", Default: "service", Doc: "Caller role that may introspect session tokens (the API gateway).",
 		set: str(func(c *Config) *string { return &c.ServiceRole })},
+	{Env: "WIDGET_SERVE", Default: "both", Doc: "`api` (mint, revoke, introspect, JWKS), `edge` (the widget's endpoints: session, messages, stream) or `both`. One image; scale edge replicas apart from API replicas.",
+		set: str(func(c *Config) *string { return &c.Serve })},
+	{Env: "WIDGET_EDGE_JWKS", Doc: "For `WIDGET_SERVE=edge`: the API's JWKS (`https://.../.well-known/jwks.json` or a file), cached and refreshed; the edge validates session tokens locally with it.",
+		set: str(func(c *Config) *string { return &c.EdgeJWKS })},
+	{Env: "WIDGET_INCIDENTS", Doc: "Incident source: a JSON file (tenants → incidents) or an `http(s)://` base URL serving `GET {base}/tenants/{tenantId}/incidents/{incidentId}`. Unset: the embedded demo incidents (refused in `live`).",
+		set: str(func(c *Config) *string { return &c.Incidents })},
+	{Env: "WIDGET_INCIDENTS_TOKEN", Doc: "Bearer token sent to an HTTP incident source. Never logged.",
+		set: str(func(c *Config) *string { return &c.IncidentsToken })},
+	{Env: "WIDGET_CONTEXT_TTL", Default: "5m", Doc: "How long an incident's context stays in the cache (Redis, or memory) before the source is asked again.",
+		set: dur(func(c *Config) *time.Duration { return &c.ContextTTL })},
+	{Env: "WIDGET_MESSAGE_RATE_LIMIT", Default: "10", Doc: "Messages a session may send per `WIDGET_MESSAGE_RATE_WINDOW` (shared by every replica with Redis); past it, 429 with `Retry-After`.",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("must be an integer: %v", err)
+			}
+			c.MessageRateLimit = n
+			return nil
+		}},
+	{Env: "WIDGET_MESSAGE_RATE_WINDOW", Default: "1m", Doc: "The window of `WIDGET_MESSAGE_RATE_LIMIT`.",
+		set: dur(func(c *Config) *time.Duration { return &c.MessageRateWindow })},
+	{Env: "WIDGET_MAX_STREAMS_PER_SESSION", Default: "5", Doc: "Open streams a session may hold on one replica; past it, 429.",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("must be an integer: %v", err)
+			}
+			c.MaxStreamsPerSession = n
+			return nil
+		}},
+	{Env: "WIDGET_HEARTBEAT", Default: "15s", Doc: "Interval of the SSE heartbeat comment (at most 15s), which keeps proxies from closing an idle stream.",
+		set: dur(func(c *Config) *time.Duration { return &c.Heartbeat })},
+	{Env: "WIDGET_STREAM_TICKET_TTL", Default: "30s", Doc: "Lifetime of a single-use stream ticket (for `EventSource`, which cannot send headers).",
+		set: dur(func(c *Config) *time.Duration { return &c.TicketTTL })},
 	{Env: "WIDGET_URL_BASE", Default: "https://widget.causeflow.ai", Doc: "Base of `widgetUrl` (`<base>/embed?session=<sessionId>`).",
 		set: func(c *Config, v string) error { c.URLBase = strings.TrimRight(v, "/"); return nil }},
 	{Env: "WIDGET_REDIS_URL", Doc: "Redis holding the revocation list shared by every replica: `redis://[:password@]host:port/db` (`rediss://` for TLS; `?master_name=NAME` for Sentinel, the host being a sentinel; `redis+cluster://` or `rediss+cluster://` for Cluster). Unset: in memory, one process (refused in `live`).",

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/causeflow/widget-sessions/pkg/incident"
 	"github.com/causeflow/widget-sessions/pkg/sessionid"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
@@ -22,6 +23,13 @@ type Signer interface {
 	Sign(payload []byte) (string, error)
 }
 
+// IncidentWarmer checks that an incident exists in a tenant and warms its
+// context cache. It returns an error wrapping incident.ErrNotFound when
+// the incident does not exist there; any other error means it cannot tell.
+type IncidentWarmer interface {
+	Warm(ctx context.Context, tenant, id string) error
+}
+
 // Config holds a Minter's dependencies and token parameters.
 type Config struct {
 	Env       string // token.EnvLive or token.EnvTest
@@ -29,7 +37,12 @@ type Config struct {
 	Audience  string
 	Directory widget.UserDirectory
 	Signer    Signer
-	Now       func() time.Time // defaults to time.Now
+	Incidents IncidentWarmer
+	// OnContextUnavailable is told when an incident's existence could not
+	// be checked; the session is minted anyway and the widget loads the
+	// context on first use. Optional (for logging).
+	OnContextUnavailable func(tenant, incidentID string, err error)
+	Now                  func() time.Time // defaults to time.Now
 }
 
 // Minter mints sessions.
@@ -44,8 +57,8 @@ func New(cfg Config) (*Minter, error) {
 		return nil, fmt.Errorf("session: invalid environment %q", cfg.Env)
 	case cfg.Issuer == "" || cfg.Audience == "":
 		return nil, errors.New("session: issuer and audience are required")
-	case cfg.Directory == nil || cfg.Signer == nil:
-		return nil, errors.New("session: directory and signer are required")
+	case cfg.Directory == nil || cfg.Signer == nil || cfg.Incidents == nil:
+		return nil, errors.New("session: directory, signer and incidents are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -80,6 +93,18 @@ func (m *Minter) Mint(ctx context.Context, caller widget.Caller, req widget.Sess
 	}
 	if !exists {
 		return widget.Session{}, widget.Errorf(widget.CodeUserNotFound, "userId %q does not exist in this tenant", req.UserID)
+	}
+	if req.IncidentID != "" {
+		switch err := m.cfg.Incidents.Warm(ctx, caller.Tenant, req.IncidentID); {
+		case errors.Is(err, incident.ErrNotFound):
+			return widget.Session{}, widget.Errorf(widget.CodeIncidentNotFound, "incidentId %q does not exist in this tenant", req.IncidentID)
+		case err != nil:
+			// The incident source is down: a widget without its context yet
+			// beats no widget; the edge loads the context on first use.
+			if m.cfg.OnContextUnavailable != nil {
+				m.cfg.OnContextUnavailable(caller.Tenant, req.IncidentID, err)
+			}
+		}
 	}
 
 	// Whole seconds: NumericDate claims and the KSUID in the session id

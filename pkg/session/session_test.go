@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/causeflow/widget-sessions/pkg/directory"
+	"github.com/causeflow/widget-sessions/pkg/incident"
 	"github.com/causeflow/widget-sessions/pkg/keys"
 	"github.com/causeflow/widget-sessions/pkg/session"
 	"github.com/causeflow/widget-sessions/pkg/sessionid"
@@ -20,6 +21,11 @@ import (
 )
 
 const dirJSON = `{"tenants":{"demo":{"users":["user_alice","user_bob"]},"acme":{"users":["user_carol"]}}}`
+
+// warmFunc is an IncidentWarmer made of a function.
+type warmFunc func(ctx context.Context, tenant, id string) error
+
+func (f warmFunc) Warm(ctx context.Context, tenant, id string) error { return f(ctx, tenant, id) }
 
 // dirFunc is a UserDirectory made of a function, for failure cases.
 type dirFunc func(ctx context.Context, tenant, user string) (bool, error)
@@ -45,6 +51,15 @@ func newMinter(t testing.TB, dir widget.UserDirectory, now time.Time) (*session.
 	m, err := session.New(session.Config{
 		Env: token.EnvTest, Issuer: "https://iss.example", Audience: "aud-example",
 		Directory: dir, Signer: ring, Now: func() time.Time { return now },
+		Incidents: warmFunc(func(_ context.Context, tenant, id string) error {
+			switch {
+			case tenant == "demo" && id == "inc_1":
+				return nil
+			case id == "inc_down":
+				return incident.ErrUnavailable
+			}
+			return incident.ErrNotFound
+		}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +154,8 @@ func TestMintRefuses(t *testing.T) {
 		{"other tenant's user", nil, admin, widget.SessionRequest{UserID: "user_carol", TTL: time.Hour}, widget.CodeUserNotFound},
 		{"ttl over max", nil, admin, widget.SessionRequest{UserID: "user_alice", TTL: widget.MaxTTL + time.Second}, widget.CodeValidation},
 		{"ttl zero", nil, admin, widget.SessionRequest{UserID: "user_alice"}, widget.CodeValidation},
+		{"unknown incident", nil, admin, widget.SessionRequest{UserID: "user_alice", IncidentID: "inc_nope", TTL: time.Hour}, widget.CodeIncidentNotFound},
+		{"incident of another tenant", nil, widget.Caller{Tenant: "acme", Roles: []string{"admin"}}, widget.SessionRequest{UserID: "user_carol", IncidentID: "inc_1", TTL: time.Hour}, widget.CodeIncidentNotFound},
 		{"directory down", unavailable, admin, widget.SessionRequest{UserID: "user_alice", TTL: time.Hour}, widget.CodeDependencyUnavailable},
 	}
 	for _, tt := range tests {
@@ -153,6 +170,13 @@ func TestMintRefuses(t *testing.T) {
 			}
 		})
 	}
+	t.Run("incident source down: minted anyway, and said", func(t *testing.T) {
+		m, _ := newMinter(t, nil, time.Now())
+		s, err := m.Mint(context.Background(), admin, widget.SessionRequest{UserID: "user_alice", IncidentID: "inc_down", TTL: time.Hour})
+		if err != nil || s.IncidentID != "inc_down" {
+			t.Fatalf("Mint() = %+v, %v; want a session carrying the incident", s, err)
+		}
+	})
 	t.Run("member may mint", func(t *testing.T) {
 		m, _ := newMinter(t, nil, time.Now())
 		if _, err := m.Mint(context.Background(), widget.Caller{Tenant: "acme", Roles: []string{"member"}}, widget.SessionRequest{UserID: "user_carol", TTL: time.Hour}); err != nil {

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"go.uber.org/zap"
+
+	"github.com/causeflow/widget-sessions/pkg/api"
+	"github.com/causeflow/widget-sessions/pkg/callerauth"
+	"github.com/causeflow/widget-sessions/pkg/config"
+	"github.com/causeflow/widget-sessions/pkg/demo"
+	"github.com/causeflow/widget-sessions/pkg/devidp"
+	"github.com/causeflow/widget-sessions/pkg/directory"
+	"github.com/causeflow/widget-sessions/pkg/incident"
+	"github.com/causeflow/widget-sessions/pkg/jwks"
+	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/pkg/session"
+	"github.com/causeflow/widget-sessions/pkg/verify"
+	"github.com/causeflow/widget-sessions/pkg/widget"
+)
+
+// wireAPI builds the minting API (mint, revoke, introspect, JWKS) into
+// deps and returns the signing keys and the API's readiness check.
+func wireAPI(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *api.Deps, st *stores, incidents *incident.Service) (*keys.Ring, api.ReadyCheck, error) {
+	ring, err := signingKeys(cfg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	auth, callerReady, err := callerAuth(ctx, cfg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := userDirectory(cfg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	minter, err := session.New(session.Config{
+		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience,
+		Directory: dir, Signer: ring, Incidents: incidents,
+		OnContextUnavailable: func(tenant, id string, err error) {
+			logger.Warn("incident source unavailable at mint; minted without warming the context",
+				zap.String("tenant", tenant), zap.String("incident", id), zap.Error(err))
+		},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	roles := session.Roles{Ops: cfg.OpsRole, Service: cfg.ServiceRole}
+	revoker, err := session.NewRevoker(st.revs, roles, cfg.ClockSkew, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The service introspects its own tokens with its own public keys, in
+	// process, and the same revocation mirror an edge uses.
+	verifier, err := verify.New(verify.Config{
+		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.ClockSkew,
+	}, verify.KeyFunc(ring.PublicKey), st.revs)
+	if err != nil {
+		return nil, nil, err
+	}
+	introspector, err := session.NewIntrospector(verifier, roles)
+	if err != nil {
+		return nil, nil, err
+	}
+	deps.Auth, deps.Minter, deps.Revoker, deps.Introspector, deps.Keys = auth, minter, revoker, introspector, ring
+	return ring, callerReady, nil
+}
+
+// incidentService opens the incident source (or the embedded demo
+// incidents) behind the context cache.
+func incidentService(cfg config.Config, st *stores, logger *zap.Logger) (*incident.Service, error) {
+	var src incident.Source
+	if cfg.Incidents == "" {
+		logger.Warn("DEMO INCIDENTS: the embedded demo incidents (tenant demo: inc_EXAMPLE_01JX, inc_DB_POOL_02; acme: inc_ACME_CDN_01). Set WIDGET_INCIDENTS.")
+		f, err := incident.ParseFile(demo.Incidents())
+		if err != nil {
+			return nil, err
+		}
+		src = f
+	} else {
+		var err error
+		if src, err = incident.Open(cfg.Incidents, incident.HTTPOptions{Token: cfg.IncidentsToken}); err != nil {
+			return nil, err
+		}
+	}
+	return incident.NewService(src, st.incidentCache, cfg.ContextTTL, logger.Named("incidents")), nil
+}
+
+// signingKeys loads the signing key file, or makes the embedded default's
+// in-memory key (config has already refused that in live).
+func signingKeys(cfg config.Config, logger *zap.Logger) (*keys.Ring, error) {
+	if cfg.SigningKeys == "" {
+		set, err := keys.Ephemeral()
+		if err != nil {
+			return nil, err
+		}
+		logger.Warn("NO SIGNING KEYS CONFIGURED: signing with an in-memory key that dies with this process; "+
+			"tokens will not survive a restart and no other replica can verify them. Set WIDGET_SIGNING_KEYS.",
+			zap.String("kid", set.ActiveKID()))
+		return keys.NewRing(set), nil
+	}
+	ring, err := keys.NewFileRing(cfg.SigningKeys, cfg.SigningKID)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("signing keys loaded", zap.String("file", cfg.SigningKeys), zap.String("active_kid", ring.Current().ActiveKID()))
+	return ring, nil
+}
+
+// callerAuth builds the caller authenticator: against the identity
+// provider's JWKS, or the development identity provider without one.
+func callerAuth(ctx context.Context, cfg config.Config, logger *zap.Logger) (api.Authenticator, api.ReadyCheck, error) {
+	acfg := callerauth.Config{
+		Issuer: cfg.CallerIssuer, Audience: cfg.CallerAudience, Algorithms: cfg.CallerAlgorithms,
+		TenantClaim: cfg.CallerTenantClaim, RolesClaim: cfg.CallerRolesClaim, Leeway: cfg.ClockSkew,
+	}
+	if cfg.DevIDP() {
+		idp, err := devidp.LoadOrCreate(cfg.DevIDPKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		logger.Warn("DEVELOPMENT IDENTITY PROVIDER: trusting caller JWTs signed by the local dev key; "+
+			"get one with `wsctl dev-token`. Set WIDGET_CALLER_JWKS for a real identity provider.",
+			zap.String("key_file", cfg.DevIDPKey))
+		auth, err := callerauth.New(acfg, idp)
+		return auth, func() error { return nil }, err
+	}
+	cache, err := jwks.New(cfg.CallerJWKS, jwks.Options{
+		RefreshInterval:   cfg.CallerJWKSRefresh,
+		AllowInsecureHTTP: cfg.Env != "live",
+		OnError: func(err error) {
+			logger.Warn("caller JWKS refresh failed; keeping the last good keys", zap.Error(err))
+		},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cache.Start(ctx); err != nil {
+		// Start anyway: /readyz stays failing until the keys arrive, and
+		// mints answer 503 rather than 401 in the meantime.
+		logger.Error("caller JWKS not loaded at start-up", zap.Error(err))
+	}
+	auth, err := callerauth.New(acfg, cache)
+	ready := func() error {
+		if !cache.Ready() {
+			return errors.New("caller JWKS not loaded")
+		}
+		return nil
+	}
+	return auth, ready, err
+}
+
+// userDirectory opens the configured directory, or the embedded demo one.
+func userDirectory(cfg config.Config, logger *zap.Logger) (widget.UserDirectory, error) {
+	if cfg.Directory == "" {
+		logger.Warn("DEMO USER DIRECTORY: tenants demo (user_alice, user_bob) and acme (user_carol). Set WIDGET_DIRECTORY.")
+		return directory.ParseFile(demo.Directory())
+	}
+	return directory.Open(cfg.Directory, directory.HTTPOptions{Token: cfg.DirectoryToken})
+}

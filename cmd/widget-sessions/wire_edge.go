@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"go.uber.org/zap"
+
+	"github.com/causeflow/widget-sessions/pkg/api"
+	"github.com/causeflow/widget-sessions/pkg/assistant"
+	"github.com/causeflow/widget-sessions/pkg/chat"
+	"github.com/causeflow/widget-sessions/pkg/config"
+	"github.com/causeflow/widget-sessions/pkg/incident"
+	"github.com/causeflow/widget-sessions/pkg/jwks"
+	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/pkg/verify"
+)
+
+// wireEdge builds the widget's side (session, messages, stream) into deps.
+// The edge validates session tokens itself, never by calling the API: with
+// the signing keys in process when it serves both, else with the API's
+// published JWKS.
+func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *api.Deps, st *stores, incidents *incident.Service, ring *keys.Ring) (*chat.Service, api.ReadyCheck, error) {
+	var keySource verify.KeySource
+	ready := func() error { return nil }
+	if ring != nil {
+		keySource = verify.KeyFunc(ring.PublicKey)
+	} else {
+		cache, err := jwks.New(cfg.EdgeJWKS, jwks.Options{
+			AllowInsecureHTTP: cfg.Env != "live",
+			OnError: func(err error) {
+				logger.Warn("session-token JWKS refresh failed; keeping the last good keys", zap.Error(err))
+			},
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := cache.Start(ctx); err != nil {
+			logger.Error("session-token JWKS not loaded at start-up", zap.Error(err))
+		}
+		keySource = cache
+		ready = func() error {
+			if !cache.Ready() {
+				return errors.New("session-token JWKS not loaded")
+			}
+			return nil
+		}
+	}
+	verifier, err := verify.New(verify.Config{
+		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.ClockSkew,
+	}, keySource, st.revs)
+	if err != nil {
+		return nil, nil, err
+	}
+	chatService, err := chat.New(chat.Config{
+		Log: st.events, Assistant: assistant.NewEmbedded(assistant.DefaultPause), Incidents: incidents,
+		Limiter: st.limiter, Logger: logger.Named("chat"),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	deps.Edge = &api.Edge{
+		Verifier: verifier, Revocations: st.revs, Chat: chatService, Log: st.events,
+		Tickets: st.tickets, Incidents: incidents,
+		TicketTTL: cfg.TicketTTL, Heartbeat: cfg.Heartbeat, MaxStreamsPerSession: cfg.MaxStreamsPerSession,
+	}
+	return chatService, ready, nil
+}

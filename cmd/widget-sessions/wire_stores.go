@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/causeflow/widget-sessions/pkg/api"
+	"github.com/causeflow/widget-sessions/pkg/chat"
+	"github.com/causeflow/widget-sessions/pkg/config"
+	"github.com/causeflow/widget-sessions/pkg/events"
+	"github.com/causeflow/widget-sessions/pkg/incident"
+	"github.com/causeflow/widget-sessions/pkg/ratelimit"
+	"github.com/causeflow/widget-sessions/pkg/redis"
+	"github.com/causeflow/widget-sessions/pkg/revoke"
+	"github.com/causeflow/widget-sessions/pkg/session"
+	"github.com/causeflow/widget-sessions/pkg/ticket"
+	"github.com/causeflow/widget-sessions/pkg/verify"
+)
+
+// revocationStore is what the service needs of a revocation store: to
+// record revocations and, as a validator, to check them.
+type revocationStore interface {
+	session.RevocationStore
+	verify.RevocationChecker
+}
+
+// stores are the state shared by replicas: all on one Redis when
+// WIDGET_REDIS_URL is set, all in memory (one process) otherwise. This is
+// the one place that chooses.
+type stores struct {
+	revs          revocationStore
+	revsReady     api.ReadyCheck
+	events        events.Log
+	tickets       api.Tickets
+	limiter       chat.Limiter
+	incidentCache incident.Cache
+	closers       []func()
+}
+
+func (s *stores) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger) (*stores, error) {
+	if cfg.RedisURL == "" {
+		logger.Info("state in memory (revocations, event logs, tickets, rate limits, context cache): " +
+			"this process only; set WIDGET_REDIS_URL for several replicas")
+		log, err := events.NewMemory(events.MemoryOptions{})
+		if err != nil {
+			return nil, err
+		}
+		limiter, err := ratelimit.NewMemory(cfg.MessageRateLimit, cfg.MessageRateWindow, time.Now)
+		if err != nil {
+			return nil, err
+		}
+		return &stores{
+			revs: revoke.NewMemory(time.Now), revsReady: func() error { return nil },
+			events: log, tickets: ticket.NewMemory(time.Now), limiter: limiter,
+			incidentCache: incident.NewMemoryCache(time.Now),
+		}, nil
+	}
+
+	redis.RouteClientLogs(logger.Named("go-redis"))
+	client, err := redis.NewClient(cfg.RedisURL)
+	if err != nil {
+		return nil, err
+	}
+	st := &stores{closers: []func(){func() { _ = client.Close() }}}
+	if err := st.openRedis(ctx, cfg, logger, client); err != nil {
+		st.close()
+		return nil, err
+	}
+	logger.Info("state on redis", zap.Duration("revocation_staleness_budget", cfg.RevocationStaleness))
+	return st, nil
+}
+
+func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.Logger, client goredis.UniversalClient) error {
+	revs, err := redis.NewRevocations(client, redis.Config{
+		Namespace:       "wrev-" + cfg.Env,
+		StalenessBudget: cfg.RevocationStaleness,
+		Leeway:          cfg.ClockSkew,
+		Logger:          logger.Named("revocations"),
+	})
+	if err != nil {
+		return err
+	}
+	// A replica that cannot load the revocation set must not serve: it
+	// would fail closed on every token anyway. Refusing to start makes the
+	// orchestrator retry and the cause visible.
+	if err := revs.Start(ctx); err != nil {
+		return fmt.Errorf("revocations: redis: %w", err)
+	}
+	st.closers = append(st.closers, func() { _ = revs.Close() })
+	st.revs, st.revsReady = revs, revs.Fresh
+
+	ns := "widget-" + cfg.Env
+	log, err := redis.NewEventLog(client, redis.EventLogConfig{Namespace: ns, Logger: logger.Named("events")})
+	if err != nil {
+		return err
+	}
+	if err := log.Start(ctx); err != nil {
+		return fmt.Errorf("event log: redis: %w", err)
+	}
+	st.closers = append(st.closers, func() { _ = log.Close() })
+	st.events = log
+	if st.limiter, err = redis.NewRateLimiter(client, ns, cfg.MessageRateLimit, cfg.MessageRateWindow); err != nil {
+		return err
+	}
+	st.tickets = redis.NewTickets(client, ns)
+	st.incidentCache = redis.NewIncidentCache(client, ns)
+	return nil
+}

@@ -1,0 +1,215 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/causeflow/widget-sessions/pkg/events"
+	"github.com/causeflow/widget-sessions/pkg/incident"
+	"github.com/causeflow/widget-sessions/pkg/strictjson"
+	"github.com/causeflow/widget-sessions/pkg/token"
+	"github.com/causeflow/widget-sessions/pkg/verify"
+	"github.com/causeflow/widget-sessions/pkg/widget"
+)
+
+// SessionVerifier validates a session token locally. *verify.Verifier
+// satisfies it.
+type SessionVerifier interface {
+	Verify(ctx context.Context, tok string) (*token.Claims, error)
+}
+
+// RevocationChecker answers whether a session's token has been revoked.
+type RevocationChecker interface {
+	IsRevoked(c *token.Claims) (bool, error)
+}
+
+// Chat accepts a user's message and starts the assistant's reply.
+type Chat interface {
+	Send(ctx context.Context, c *token.Claims, content string) (messageID string, err error)
+}
+
+// Tickets issues and redeems single-use stream tickets.
+type Tickets interface {
+	Issue(ctx context.Context, c *token.Claims, ttl time.Duration) (string, error)
+	Redeem(ctx context.Context, ticket string) (*token.Claims, error)
+}
+
+// Incidents looks up an incident's context.
+type Incidents interface {
+	Lookup(ctx context.Context, tenant, id string) (incident.Incident, error)
+}
+
+// Edge are the dependencies of the widget's side of the API: the endpoints
+// the widget calls with its session token.
+type Edge struct {
+	Verifier    SessionVerifier
+	Revocations RevocationChecker
+	Chat        Chat
+	Log         events.Log
+	Tickets     Tickets
+	Incidents   Incidents
+
+	TicketTTL            time.Duration // default 30s
+	Heartbeat            time.Duration // default 15s
+	FollowPoll           time.Duration // safety-net re-read of the log; default 2s
+	LivenessCheck        time.Duration // how often a stream re-checks revocation and expiry; default 1s
+	MaxStreamsPerSession int           // default 5
+}
+
+func (e *Edge) withDefaults() error {
+	if e.Verifier == nil || e.Revocations == nil || e.Chat == nil || e.Log == nil || e.Tickets == nil || e.Incidents == nil {
+		return errors.New("api: the edge needs a verifier, revocations, chat, log, tickets and incidents")
+	}
+	if e.TicketTTL <= 0 {
+		e.TicketTTL = 30 * time.Second
+	}
+	if e.Heartbeat <= 0 {
+		e.Heartbeat = 15 * time.Second
+	}
+	if e.FollowPoll <= 0 {
+		e.FollowPoll = 2 * time.Second
+	}
+	if e.LivenessCheck <= 0 {
+		e.LivenessCheck = time.Second
+	}
+	if e.MaxStreamsPerSession <= 0 {
+		e.MaxStreamsPerSession = 5
+	}
+	return nil
+}
+
+// sessionCaller authenticates the widget from its session token.
+func (s *Server) sessionCaller(c *gin.Context) (*token.Claims, error) {
+	scheme, tok, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return nil, widget.Errorf(widget.CodeUnauthorized, "missing session token")
+	}
+	claims, err := s.deps.Edge.Verifier.Verify(c, tok)
+	if err != nil {
+		return nil, sessionTokenError(err)
+	}
+	c.Set(ctxTenant, claims.Tenant)
+	c.Set(ctxSession, claims.SessionID)
+	return claims, nil
+}
+
+// sessionTokenError maps a verification failure. The reason stays in the
+// logs: the widget only needs to know it must get a new session.
+func sessionTokenError(err error) error {
+	switch {
+	case errors.Is(err, verify.ErrRevocationUnknown):
+		return &widget.Error{Code: widget.CodeRevocationUnknown, Message: "revocation state unknown; retry", Err: err}
+	case errors.Is(err, verify.ErrKeysUnavailable):
+		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "signing keys unavailable; retry", Err: err}
+	default:
+		return &widget.Error{Code: widget.CodeUnauthorized, Message: "invalid, expired or revoked session token", Err: err}
+	}
+}
+
+// ownSession checks that the path's sessionId is the token's own.
+func ownSession(c *gin.Context, claims *token.Claims) error {
+	if c.Param("sessionId") != claims.SessionID {
+		return widget.Errorf(widget.CodeForbidden, "the session token is not for this session")
+	}
+	return nil
+}
+
+// sessionInfo is the body of GET /v1/widget/session.
+type sessionInfo struct {
+	SessionID string             `json:"sessionId"`
+	UserID    string             `json:"userId"`
+	TenantID  string             `json:"tenantId"`
+	ExpiresAt string             `json:"expiresAt"`
+	Incident  *incident.Incident `json:"incident"`
+	// ContextStatus is "none" (no incidentId), "loaded", or "unavailable"
+	// (the incident source cannot be reached now; the widget may retry).
+	ContextStatus string `json:"contextStatus"`
+}
+
+// widgetSession handles GET /v1/widget/session: who the session is and
+// its incident context.
+func (s *Server) widgetSession(c *gin.Context) error {
+	claims, err := s.sessionCaller(c)
+	if err != nil {
+		return err
+	}
+	info := sessionInfo{
+		SessionID: claims.SessionID, UserID: claims.Subject, TenantID: claims.Tenant,
+		ExpiresAt: time.Unix(claims.Expiry, 0).UTC().Format(time.RFC3339), ContextStatus: "none",
+	}
+	if claims.Incident != "" {
+		// Keyed by the token's tenant and incident: a context is only ever
+		// served to a session of its own tenant and incident.
+		inc, err := s.deps.Edge.Incidents.Lookup(c, claims.Tenant, claims.Incident)
+		if err != nil {
+			s.logger(c).Warn("incident context unavailable", zap.Error(err))
+			info.ContextStatus = "unavailable"
+		} else {
+			info.Incident, info.ContextStatus = &inc, "loaded"
+		}
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, info)
+	return nil
+}
+
+// sendMessage handles POST /v1/widget/sessions/{sessionId}/messages.
+func (s *Server) sendMessage(c *gin.Context) error {
+	claims, err := s.sessionCaller(c)
+	if err != nil {
+		return err
+	}
+	if err := ownSession(c, claims); err != nil {
+		return err
+	}
+	body, err := readJSONBody(c)
+	if err != nil {
+		return err
+	}
+	m, err := strictjson.ParseObject(body, "content")
+	if err != nil {
+		return validationError(err)
+	}
+	content, err := m.String("content")
+	if err != nil {
+		return validationError(err)
+	}
+	if content == nil {
+		return widget.FieldError("content", "is required")
+	}
+	id, err := s.deps.Edge.Chat.Send(c, claims, *content)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusAccepted, gin.H{"messageId": id})
+	return nil
+}
+
+// streamTicket handles POST /v1/widget/sessions/{sessionId}/stream-tickets:
+// a browser's EventSource cannot send an Authorization header, and a
+// session token must never travel in a URL (URLs end up in logs, history
+// and Referer headers). The ticket that does travel in the URL is useless
+// seconds later, and after one use.
+func (s *Server) streamTicket(c *gin.Context) error {
+	claims, err := s.sessionCaller(c)
+	if err != nil {
+		return err
+	}
+	if err := ownSession(c, claims); err != nil {
+		return err
+	}
+	ttl := s.deps.Edge.TicketTTL
+	t, err := s.deps.Edge.Tickets.Issue(c, claims, ttl)
+	if err != nil {
+		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "ticket store unavailable", Err: err}
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, gin.H{"ticket": t, "expiresIn": int(ttl / time.Second)})
+	return nil
+}

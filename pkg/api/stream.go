@@ -1,0 +1,249 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/causeflow/widget-sessions/pkg/events"
+	"github.com/causeflow/widget-sessions/pkg/token"
+	"github.com/causeflow/widget-sessions/pkg/widget"
+)
+
+// writeTimeout bounds one write to a stream: a client that stops reading
+// is dropped instead of holding a goroutine and a buffer forever.
+const writeTimeout = 10 * time.Second
+
+// streamCounter caps the open streams of each session on this replica.
+type streamCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (sc *streamCounter) acquire(sid string, max int) (release func(), ok bool) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.n == nil {
+		sc.n = map[string]int{}
+	}
+	if sc.n[sid] >= max {
+		return nil, false
+	}
+	sc.n[sid]++
+	return func() {
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		if sc.n[sid]--; sc.n[sid] <= 0 {
+			delete(sc.n, sid)
+		}
+	}, true
+}
+
+// streamCaller authenticates a stream request: the session token in the
+// Authorization header, or (for EventSource) a single-use ticket in the
+// query. The ticket's claims were verified when it was issued; revocation
+// and expiry are checked again here and all along the stream.
+func (s *Server) streamCaller(c *gin.Context) (*token.Claims, error) {
+	if c.GetHeader("Authorization") != "" {
+		return s.sessionCaller(c)
+	}
+	t := c.Query("ticket")
+	if t == "" {
+		return nil, widget.Errorf(widget.CodeUnauthorized, "missing session token or stream ticket")
+	}
+	claims, err := s.deps.Edge.Tickets.Redeem(c, t)
+	if err != nil {
+		return nil, &widget.Error{Code: widget.CodeUnauthorized, Message: "invalid, used or expired stream ticket", Err: err}
+	}
+	if err := s.alive(claims); err != nil {
+		return nil, err
+	}
+	c.Set(ctxTenant, claims.Tenant)
+	c.Set(ctxSession, claims.SessionID)
+	return claims, nil
+}
+
+// alive tells whether a session may go on streaming: not expired, not
+// revoked, and the revocation state known (fail closed).
+func (s *Server) alive(c *token.Claims) error {
+	if time.Now().Unix() >= c.Expiry {
+		return &widget.Error{Code: widget.CodeUnauthorized, Message: "session expired"}
+	}
+	revoked, err := s.deps.Edge.Revocations.IsRevoked(c)
+	switch {
+	case err != nil:
+		return &widget.Error{Code: widget.CodeRevocationUnknown, Message: "revocation state unknown; retry", Err: err}
+	case revoked:
+		return &widget.Error{Code: widget.CodeUnauthorized, Message: "session revoked"}
+	}
+	return nil
+}
+
+// stream handles GET /v1/widget/sessions/{sessionId}/stream: Server-Sent
+// Events of the session's event log, from after Last-Event-ID, then live.
+func (s *Server) stream(c *gin.Context) error {
+	claims, err := s.streamCaller(c)
+	if err != nil {
+		return err
+	}
+	if err := ownSession(c, claims); err != nil {
+		return err
+	}
+	if err := onlyQuery(c, "ticket", "lastEventId"); err != nil {
+		return err
+	}
+	// EventSource resends the last id it saw as a header when it
+	// reconnects; the query parameter serves clients resuming by hand.
+	after := c.GetHeader("Last-Event-ID")
+	if after == "" {
+		after = c.Query("lastEventId")
+	}
+	if after != "" && !events.ValidID(after) {
+		return widget.FieldError("Last-Event-ID", "must be an event id such as 1700000000000-0")
+	}
+	edge := s.deps.Edge
+	release, ok := s.streams.acquire(claims.SessionID, edge.MaxStreamsPerSession)
+	if !ok {
+		return &widget.Error{Code: widget.CodeTooManyStreams, Message: fmt.Sprintf("at most %d open streams per session", edge.MaxStreamsPerSession), RetryAfter: 5 * time.Second}
+	}
+	defer release()
+
+	w := c.Writer
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx and friends must not buffer a stream
+	w.WriteHeader(http.StatusOK)
+	sse := &sseWriter{w: w, rc: rc}
+	if err := sse.comment("stream " + claims.SessionID); err != nil {
+		return nil
+	}
+
+	ctx, cancel := context.WithCancel(c.Request.Context())
+	evc := make(chan events.Event, 64)
+	followed := make(chan error, 1)
+	go func() {
+		followed <- events.Follow(ctx, edge.Log, claims.SessionID, after, edge.FollowPoll, func(e events.Event) error {
+			select {
+			case evc <- e:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	defer func() { cancel(); <-followed }()
+
+	heartbeat := time.NewTicker(edge.Heartbeat)
+	defer heartbeat.Stop()
+	liveness := time.NewTicker(edge.LivenessCheck)
+	defer liveness.Stop()
+	expiry := time.NewTimer(time.Until(time.Unix(claims.Expiry, 0)))
+	defer expiry.Stop()
+	final := func(code, msg string) {
+		_ = sse.event("", events.Error, mustJSON(map[string]string{"code": code, "message": msg}))
+	}
+
+	for {
+		select {
+		case e := <-evc:
+			if err := sse.event(e.ID, e.Type, e.Data); err != nil {
+				return nil // the client went away
+			}
+		case <-heartbeat.C:
+			if err := sse.comment("ping"); err != nil {
+				return nil
+			}
+		case <-liveness.C:
+			if err := s.alive(claims); err != nil {
+				var we *widget.Error
+				errors.As(err, &we)
+				code := "session_revoked"
+				if we.Code == widget.CodeRevocationUnknown {
+					code = widget.CodeRevocationUnknown
+				} else if we.Message == "session expired" {
+					code = "session_expired"
+				}
+				final(code, we.Message)
+				return nil
+			}
+		case <-expiry.C:
+			final("session_expired", "session expired")
+			return nil
+		case <-s.draining:
+			// This replica is going away: tell the client to come back at
+			// once; it resumes from its Last-Event-ID on another replica.
+			_ = sse.retry(250 * time.Millisecond)
+			return nil
+		case err := <-followed:
+			followed <- err // for the deferred wait
+			if ctx.Err() == nil {
+				s.logger(c).Warn("event log follow ended", zap.Error(err))
+				_ = sse.retry(time.Second)
+				final("stream_interrupted", "the stream was interrupted; reconnect to resume")
+			}
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// sseWriter writes Server-Sent Events, flushing each one.
+type sseWriter struct {
+	w   gin.ResponseWriter
+	rc  *http.ResponseController
+	buf bytes.Buffer
+}
+
+func (s *sseWriter) flush() error {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := s.w.Write(s.buf.Bytes()); err != nil {
+		return err
+	}
+	s.buf.Reset()
+	return s.rc.Flush()
+}
+
+// event writes one event. Data is compacted JSON, so it fits one data line.
+func (s *sseWriter) event(id, typ string, data json.RawMessage) error {
+	s.buf.Reset()
+	if id != "" {
+		s.buf.WriteString("id: " + id + "\n")
+	}
+	s.buf.WriteString("event: " + typ + "\ndata: ")
+	if err := json.Compact(&s.buf, data); err != nil {
+		return err
+	}
+	s.buf.WriteString("\n\n")
+	return s.flush()
+}
+
+func (s *sseWriter) comment(text string) error {
+	s.buf.Reset()
+	s.buf.WriteString(": " + text + "\n\n")
+	return s.flush()
+}
+
+func (s *sseWriter) retry(d time.Duration) error {
+	s.buf.Reset()
+	fmt.Fprintf(&s.buf, "retry: %d\n\n", d.Milliseconds())
+	return s.flush()
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only called with maps of strings
+	}
+	return b
+}

@@ -1,0 +1,186 @@
+package incident_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/causeflow/widget-sessions/pkg/incident"
+	"github.com/causeflow/widget-sessions/pkg/incident/incidenttest"
+)
+
+// fakeCache is a Cache made of functions; nil ones behave as an empty,
+// working cache.
+type fakeCache struct {
+	get  func(tenant, id string) (incident.Incident, bool, error)
+	put  func(tenant, id string, inc incident.Incident, ttl time.Duration) error
+	puts atomic.Int64
+}
+
+func (c *fakeCache) Get(_ context.Context, tenant, id string) (incident.Incident, bool, error) {
+	if c.get == nil {
+		return incident.Incident{}, false, nil
+	}
+	return c.get(tenant, id)
+}
+
+func (c *fakeCache) Put(_ context.Context, tenant, id string, inc incident.Incident, ttl time.Duration) error {
+	c.puts.Add(1)
+	if c.put == nil {
+		return nil
+	}
+	return c.put(tenant, id, inc, ttl)
+}
+
+func sample(tenant, id string) incident.Incident {
+	inc := incidenttest.Sample(id)
+	inc.Tenant = tenant
+	return inc
+}
+
+func TestServiceLookup(t *testing.T) {
+	down := fmt.Errorf("%w: connection refused", incident.ErrUnavailable)
+	cases := []struct {
+		name       string
+		tenant, id string
+		cache      *fakeCache
+		source     func(tenant, id string) (incident.Incident, error)
+		wantErr    error // nil: the sample incident of tenant and id
+		wantCalls  int64 // source calls
+		wantPuts   int64
+		wantWarns  int
+	}{
+		{"cache hit", "demo", "inc_1",
+			&fakeCache{get: func(tenant, id string) (incident.Incident, bool, error) { return sample(tenant, id), true, nil }},
+			nil, nil, 0, 0, 0},
+		{"miss: source, then put", "demo", "inc_1", &fakeCache{},
+			func(_, id string) (incident.Incident, error) { return incidenttest.Sample(id), nil }, nil, 1, 1, 0},
+		{"the source's tenant is overwritten", "demo", "inc_1", &fakeCache{},
+			func(_, id string) (incident.Incident, error) { return sample("acme", id), nil }, nil, 1, 1, 0},
+		{"cache read fails: source", "demo", "inc_1",
+			&fakeCache{get: func(string, string) (incident.Incident, bool, error) {
+				return incident.Incident{}, false, errors.New("redis down")
+			}},
+			func(_, id string) (incident.Incident, error) { return incidenttest.Sample(id), nil }, nil, 1, 1, 1},
+		{"cache write fails: still answered", "demo", "inc_1",
+			&fakeCache{put: func(string, string, incident.Incident, time.Duration) error { return errors.New("redis down") }},
+			func(_, id string) (incident.Incident, error) { return incidenttest.Sample(id), nil }, nil, 1, 1, 1},
+		{"cached incident of another tenant is not served", "demo", "inc_1",
+			&fakeCache{get: func(_, id string) (incident.Incident, bool, error) { return sample("acme", id), true, nil }},
+			func(_, id string) (incident.Incident, error) { return incidenttest.Sample(id), nil }, nil, 1, 1, 0},
+		{"cached incident with another id is not served", "demo", "inc_1",
+			&fakeCache{get: func(tenant, _ string) (incident.Incident, bool, error) { return sample(tenant, "inc_2"), true, nil }},
+			func(_, id string) (incident.Incident, error) { return incidenttest.Sample(id), nil }, nil, 1, 1, 0},
+		{"not found", "demo", "inc_1", &fakeCache{},
+			func(string, string) (incident.Incident, error) { return incident.Incident{}, incident.ErrNotFound }, incident.ErrNotFound, 1, 0, 0},
+		{"not found, wrapped", "demo", "inc_1", &fakeCache{},
+			func(string, string) (incident.Incident, error) {
+				return incident.Incident{}, fmt.Errorf("x: %w", incident.ErrNotFound)
+			}, incident.ErrNotFound, 1, 0, 0},
+		{"unavailable", "demo", "inc_1", &fakeCache{},
+			func(string, string) (incident.Incident, error) { return incident.Incident{}, down }, incident.ErrUnavailable, 1, 0, 0},
+		{"an unknown error is unavailable", "demo", "inc_1", &fakeCache{},
+			func(string, string) (incident.Incident, error) { return incident.Incident{}, errors.New("boom") }, incident.ErrUnavailable, 1, 0, 0},
+		{"source answers another incident", "demo", "inc_1", &fakeCache{},
+			func(tenant, _ string) (incident.Incident, error) { return sample(tenant, "inc_2"), nil }, incident.ErrUnavailable, 1, 0, 0},
+		{"empty id: not asked", "demo", "", &fakeCache{}, nil, incident.ErrNotFound, 0, 0, 0},
+		{"dot-dot id: not asked", "demo", "..", &fakeCache{}, nil, incident.ErrNotFound, 0, 0, 0},
+		{"dot tenant: not asked", ".", "inc_1", &fakeCache{}, nil, incident.ErrNotFound, 0, 0, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int64
+			src := sourceFunc(func(_ context.Context, tenant, id string) (incident.Incident, error) {
+				calls.Add(1)
+				return tc.source(tenant, id)
+			})
+			core, logs := observer.New(zap.WarnLevel)
+			s := incident.NewService(src, tc.cache, time.Minute, zap.New(core))
+			got, err := s.Lookup(t.Context(), tc.tenant, tc.id)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || got.ID != "" {
+					t.Errorf("Lookup = %+v, %v; want %v", got, err, tc.wantErr)
+				}
+				if errors.Is(err, incident.ErrNotFound) && errors.Is(err, incident.ErrUnavailable) {
+					t.Errorf("error %v is both not found and unavailable", err)
+				}
+			} else if want := sample(tc.tenant, tc.id); err != nil || got.ID != want.ID || got.Tenant != want.Tenant || got.Title != want.Title {
+				t.Errorf("Lookup = %+v, %v; want %+v", got, err, want)
+			}
+			if n := calls.Load(); n != tc.wantCalls {
+				t.Errorf("%d source calls, want %d", n, tc.wantCalls)
+			}
+			if n := tc.cache.puts.Load(); n != tc.wantPuts {
+				t.Errorf("%d puts, want %d", n, tc.wantPuts)
+			}
+			if n := logs.Len(); n != tc.wantWarns {
+				t.Errorf("%d warnings, want %d: %v", n, tc.wantWarns, logs.All())
+			}
+		})
+	}
+}
+
+func TestServicePutsWithItsTTL(t *testing.T) {
+	for _, tc := range []struct{ ttl, want time.Duration }{{time.Minute, time.Minute}, {0, incident.DefaultCacheTTL}, {-1, incident.DefaultCacheTTL}} {
+		var got time.Duration
+		cache := &fakeCache{put: func(_, _ string, _ incident.Incident, ttl time.Duration) error { got = ttl; return nil }}
+		src := sourceFunc(func(_ context.Context, _, id string) (incident.Incident, error) { return incidenttest.Sample(id), nil })
+		if _, err := incident.NewService(src, cache, tc.ttl, nil).Lookup(t.Context(), "demo", "inc_1"); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("NewService(ttl %v) puts with %v, want %v", tc.ttl, got, tc.want)
+		}
+	}
+}
+
+// TestServiceWarm: warming at mint time fills the cache the edge reads, so
+// that the edge answers while the source is down.
+func TestServiceWarm(t *testing.T) {
+	f := parse(t, incidenttest.Data{"demo": {incidenttest.Sample("inc_1")}})
+	var up atomic.Bool
+	up.Store(true)
+	var calls atomic.Int64
+	src := sourceFunc(func(ctx context.Context, tenant, id string) (incident.Incident, error) {
+		calls.Add(1)
+		if !up.Load() {
+			return incident.Incident{}, fmt.Errorf("%w: down", incident.ErrUnavailable)
+		}
+		return f.Incident(ctx, tenant, id)
+	})
+	s := incident.NewService(src, incident.NewMemoryCache(nil), time.Minute, nil)
+
+	if err := s.Warm(t.Context(), "demo", "inc_1"); err != nil {
+		t.Fatalf("Warm(existing) = %v", err)
+	}
+	if err := s.Warm(t.Context(), "demo", "inc_404"); !errors.Is(err, incident.ErrNotFound) {
+		t.Errorf("Warm(unknown) = %v, want ErrNotFound", err)
+	}
+	if err := s.Warm(t.Context(), "acme", "inc_1"); !errors.Is(err, incident.ErrNotFound) {
+		t.Errorf("Warm(another tenant's) = %v, want ErrNotFound", err)
+	}
+	up.Store(false)
+	if err := s.Warm(t.Context(), "demo", "inc_2"); !errors.Is(err, incident.ErrUnavailable) {
+		t.Errorf("Warm(source down) = %v, want ErrUnavailable", err)
+	}
+	before := calls.Load()
+	inc, err := s.Lookup(t.Context(), "demo", "inc_1")
+	if err != nil || inc.ID != "inc_1" || inc.Tenant != "demo" {
+		t.Errorf("Lookup after Warm, source down = %+v, %v", inc, err)
+	}
+	if err := s.Warm(t.Context(), "demo", "inc_1"); err != nil {
+		t.Errorf("Warm(cached), source down = %v", err)
+	}
+	if n := calls.Load() - before; n != 0 {
+		t.Errorf("%d source calls for a cached incident, want 0", n)
+	}
+	if _, err := s.Lookup(t.Context(), "acme", "inc_1"); !errors.Is(err, incident.ErrUnavailable) {
+		t.Errorf("Lookup of another tenant, source down = %v; want ErrUnavailable, never demo's context", err)
+	}
+}

@@ -1,0 +1,289 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/causeflow/widget-sessions/pkg/events"
+)
+
+// EventKey returns the key of session sid's event log in namespace:
+// "<namespace>:events:{<sid>}". The hash tag is the session id, so the logs
+// of many sessions spread over the slots of a Redis Cluster.
+func EventKey(namespace, sid string) string { return namespace + ":events:{" + sid + "}" }
+
+// EventChannel returns the pub/sub channel on which appends to the event
+// logs of namespace are announced: "<namespace>:events:notify", each
+// message being a session id.
+func EventChannel(namespace string) string { return namespace + ":events:notify" }
+
+// Fields of a stream entry.
+const (
+	eventTypeField = "t"
+	eventDataField = "d"
+)
+
+// appendEventScript appends one event, caps and expires the log, and
+// announces it, atomically and in one round trip. It returns the new id.
+//
+//	KEYS: the session's stream
+//	ARGV: max length, expiry (Unix ms), channel, sid, type, data
+var appendEventScript = goredis.NewScript(`
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 't', ARGV[5], 'd', ARGV[6])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return id
+`)
+
+// eventQuiet is how long the notification subscription may stay silent
+// before it is pinged; unanswered a second time, it is replaced.
+const eventQuiet = 5 * time.Second
+
+// EventLogConfig tunes an EventLog. The zero value takes every default.
+type EventLogConfig struct {
+	// Namespace prefixes the keys and the channel. Default
+	// DefaultNamespace. Environments that share a Redis use different
+	// namespaces.
+	Namespace string
+	// MaxLen is how many events a session's log keeps (exact trimming).
+	// Default events.DefaultMaxLen.
+	MaxLen int
+	// Logger receives the subscription's warnings. Default: no logging.
+	Logger *zap.Logger
+}
+
+// EventLog is the per-session event log on Redis, shared by every replica:
+// an events.Log.
+//
+// A session's log is a Redis Stream (EventKey), entries {t: type, d: data},
+// ids assigned by Redis. Append is one script: XADD with an exact MAXLEN,
+// PEXPIREAT at the session's expiry, and a PUBLISH of the session id on
+// EventChannel. Range is an XRANGE.
+//
+// Each EventLog holds one pub/sub connection (Start), whatever the number
+// of sessions and streams it serves: it wakes the local waiters of the
+// session each message names. When the subscription is re-established
+// (go-redis re-dials a broken one; a silent one is pinged, then replaced)
+// messages may have been missed, so every local waiter is woken and
+// re-reads: the stream is the source of truth, and nothing is lost.
+//
+// EventLog is safe for concurrent use.
+type EventLog struct {
+	client  goredis.UniversalClient
+	ns      string
+	maxLen  int
+	channel string
+	log     *zap.Logger
+	waiters events.Waiters
+
+	runMu   sync.Mutex
+	started bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	psMu    sync.Mutex
+	ps      *goredis.PubSub
+}
+
+var _ events.Log = (*EventLog)(nil)
+
+// NewEventLog returns the event log over client. It can append and read at
+// once; Notify is only signalled once Start has subscribed.
+func NewEventLog(client goredis.UniversalClient, cfg EventLogConfig) (*EventLog, error) {
+	if client == nil {
+		return nil, errors.New("redis: the event log needs a client")
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = DefaultNamespace
+	}
+	if strings.ContainsAny(cfg.Namespace, "{}") {
+		return nil, fmt.Errorf("redis: namespace %q must not contain braces", cfg.Namespace)
+	}
+	if cfg.MaxLen < 0 {
+		return nil, errors.New("redis: negative event log MaxLen")
+	}
+	if cfg.MaxLen == 0 {
+		cfg.MaxLen = events.DefaultMaxLen
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &EventLog{
+		client:  client,
+		ns:      cfg.Namespace,
+		maxLen:  cfg.MaxLen,
+		channel: EventChannel(cfg.Namespace),
+		log:     cfg.Logger.With(zap.String("component", "events")),
+	}, nil
+}
+
+// Start subscribes to the notification channel and relays its messages to
+// the local waiters until ctx is done or Close is called. It returns an
+// error wrapping events.ErrUnavailable, and starts nothing, when Redis does
+// not confirm the subscription.
+func (l *EventLog) Start(ctx context.Context) error {
+	l.runMu.Lock()
+	defer l.runMu.Unlock()
+	if l.started {
+		return errors.New("redis: event log already started")
+	}
+	ps := l.client.Subscribe(ctx, l.channel)
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, eventQuiet)
+		if err != nil {
+			_ = ps.Close()
+			return fmt.Errorf("redis: subscribe to %s: %w: %w", l.channel, events.ErrUnavailable, err)
+		}
+		if s, ok := msg.(*goredis.Subscription); ok && s.Kind == "subscribe" {
+			break
+		}
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	l.started, l.cancel, l.ps = true, cancel, ps
+	l.wg.Add(1)
+	go func() { defer l.wg.Done(); l.listen(runCtx) }()
+	// Followers that asked before Start had no notification: re-read.
+	l.waiters.WakeAll()
+	return nil
+}
+
+// Close stops the subscription; Notify channels are no longer signalled
+// (followers still re-read every poll). It does not close the client, which
+// the caller owns.
+func (l *EventLog) Close() error {
+	l.runMu.Lock()
+	defer l.runMu.Unlock()
+	if l.cancel != nil {
+		l.cancel()
+		l.psMu.Lock()
+		_ = l.ps.Close() // unblocks the listener
+		l.psMu.Unlock()
+		l.wg.Wait()
+		l.cancel = nil
+	}
+	return nil
+}
+
+// Append records the event and returns once Redis has acknowledged it. Any
+// failure to reach Redis returns an error wrapping events.ErrUnavailable
+// (the event may or may not be recorded). See events.Log.
+//
+// expires is checked against this replica's clock and applied by Redis's:
+// an expiry within their skew of now may drop the log at once, which only
+// happens in the last moment of a session.
+func (l *EventLog) Append(ctx context.Context, sid, typ string, data json.RawMessage, expires time.Time) (events.Event, error) {
+	data, err := events.CheckAppend(sid, typ, data, expires, time.Now())
+	if err != nil {
+		return events.Event{}, err
+	}
+	id, err := appendEventScript.Run(ctx, l.client, []string{EventKey(l.ns, sid)},
+		l.maxLen, expires.UnixMilli(), l.channel, sid, typ, []byte(data)).Text()
+	if err != nil {
+		return events.Event{}, fmt.Errorf("redis: event not appended: %w: %w", events.ErrUnavailable, err)
+	}
+	return events.Event{ID: id, Type: typ, Data: data}, nil
+}
+
+// Range reads events of sid after afterID. Failing to reach Redis returns
+// an error wrapping events.ErrUnavailable. See events.Log.
+func (l *EventLog) Range(ctx context.Context, sid, afterID string, limit int) ([]events.Event, error) {
+	after, err := events.CheckRange(sid, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	from, ok := after.Next()
+	if !ok {
+		return nil, nil
+	}
+	key := EventKey(l.ns, sid)
+	msgs, err := l.client.XRangeN(ctx, key, from.String(), "+", int64(limit)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis: read events: %w: %w", events.ErrUnavailable, err)
+	}
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	out := make([]events.Event, len(msgs))
+	for i, m := range msgs {
+		typ, ok1 := m.Values[eventTypeField].(string)
+		data, ok2 := m.Values[eventDataField].(string)
+		if !ok1 || !ok2 {
+			// Only Append writes these keys: someone else wrote here.
+			return nil, fmt.Errorf("redis: malformed event %s in %s", m.ID, key)
+		}
+		out[i] = events.Event{ID: m.ID, Type: typ, Data: json.RawMessage(data)}
+	}
+	return out, nil
+}
+
+// Notify returns a channel signalled when a notification for sid arrives
+// on this EventLog's subscription, or the subscription is re-established.
+// See events.Log.
+func (l *EventLog) Notify(sid string) (wake <-chan struct{}, cancel func()) {
+	return l.waiters.Add(sid)
+}
+
+// listen relays notifications until ctx is done. Its structure follows the
+// revocation mirror's (see Revocations.listen): go-redis re-dials a broken
+// subscription on the next receive, and a silent one is pinged, then
+// replaced.
+func (l *EventLog) listen(ctx context.Context) {
+	pinged, failures := false, 0
+	for ctx.Err() == nil {
+		l.psMu.Lock()
+		ps := l.ps
+		l.psMu.Unlock()
+		msg, err := ps.ReceiveTimeout(ctx, eventQuiet)
+		if ctx.Err() != nil {
+			return
+		}
+		var ne net.Error
+		switch {
+		case err != nil && errors.As(err, &ne) && ne.Timeout() && !pinged:
+			pinged = true
+			if err := ps.Ping(ctx); err != nil {
+				l.log.Warn("cannot ping the event notification subscription", zap.Error(err))
+			}
+		case err != nil && errors.As(err, &ne) && ne.Timeout():
+			l.log.Warn("event notification subscription silent after a ping; replacing it")
+			l.psMu.Lock()
+			if ctx.Err() == nil { // Close may have closed l.ps already
+				_ = l.ps.Close()
+				l.ps = l.client.Subscribe(ctx, l.channel)
+			}
+			l.psMu.Unlock()
+			pinged = false
+		case err != nil:
+			failures++
+			if failures == 1 {
+				l.log.Warn("event notification subscription broken; followers fall back on polling until it is back", zap.Error(err))
+			} else {
+				// The re-dial failed too (Redis down): back off, from 10ms
+				// up to a second, so a short blip costs little and an
+				// outage does not spin.
+				sleep(ctx, min(10*time.Millisecond<<min(failures-2, 7), time.Second))
+			}
+		default:
+			if failures > 0 {
+				l.log.Info("event notification subscription back")
+			}
+			pinged, failures = false, 0
+			switch m := msg.(type) {
+			case *goredis.Subscription:
+				if m.Kind == "subscribe" { // re-subscribed: messages may be lost
+					l.waiters.WakeAll()
+				}
+			case *goredis.Message:
+				l.waiters.Wake(m.Payload)
+			}
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package redis_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/causeflow/widget-sessions/pkg/events"
+	"github.com/causeflow/widget-sessions/pkg/events/eventstest"
+	"github.com/causeflow/widget-sessions/pkg/redis"
+	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
+)
+
+var benchEvent = []byte(`{"text":"The checkout service's error rate rose at 14:02 "}`)
+
+// BenchmarkEventLogAppend appends deltas to a local redis-server: one
+// session from one goroutine (a round trip per op), and one session per
+// goroutine in parallel.
+func BenchmarkEventLogAppend(b *testing.B) {
+	srv := redistest.Start(b)
+	l := startEventLog(b, client(b, srv), redis.EventLogConfig{Namespace: namespace()})
+	exp := time.Now().Add(time.Hour)
+	b.Run("one session", func(b *testing.B) {
+		sid := eventstest.SID(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := l.Append(context.Background(), sid, events.ResponseDelta, benchEvent, exp); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel sessions", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			sid := eventstest.SID(b)
+			for pb.Next() {
+				if _, err := l.Append(context.Background(), sid, events.ResponseDelta, benchEvent, exp); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkEventLogFanOut appends on replica A and delivers each event to
+// 100 followers of the session on replica B (one notification, then 100
+// reads); an op is one append and its delivery to all 100.
+func BenchmarkEventLogFanOut(b *testing.B) {
+	const followers = 100
+	srv := redistest.Start(b)
+	cfg := redis.EventLogConfig{Namespace: namespace()}
+	a, r := startEventLog(b, client(b, srv), cfg), startEventLog(b, client(b, srv), cfg)
+	sid := eventstest.SID(b)
+	exp := time.Now().Add(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	got, done := make(chan struct{}, followers), make(chan struct{}, followers)
+	for range followers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			_ = events.Follow(ctx, r, sid, "", eventstest.FollowPoll, func(events.Event) error { got <- struct{}{}; return nil })
+		}()
+	}
+	b.Cleanup(func() {
+		cancel()
+		for range followers {
+			<-done
+		}
+	})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Append(context.Background(), sid, events.ResponseDelta, benchEvent, exp); err != nil {
+			b.Fatal(err)
+		}
+		for range followers {
+			<-got
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package ticket
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/causeflow/widget-sessions/pkg/token"
+)
+
+// DefaultMaxTickets bounds a Memory store: a ticket lives seconds, so even
+// a busy process holds a few hundred.
+const DefaultMaxTickets = 100000
+
+// Memory is the ticket store of the embedded default: one process, tickets
+// in a map keyed by their hash. It holds at most DefaultMaxTickets; when
+// full it drops the expired ones, and if none have expired Issue fails
+// (wrapping ErrUnavailable) rather than drop a ticket a browser is about to
+// redeem. Expired tickets nobody redeemed are swept once a minute. It is
+// safe for concurrent use.
+type Memory struct {
+	now func() time.Time
+	max int
+
+	mu       sync.Mutex
+	tickets  map[string]memoryTicket
+	prunedAt time.Time
+}
+
+type memoryTicket struct {
+	claims  token.Claims
+	expires time.Time
+}
+
+// NewMemory returns an empty store reading the time from now (nil means
+// time.Now).
+func NewMemory(now func() time.Time) *Memory {
+	if now == nil {
+		now = time.Now
+	}
+	return &Memory{now: now, max: DefaultMaxTickets, tickets: map[string]memoryTicket{}}
+}
+
+// Issue returns a new ticket carrying a copy of c, valid for ttl.
+func (m *Memory) Issue(_ context.Context, c *token.Claims, ttl time.Duration) (string, error) {
+	if err := checkIssue(c, ttl); err != nil {
+		return "", err
+	}
+	t, err := New()
+	if err != nil {
+		return "", err
+	}
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	full := len(m.tickets) >= m.max
+	if since := now.Sub(m.prunedAt); since >= time.Minute || full && since >= time.Second {
+		m.prune(now)
+	}
+	if len(m.tickets) >= m.max {
+		return "", fmt.Errorf("ticket: %d tickets outstanding: %w", len(m.tickets), ErrUnavailable)
+	}
+	m.tickets[Hash(t)] = memoryTicket{claims: *c, expires: now.Add(ttl)}
+	return t, nil
+}
+
+// Redeem returns the claims of ticket and forgets it.
+func (m *Memory) Redeem(_ context.Context, ticket string) (*token.Claims, error) {
+	if !Valid(ticket) {
+		return nil, ErrInvalid
+	}
+	h := Hash(ticket)
+	now := m.now()
+	m.mu.Lock()
+	t, ok := m.tickets[h]
+	delete(m.tickets, h)
+	m.mu.Unlock()
+	if !ok || !now.Before(t.expires) {
+		return nil, ErrInvalid
+	}
+	c := t.claims
+	return &c, nil
+}
+
+// Len returns the number of tickets held, expired ones included until they
+// are pruned.
+func (m *Memory) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.tickets)
+}
+
+// prune drops expired tickets (never redeemed). Its caller holds mu. It
+// runs once a minute, or when the store is full at most once a second: a
+// flood of issues then costs a map insert each, not a sweep each.
+func (m *Memory) prune(now time.Time) {
+	m.prunedAt = now
+	for h, t := range m.tickets {
+		if !now.Before(t.expires) {
+			delete(m.tickets, h)
+		}
+	}
+}

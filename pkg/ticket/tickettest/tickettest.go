@@ -1,0 +1,203 @@
+// Package tickettest holds the contract every ticket.Store must meet. The
+// in-memory store and the Redis adapter both run it, so the embedded
+// default and production cannot drift apart.
+package tickettest
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/causeflow/widget-sessions/pkg/ticket"
+	"github.com/causeflow/widget-sessions/pkg/token"
+)
+
+// ShortTTL is the TTL of the expiry case. Run waits it out on the wall
+// clock as well as on the clock it hands the store, so that a store whose
+// expiry a server keeps (Redis) is tested as well as one that reads the
+// clock.
+const ShortTTL = 100 * time.Millisecond
+
+// Run checks that the stores newStore returns behave as a ticket.Store
+// must. newStore is called once per case with the clock the store must read
+// (a store that keeps time elsewhere may ignore it); the store starts
+// empty.
+func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) ticket.Store) {
+	t.Helper()
+	cases := []struct {
+		name string
+		run  func(t *testing.T, s ticket.Store, clk *clock)
+	}{
+		{"claims round-trip", testRoundTrip},
+		{"tickets are random and well-formed", testForm},
+		{"single use", testSingleUse},
+		{"single use under concurrent redeems", testConcurrentRedeem},
+		{"tickets are independent", testIndependent},
+		{"tickets expire", testExpiry},
+		{"garbage is invalid", testGarbage},
+		{"issue refuses bad arguments", testBadIssue},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &clock{t: time.Now()}
+			tc.run(t, newStore(t, clk.Now), clk)
+		})
+	}
+}
+
+// Claims returns the claims of a session, different for each sid.
+func Claims(sid string) token.Claims {
+	return token.Claims{
+		Issuer: "https://widget.example", Audience: "causeflow-widget", Subject: "user_alice", Tenant: "demo",
+		SessionID: sid, ID: sid, IssuedAt: 1749736800, NotBefore: 1749736800, Expiry: 1749765600,
+		Incident: "inc_EXAMPLE_01JX", Scope: token.Scope,
+	}
+}
+
+func issue(t *testing.T, s ticket.Store, c token.Claims, ttl time.Duration) string {
+	t.Helper()
+	tk, err := s.Issue(t.Context(), &c, ttl)
+	if err != nil {
+		t.Fatalf("Issue: %v", err)
+	}
+	return tk
+}
+
+func wantRedeem(t *testing.T, s ticket.Store, tk string, want token.Claims) {
+	t.Helper()
+	got, err := s.Redeem(t.Context(), tk)
+	if err != nil || got == nil || *got != want {
+		t.Fatalf("Redeem = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+func wantInvalid(t *testing.T, s ticket.Store, tk string) {
+	t.Helper()
+	got, err := s.Redeem(t.Context(), tk)
+	if !errors.Is(err, ticket.ErrInvalid) || got != nil {
+		t.Errorf("Redeem(%.12q...) = %+v, %v; want ErrInvalid", tk, got, err)
+	}
+}
+
+func testRoundTrip(t *testing.T, s ticket.Store, _ *clock) {
+	c := Claims("wsess_1")
+	tk := issue(t, s, c, time.Minute)
+	want := c
+	c.Subject = "changed after issue" // the store keeps its own copy
+	wantRedeem(t, s, tk, want)
+	empty := token.Claims{}
+	wantRedeem(t, s, issue(t, s, empty, time.Minute), empty)
+}
+
+func testForm(t *testing.T, s ticket.Store, _ *clock) {
+	seen := map[string]bool{}
+	for range 20 {
+		tk := issue(t, s, Claims("wsess_1"), time.Minute)
+		if !strings.HasPrefix(tk, ticket.Prefix) || !ticket.Valid(tk) || seen[tk] {
+			t.Fatalf("ticket %q: malformed or repeated", tk)
+		}
+		seen[tk] = true
+	}
+}
+
+func testSingleUse(t *testing.T, s ticket.Store, _ *clock) {
+	c := Claims("wsess_1")
+	tk := issue(t, s, c, time.Minute)
+	wantRedeem(t, s, tk, c)
+	wantInvalid(t, s, tk)
+	wantInvalid(t, s, tk)
+}
+
+func testConcurrentRedeem(t *testing.T, s ticket.Store, _ *clock) {
+	for round := range 5 {
+		c := Claims("wsess_1")
+		tk := issue(t, s, c, time.Minute)
+		var wins, invalid atomic.Int64
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				<-start
+				got, err := s.Redeem(t.Context(), tk)
+				switch {
+				case err == nil && got != nil && *got == c:
+					wins.Add(1)
+				case errors.Is(err, ticket.ErrInvalid):
+					invalid.Add(1)
+				default:
+					t.Errorf("Redeem = %+v, %v", got, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if wins.Load() != 1 || invalid.Load() != 19 {
+			t.Fatalf("round %d: %d redeems won and %d were refused; want 1 and 19", round, wins.Load(), invalid.Load())
+		}
+	}
+}
+
+func testIndependent(t *testing.T, s ticket.Store, _ *clock) {
+	a, b := Claims("wsess_a"), Claims("wsess_b")
+	ta, tb := issue(t, s, a, time.Minute), issue(t, s, b, time.Minute)
+	wantRedeem(t, s, tb, b)
+	wantRedeem(t, s, ta, a)
+}
+
+func testExpiry(t *testing.T, s ticket.Store, clk *clock) {
+	c := Claims("wsess_1")
+	short := issue(t, s, c, ShortTTL)
+	kept := issue(t, s, c, ShortTTL)
+	long := issue(t, s, c, time.Hour)
+	clk.Advance(ShortTTL / 2)
+	wantRedeem(t, s, kept, c) // still valid half-way
+	clk.Advance(ShortTTL)
+	time.Sleep(ShortTTL + ShortTTL/2)
+	wantInvalid(t, s, short)
+	wantRedeem(t, s, long, c)
+}
+
+func testGarbage(t *testing.T, s ticket.Store, _ *clock) {
+	issued := issue(t, s, Claims("wsess_1"), time.Minute)
+	unknown, err := ticket.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.TrimPrefix(issued, ticket.Prefix)
+	for _, tk := range []string{
+		"", ticket.Prefix, unknown, issued[:len(issued)-1], issued + "A", issued + "=",
+		"wst_live_" + body, "WSTK_" + body, " " + issued, issued + "\n",
+		ticket.Prefix + strings.Repeat("*", len(body)), ticket.Prefix + strings.ReplaceAll(body, body[:1], "+"),
+		ticket.Hash(issued), strings.Repeat("a", 10000),
+	} {
+		wantInvalid(t, s, tk)
+	}
+	wantRedeem(t, s, issued, Claims("wsess_1")) // none of the above used it up
+}
+
+func testBadIssue(t *testing.T, s ticket.Store, _ *clock) {
+	if tk, err := s.Issue(t.Context(), nil, time.Minute); err == nil {
+		t.Errorf("Issue(nil claims) = %q, want an error", tk)
+	}
+	c := Claims("wsess_1")
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		if tk, err := s.Issue(t.Context(), &c, ttl); err == nil {
+			t.Errorf("Issue(TTL %v) = %q, want an error", ttl, tk)
+		}
+	}
+}
+
+// clock is a settable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Advance moves the clock forward by d.
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
