@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -63,28 +62,36 @@ func (s *Server) streamCaller(c *gin.Context) (*token.Claims, error) {
 	if err != nil {
 		return nil, &widget.Error{Code: widget.CodeUnauthorized, Message: "invalid, used or expired stream ticket", Err: err}
 	}
-	if err := s.alive(claims); err != nil {
-		return nil, err
+	if code, msg := s.ended(claims); code == widget.CodeRevocationUnknown {
+		return nil, widget.Errorf(code, "%s", msg)
+	} else if code != "" {
+		return nil, widget.Errorf(widget.CodeUnauthorized, "%s", msg)
 	}
 	c.Set(ctxTenant, claims.Tenant)
 	c.Set(ctxSession, claims.SessionID)
 	return claims, nil
 }
 
-// alive tells whether a session may go on streaming: not expired, not
-// revoked, and the revocation state known (fail closed).
-func (s *Server) alive(c *token.Claims) error {
+// Final error codes of a stream.
+const (
+	endRevoked = "session_revoked"
+	endExpired = "session_expired"
+)
+
+// ended tells why a session may not go on streaming: expired, revoked, or
+// revocation state unknown (fail closed). It returns "" while it may.
+func (s *Server) ended(c *token.Claims) (code, msg string) {
 	if time.Now().Unix() >= c.Expiry {
-		return &widget.Error{Code: widget.CodeUnauthorized, Message: "session expired"}
+		return endExpired, "session expired"
 	}
 	revoked, err := s.deps.Edge.Revocations.IsRevoked(c)
 	switch {
 	case err != nil:
-		return &widget.Error{Code: widget.CodeRevocationUnknown, Message: "revocation state unknown; retry", Err: err}
+		return widget.CodeRevocationUnknown, "revocation state unknown; retry"
 	case revoked:
-		return &widget.Error{Code: widget.CodeUnauthorized, Message: "session revoked"}
+		return endRevoked, "session revoked"
 	}
-	return nil
+	return "", ""
 }
 
 // stream handles GET /v1/widget/sessions/{sessionId}/stream: Server-Sent
@@ -164,20 +171,12 @@ func (s *Server) stream(c *gin.Context) error {
 				return nil
 			}
 		case <-liveness.C:
-			if err := s.alive(claims); err != nil {
-				var we *widget.Error
-				errors.As(err, &we)
-				code := "session_revoked"
-				if we.Code == widget.CodeRevocationUnknown {
-					code = widget.CodeRevocationUnknown
-				} else if we.Message == "session expired" {
-					code = "session_expired"
-				}
-				final(code, we.Message)
+			if code, msg := s.ended(claims); code != "" {
+				final(code, msg)
 				return nil
 			}
 		case <-expiry.C:
-			final("session_expired", "session expired")
+			final(endExpired, "session expired")
 			return nil
 		case <-s.draining:
 			// This replica is going away: tell the client to come back at
