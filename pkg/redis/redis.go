@@ -1,10 +1,17 @@
-// Package redis adapts Redis to the service: the revocation store shared by
-// every replica, and the mirror of it each replica keeps in memory. It is the
-// only package of the module that imports go-redis.
+// Package redis adapts Redis to the service. It is the only package of the
+// module that imports go-redis. It holds the state replicas share:
 //
-// # Layout
+//   - the revocation store, and the mirror of it each replica keeps in
+//     memory (revocations.go, mirror.go, sync.go; layout below);
+//   - the per-session event log, a Redis Stream per session with one
+//     pub/sub notification channel (events.go);
+//   - the incident-context cache (incidents.go), single-use stream tickets
+//     (tickets.go) and the per-session message rate limiter (ratelimit.go),
+//     each documented with its keys.
 //
-// Every key of a namespace (default "wrev") shares one hash tag, so that the
+// # Revocation layout
+//
+// Every key of a revocation namespace (default "wrev") shares one hash tag, so that the
 // multi-key script below runs in Redis Cluster too:
 //
 //	{wrev}:entries  HASH   field kind|tenant|subject → {"before":S,"expires":S}
