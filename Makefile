@@ -21,6 +21,8 @@ vet:
 
 test: vet test-deps
 	$(GO) test -race -count=1 ./...
+	@# Every library benchmark runs once, so `make bench` cannot rot unnoticed.
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./pkg/... > /dev/null
 
 # The Redis tests start a real redis-server; they fail, not skip, without
 # one. CI runs as root on Debian/Ubuntu.

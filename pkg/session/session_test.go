@@ -197,7 +197,7 @@ func TestMintRefuses(t *testing.T) {
 // raw cost of the one signature it cannot avoid, in the same run.
 func BenchmarkMint(b *testing.B) {
 	m, _ := newMinter(b, nil, time.Now())
-	req := widget.SessionRequest{UserID: "user_alice", IncidentID: "inc_EXAMPLE_01JX", TTL: widget.DefaultTTL}
+	req := widget.SessionRequest{UserID: "user_alice", IncidentID: "inc_1", TTL: widget.DefaultTTL}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
