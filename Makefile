@@ -34,7 +34,8 @@ test-deps:
 # compared. The Redis mirror benchmark starts its own redis-server.
 bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) \
-		./pkg/keys/ ./pkg/session/ ./pkg/api/ ./pkg/verify/ ./pkg/revoke/ ./pkg/redis/
+		./pkg/keys/ ./pkg/session/ ./pkg/api/ ./pkg/verify/ ./pkg/revoke/ ./pkg/redis/ ./pkg/events/ \
+		./cmd/widget-sessions/
 
 # Regenerates the README's configuration table from pkg/config.
 config-table:

@@ -31,7 +31,7 @@ type cluster struct {
 
 // newCluster makes one signing key file (active kid set) and one dev-IdP
 // key file, and the settings every replica on redisURL starts with.
-func newCluster(t *testing.T, redisURL string, extra map[string]string) *cluster {
+func newCluster(t testing.TB, redisURL string, extra map[string]string) *cluster {
 	t.Helper()
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "signing.jwks.json")
@@ -57,7 +57,7 @@ func newCluster(t *testing.T, redisURL string, extra map[string]string) *cluster
 }
 
 // caller returns a caller JWT of tenant with roles.
-func (c *cluster) caller(t *testing.T, tenant string, roles ...string) string {
+func (c *cluster) caller(t testing.TB, tenant string, roles ...string) string {
 	t.Helper()
 	tok, err := c.idp.Token(devidp.TokenRequest{Tenant: tenant, Subject: "caller_" + tenant, Roles: roles})
 	if err != nil {

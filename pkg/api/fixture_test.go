@@ -69,6 +69,7 @@ type fixture struct {
 	URL       string
 	client    *http.Client
 	engine    *gin.Engine
+	server    *api.Server // for Drain
 	idp       *devidp.IDP
 	idpKey    jwk.Key // the identity provider's private key, to forge caller tokens with any claims
 	ring      *keys.Ring
@@ -254,13 +255,14 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), f.logs, zapcore.DebugLevel))
 
-	f.engine, err = api.New(api.Deps{
+	f.server, err = api.NewServer(api.Deps{
 		Logger: logger, Auth: auth, Minter: minter, Revoker: revoker, Introspector: introspector,
 		Keys: f.ring, Metrics: metrics, WidgetURLBase: widgetURLBase, Edge: edge,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.engine = f.server.Engine()
 	srv := httptest.NewServer(f.engine)
 	t.Cleanup(srv.Close)
 	f.URL, f.client = srv.URL, srv.Client()

@@ -136,7 +136,9 @@ func (s *Server) stream(c *gin.Context) error {
 	}
 
 	ctx, cancel := context.WithCancel(c.Request.Context())
-	evc := make(chan events.Event, 64)
+	// A small buffer: Follow reads pages and delivery is paced by the client
+	// anyway; each slot costs memory on every open stream.
+	evc := make(chan events.Event, 8)
 	followed := make(chan error, 1)
 	go func() {
 		followed <- events.Follow(ctx, edge.Log, claims.SessionID, after, edge.FollowPoll, func(e events.Event) error {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -95,6 +96,11 @@ func (m Members) String(field string) (*string, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return nil, &Error{Field: field, Message: "must be a string"}
 	}
+	if strings.ContainsRune(s, utf8.RuneError) && loneSurrogate(raw) {
+		// encoding/json turns an unpaired \uD800-\uDFFF escape into U+FFFD
+		// without a word; the caller sent something that is not text.
+		return nil, &Error{Field: field, Message: "must not contain an unpaired UTF-16 surrogate escape"}
+	}
 	return &s, nil
 }
 
@@ -150,4 +156,36 @@ func syntaxMessage(err error) string {
 		return "unexpected end of input"
 	}
 	return "malformed"
+}
+
+// loneSurrogate reports whether a JSON string literal holds a \u escape of
+// a UTF-16 surrogate that is not part of a high+low pair.
+func loneSurrogate(raw []byte) bool {
+	str := string(raw)
+	for i := 0; i+5 < len(str); i++ {
+		if str[i] == '\\' && str[i+1] == '\\' {
+			i++ // an escaped backslash, not an escape
+			continue
+		}
+		if str[i] != '\\' || str[i+1] != 'u' {
+			continue
+		}
+		r, err := strconv.ParseUint(str[i+2:i+6], 16, 16)
+		if err != nil || r < 0xD800 || r > 0xDFFF {
+			continue
+		}
+		if r >= 0xDC00 { // a low surrogate with no high one before it
+			return true
+		}
+		// A high surrogate must be followed at once by a low one.
+		if i+11 >= len(str) || str[i+6] != '\\' || str[i+7] != 'u' {
+			return true
+		}
+		lo, err := strconv.ParseUint(str[i+8:i+12], 16, 16)
+		if err != nil || lo < 0xDC00 || lo > 0xDFFF {
+			return true
+		}
+		i += 11
+	}
+	return false
 }

@@ -59,6 +59,8 @@ func TestMembersTypes(t *testing.T) {
 		ok   bool
 	}{
 		{`"x"`, "x", true}, {`"\u00e9"`, "é", true}, {`""`, "", true},
+		{`"\ud83d\ude00"`, "😀", true}, {`"\ufffd"`, "\ufffd", true}, {`"\\ud800"`, `\ud800`, true},
+		{`"\ud800"`, "", false}, {`"a\udc00b"`, "", false}, {`"\ud83dx"`, "", false}, {`"\ud83d\u0041"`, "", false},
 		{`1`, "", false}, {`null`, "", false}, {`true`, "", false}, {`["x"]`, "", false}, {`{"x":1}`, "", false},
 	}
 	for _, tt := range strs {
