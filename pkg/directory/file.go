@@ -65,7 +65,7 @@ func parseFile(data []byte) (*File, error) {
 	if err := onlyMembers(top, "tenants"); err != nil {
 		return nil, err
 	}
-	raw, ok := lookup(top, "tenants")
+	raw, ok := memberNamed(top, "tenants")
 	if !ok {
 		return nil, errors.New(`"tenants" is required`)
 	}
@@ -95,7 +95,7 @@ func parseTenant(data []byte) (map[string]struct{}, error) {
 	if err := onlyMembers(ms, "users"); err != nil {
 		return nil, err
 	}
-	raw, ok := lookup(ms, "users")
+	raw, ok := memberNamed(ms, "users")
 	if !ok {
 		return nil, errors.New(`"users" is required`)
 	}
@@ -120,7 +120,7 @@ func parseTenant(data []byte) (map[string]struct{}, error) {
 // checkID applies the API's rules for ids, so that an id with, say, a
 // trailing space is caught when the file is loaded rather than never
 // matching; and it refuses dot segments, which the HTTP directory cannot
-// address (see addressable), so that a File and the same data served over
+// address (see lookup.Addressable), so that a File and the same data served over
 // HTTP always agree.
 func checkID(kind, id string) error {
 	if id == "." || id == ".." {
@@ -196,7 +196,7 @@ func onlyMembers(ms []member, allowed ...string) error {
 	return nil
 }
 
-func lookup(ms []member, name string) (json.RawMessage, bool) {
+func memberNamed(ms []member, name string) (json.RawMessage, bool) {
 	for _, m := range ms {
 		if m.name == name {
 			return m.value, true

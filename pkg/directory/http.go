@@ -5,12 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
+	"github.com/causeflow/widget-sessions/pkg/lookup"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
@@ -21,11 +19,6 @@ const (
 	DefaultNegativeTTL = 10 * time.Second
 	DefaultMaxEntries  = 10000
 )
-
-// maxDrain bounds how much of a response body is read before closing it:
-// enough to let a well-behaved directory's connection be reused, not so
-// much that a misbehaving one can make us read without end.
-const maxDrain = 64 << 10
 
 // HTTPOptions configures an HTTP directory. Zero values take the defaults.
 type HTTPOptions struct {
@@ -62,52 +55,29 @@ type HTTPOptions struct {
 // Answers are remembered for a short while, errors never; concurrent
 // lookups of the same user share one request. It is safe for concurrent use.
 type HTTP struct {
-	base    string // scheme://host[/path], without a trailing slash
-	token   string
-	client  *http.Client
-	timeout time.Duration
-	posTTL  time.Duration
-	negTTL  time.Duration
-	now     func() time.Time
-	memory  *memory
+	client *lookup.Client
+	posTTL time.Duration
+	negTTL time.Duration
+	now    func() time.Time
+	memory *memory
 }
 
 // NewHTTP returns an HTTP directory at base, an http:// or https:// URL
 // with a host and neither query nor fragment.
 func NewHTTP(base string, opts HTTPOptions) (*HTTP, error) {
-	u, err := url.Parse(base)
-	switch {
-	// Errors name the URL redacted: it may carry a password.
-	case err != nil:
-		return nil, errors.New("directory: base URL is not a valid URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("directory: base URL %q: scheme must be http or https", u.Redacted())
-	case u.Host == "":
-		return nil, fmt.Errorf("directory: base URL %q: no host", u.Redacted())
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, fmt.Errorf("directory: base URL %q: must have no query or fragment", u.Redacted())
-	case opts.Timeout < 0 || opts.PositiveTTL < 0 || opts.NegativeTTL < 0 || opts.MaxEntries < 0:
-		return nil, errors.New("directory: timeout, TTLs and MaxEntries must not be negative")
-	case strings.ContainsFunc(opts.Token, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		// net/http would refuse the header on every request; say so now,
-		// without echoing the secret.
-		return nil, errors.New("directory: token contains control characters")
+	if opts.PositiveTTL < 0 || opts.NegativeTTL < 0 || opts.MaxEntries < 0 {
+		return nil, errors.New("directory: TTLs and MaxEntries must not be negative")
 	}
-	client := &http.Client{}
-	if opts.Client != nil {
-		c := *opts.Client
-		client = &c
+	client, err := lookup.New("directory", base, lookup.Options{Client: opts.Client, Token: opts.Token, Timeout: opts.Timeout}, DefaultTimeout)
+	if err != nil {
+		return nil, err
 	}
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	h := &HTTP{
-		base:    strings.TrimSuffix(u.String(), "/"),
-		token:   opts.Token,
-		client:  client,
-		timeout: cmp.Or(opts.Timeout, DefaultTimeout),
-		posTTL:  cmp.Or(opts.PositiveTTL, DefaultPositiveTTL),
-		negTTL:  cmp.Or(opts.NegativeTTL, DefaultNegativeTTL),
-		now:     opts.Now,
-		memory:  newMemory(cmp.Or(opts.MaxEntries, DefaultMaxEntries)),
+		client: client,
+		posTTL: cmp.Or(opts.PositiveTTL, DefaultPositiveTTL),
+		negTTL: cmp.Or(opts.NegativeTTL, DefaultNegativeTTL),
+		now:    opts.Now,
+		memory: newMemory(cmp.Or(opts.MaxEntries, DefaultMaxEntries)),
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -120,7 +90,7 @@ func NewHTTP(base string, opts HTTPOptions) (*HTTP, error) {
 // started carries on for the other callers waiting on it, bounded by the
 // timeout, and its answer is remembered.
 func (h *HTTP) UserExists(ctx context.Context, tenant, userID string) (bool, error) {
-	if !addressable(tenant) || !addressable(userID) {
+	if !lookup.Addressable(tenant) || !lookup.Addressable(userID) {
 		return false, nil
 	}
 	// A caller already gone gets no answer and starts no request.
@@ -156,49 +126,18 @@ func (h *HTTP) resolve(ctx context.Context, k key, c *call) {
 }
 
 func (h *HTTP) fetch(ctx context.Context, tenant, userID string) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, h.timeout)
-	defer cancel()
-	// PathEscape escapes "/", "?", "#" and "%", so no id can add, remove or
-	// end a path segment; dot segments are kept out by addressable.
-	path := "/tenants/" + url.PathEscape(tenant) + "/users/" + url.PathEscape(userID)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.base+path, nil)
-	if err != nil {
+	status, _, err := h.client.Get(ctx, 0, "tenants", tenant, "users", userID)
+	switch {
+	case err != nil:
 		return false, unavailable(err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if h.token != "" {
-		req.Header.Set("Authorization", "Bearer "+h.token)
-	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		// A *url.Error names the URL, which holds caller-supplied ids:
-		// keep only its cause for the logs.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = fmt.Errorf("directory: %s request failed: %w", ue.Op, ue.Err)
-		}
-		return false, unavailable(err)
-	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
-		_ = resp.Body.Close()
-	}()
-	switch resp.StatusCode {
-	case http.StatusOK:
+	case status == http.StatusOK:
 		return true, nil
-	case http.StatusNotFound:
+	case status == http.StatusNotFound:
 		return false, nil
 	default:
-		return false, unavailable(fmt.Errorf("directory: unexpected status %s", resp.Status))
+		return false, unavailable(fmt.Errorf("directory: unexpected status %d", status))
 	}
 }
-
-// addressable reports whether id can be a segment of the protocol's path.
-// PathEscape leaves "." and ".." alone, and a server or proxy would resolve
-// them as dot segments: GET .../users/.. could reach the tenant itself and
-// answer 200. No such id can name a user (ParseFile refuses them, the API
-// refuses ""), so the answer is "no" without asking.
-func addressable(id string) bool { return id != "" && id != "." && id != ".." }
 
 func unavailable(cause error) error {
 	return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "user directory unavailable", Err: cause}

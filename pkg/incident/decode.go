@@ -153,11 +153,6 @@ func checkID(id string) error {
 	return nil
 }
 
-// addressable reports whether id can name an incident at all. "." and ".."
-// cannot be a path segment of the HTTP protocol, "" is refused by the API:
-// no such id exists, so the answer is ErrNotFound without asking.
-func addressable(id string) bool { return id != "" && id != "." && id != ".." }
-
 // member is one name and value of a JSON object, in document order.
 type member struct {
 	name  string

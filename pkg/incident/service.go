@@ -1,6 +1,8 @@
 package incident
 
 import (
+	"github.com/causeflow/widget-sessions/pkg/lookup"
+
 	"context"
 	"errors"
 	"fmt"
@@ -45,7 +47,7 @@ func NewService(src Source, cache Cache, ttl time.Duration, log *zap.Logger) *Se
 // session of its own tenant and incident, whatever a cache or source holds.
 // Errors are those of Source: ErrNotFound, or one wrapping ErrUnavailable.
 func (s *Service) Lookup(ctx context.Context, tenant, id string) (Incident, error) {
-	if !addressable(tenant) || !addressable(id) {
+	if !lookup.Addressable(tenant) || !lookup.Addressable(id) {
 		return Incident{}, ErrNotFound
 	}
 	inc, ok, err := s.cache.Get(ctx, tenant, id)
