@@ -121,7 +121,7 @@ func fetchJWKS(ctx context.Context, src string) (jwk.Set, error) {
 		if err != nil {
 			return nil, err
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := newHTTPClient().Do(req)
 		if err != nil {
 			return nil, fmt.Errorf("inspect: fetch JWKS: %w", err)
 		}

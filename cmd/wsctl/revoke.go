@@ -60,7 +60,7 @@ func revokeCmd(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+caller)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := newHTTPClient().Do(req)
 	if err != nil {
 		return fmt.Errorf("revoke: %w", err)
 	}
