@@ -4,7 +4,7 @@ GO      ?= go
 BIN     ?= bin
 BENCHTIME ?= 1s
 
-.PHONY: all build run test test-deps vet bench config-table clean
+.PHONY: all build run test test-deps test-browser browser-deps vet bench config-table clean
 
 all: build
 
@@ -18,6 +18,7 @@ run:
 vet:
 	@unformatted=$$(gofmt -l cmd pkg); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags browser ./cmd/widget-sessions/
 
 test: vet test-deps
 	$(GO) test -race -count=1 ./...
@@ -28,6 +29,17 @@ test: vet test-deps
 # one. CI runs as root on Debian/Ubuntu.
 test-deps:
 	@command -v redis-server >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server; }
+
+# The widget in real headless Chromium (Debian's chromium, driven with
+# chromedp): a host page on another origin mounts it, sends a question and
+# watches the answer stream in; a screenshot lands in artifacts/widget.png.
+# Behind the `browser` build tag so that `make test` needs no browser; CI
+# (.ci/run) runs both.
+test-browser: browser-deps
+	$(GO) test -race -count=1 -tags browser -run TestBrowser ./cmd/widget-sessions/
+
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 # Benchmarks report figures next to a raw baseline measured in the same run
 # (a bare Ed25519 sign or verify), so ratios, not absolute times, are

@@ -63,6 +63,7 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *
 		Verifier: verifier, Revocations: st.revs, Chat: chatService, Log: st.events,
 		Tickets: st.tickets, Incidents: incidents,
 		TicketTTL: cfg.TicketTTL, Heartbeat: cfg.Heartbeat, MaxStreamsPerSession: cfg.MaxStreamsPerSession,
+		EmbedOrigins: cfg.EmbedOrigins,
 	}
 	return chatService, ready, nil
 }

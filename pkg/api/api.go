@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
+	"github.com/causeflow/widget-sessions/pkg/embed"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
@@ -74,6 +75,7 @@ type Deps struct {
 type Server struct {
 	deps     Deps
 	engine   *gin.Engine
+	embed    *embed.Widget // the embeddable widget; nil without the edge
 	streams  streamCounter
 	draining chan struct{}
 	drain    sync.Once
@@ -136,6 +138,13 @@ func NewServer(deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{deps: deps, engine: e, draining: make(chan struct{})}
+	if deps.Edge != nil {
+		w, err := embed.New(deps.Edge.EmbedOrigins)
+		if err != nil {
+			return nil, err
+		}
+		s.embed = w
+	}
 	e.Use(s.requestID, s.accessLog, s.recoverPanic)
 	s.routes(e)
 	return s, nil

@@ -60,6 +60,9 @@ type Edge struct {
 	FollowPoll           time.Duration // safety-net re-read of the log; default 2s
 	LivenessCheck        time.Duration // how often a stream re-checks revocation and expiry; default 1s
 	MaxStreamsPerSession int           // default 5
+	// EmbedOrigins are the host pages' origins allowed to frame the widget
+	// (/embed) and hand it a session token; none: no page may.
+	EmbedOrigins []string
 }
 
 func (e *Edge) withDefaults() error {

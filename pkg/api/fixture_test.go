@@ -91,6 +91,7 @@ type fixtureConfig struct {
 	discardLogs bool
 	msgLimit    int           // messages per minute per session; default 100
 	heartbeat   time.Duration // default 15s
+	origins     []string      // Edge.EmbedOrigins; default none
 }
 
 func (c fixtureConfig) messageLimit() int {
@@ -246,6 +247,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 		Verifier: verifier, Revocations: f.revs, Chat: f.chat, Log: f.events,
 		Tickets: ticket.NewMemory(time.Now), Incidents: f.incidents,
 		Heartbeat: cfg.heartbeat, LivenessCheck: 50 * time.Millisecond, FollowPoll: time.Second, MaxStreamsPerSession: 2,
+		EmbedOrigins: cfg.origins,
 	}
 	metrics, err := api.NewMetrics(f.reg)
 	if err != nil {

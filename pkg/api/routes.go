@@ -21,6 +21,10 @@ func (s *Server) routes(e *gin.Engine) {
 		e.POST("/v1/widget/sessions/:sessionId/messages", s.handle(s.sendMessage))
 		e.POST("/v1/widget/sessions/:sessionId/stream-tickets", s.handle(s.streamTicket))
 		e.GET("/v1/widget/sessions/:sessionId/stream", s.handle(s.stream))
+		e.GET("/embed", s.handle(s.embedPage))
+		e.GET("/embed/widget.js", s.handle(s.embedScript))
+		e.GET("/embed/widget.css", s.handle(s.embedStyle))
+		e.GET("/sdk.js", s.handle(s.sdk))
 	}
 	if api {
 		e.GET("/.well-known/jwks.json", s.handle(s.jwks))

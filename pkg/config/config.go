@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,6 +57,7 @@ type Config struct {
 	TicketTTL            time.Duration
 
 	URLBase             string
+	EmbedOrigins        []string // host pages allowed to frame the widget
 	RedisURL            string
 	RevocationStaleness time.Duration
 	TrustedProxies      []string
@@ -144,6 +146,11 @@ func (c *Config) validate() error {
 	if u, err := url.Parse(c.URLBase); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		bad("WIDGET_URL_BASE", "must be an absolute http(s) URL without query or fragment")
 	}
+	for _, o := range c.EmbedOrigins {
+		if err := checkOrigin(o, c.Env != token.EnvLive); err != nil {
+			bad("WIDGET_EMBED_ORIGINS", "%q: %v", o, err)
+		}
+	}
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || !strings.HasPrefix(u.Scheme, "redis") {
 			bad("WIDGET_REDIS_URL", "must be a redis://, rediss://, redis+cluster:// or rediss+cluster:// URL")
@@ -216,4 +223,39 @@ func (c *Config) validateLive() []error {
 		errs = append(errs, errors.New("WIDGET_EDGE_JWKS: must be https or a file when WIDGET_ENV=live"))
 	}
 	return errs
+}
+
+// checkOrigin accepts a web origin as browsers write it (event.origin, CSP
+// frame-ancestors): https://host[:port], lower case, nothing after it. The
+// widget trusts a postMessage from exactly these strings, so a near miss
+// (a trailing slash, a path) is refused here rather than silently never
+// matching. A development machine's own http://localhost or
+// http://127.0.0.1 is allowed outside live.
+func checkOrigin(o string, loopbackHTTP bool) error {
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" || u.Opaque != "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o, "?") || strings.HasSuffix(o, "#") {
+		return errors.New("must be an origin: scheme://host[:port], without path, query or fragment")
+	}
+	if o != strings.ToLower(o) {
+		return errors.New("must be lower case, as browsers write origins")
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+			return errors.New("has an invalid port")
+		}
+	}
+	host := u.Hostname()
+	if strings.Trim(host, "abcdefghijklmnopqrstuvwxyz0123456789.-") != "" {
+		return errors.New("must have a DNS name or IPv4 address as its host")
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && loopbackHTTP && (host == "localhost" || host == "127.0.0.1"):
+		return nil
+	case u.Scheme == "http" && loopbackHTTP:
+		return errors.New("must be https (http only for localhost and 127.0.0.1)")
+	default:
+		return errors.New("must be https")
+	}
 }

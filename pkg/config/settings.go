@@ -136,6 +136,8 @@ var settings = []setting{
 		set: dur(func(c *Config) *time.Duration { return &c.TicketTTL })},
 	{Env: "WIDGET_URL_BASE", Default: "https://widget.causeflow.ai", Doc: "Base of `widgetUrl` (`<base>/embed?session=<sessionId>`).",
 		set: func(c *Config, v string) error { c.URLBase = strings.TrimRight(v, "/"); return nil }},
+	{Env: "WIDGET_EMBED_ORIGINS", Doc: "Comma-separated origins (`https://app.customer.com`: scheme, host, optional port, no path) of the host pages that may frame the widget (`/embed`, its CSP `frame-ancestors`) and hand it a session token. In `test`, `http://localhost:PORT` and `http://127.0.0.1:PORT` too. Unset: no page may embed it.",
+		set: list(func(c *Config) *[]string { return &c.EmbedOrigins })},
 	{Env: "WIDGET_REDIS_URL", Doc: "Redis holding the revocation list shared by every replica: `redis://[:password@]host:port/db` (`rediss://` for TLS; `?master_name=NAME` for Sentinel, the host being a sentinel; `redis+cluster://` or `rediss+cluster://` for Cluster). Unset: in memory, one process (refused in `live`).",
 		set: str(func(c *Config) *string { return &c.RedisURL })},
 	{Env: "WIDGET_REVOCATION_STALENESS", Default: "5s", Doc: "How stale the in-memory revocation mirror may get (Redis unreachable) before validation fails closed with 503 `revocation_state_unknown`.",

@@ -1,0 +1,378 @@
+// The CauseFlow widget, running inside the iframe that sdk.js creates.
+//
+// It never reads a token from its URL: the host page hands the session token
+// over with postMessage, and only a host whose origin is on the allow-list
+// the server put in <meta name="causeflow-origins"> is listened to. Server
+// data is only ever rendered with textContent.
+(function () {
+  "use strict";
+
+  var RECONNECT_MIN_MS = 500;
+  var RECONNECT_MAX_MS = 15000;
+  // Codes of a final stream error after which reconnecting cannot help.
+  var TERMINAL = { session_revoked: "This session was revoked.", session_expired: "This session has expired." };
+
+  var allowed = (document.querySelector('meta[name="causeflow-origins"]') || { content: "" })
+    .content.split(/\s+/).filter(Boolean);
+  var expectedSession = new URLSearchParams(window.location.search).get("session");
+
+  var el = {
+    title: document.getElementById("cf-title"),
+    severity: document.getElementById("cf-severity"),
+    messages: document.getElementById("cf-messages"),
+    notice: document.getElementById("cf-notice"),
+    form: document.getElementById("cf-form"),
+    input: document.getElementById("cf-input"),
+    send: document.getElementById("cf-send")
+  };
+
+  var token = null;       // the session token, from the host page only
+  var sessionId = null;
+  var started = false;
+  var ended = false;      // the session is over: no more reconnects
+  var source = null;      // the open EventSource
+  var lastEventId = "";   // the last event id seen, to resume after a drop
+  var attempts = 0;       // consecutive failed connects, for the backoff
+  var reconnectTimer = null;
+  var bubbles = {};       // messageId -> { li, text, raw, next, done }
+  var replies = {};       // the user's messageId -> the bubble of its reply
+
+  // ---- the hand-over -------------------------------------------------------
+
+  window.addEventListener("message", function (ev) {
+    if (ev.source !== window.parent || allowed.indexOf(ev.origin) < 0) {
+      return; // not our host page, or a host that may not embed us
+    }
+    var d = ev.data;
+    if (!d || d.type !== "causeflow:session" || typeof d.sessionToken !== "string" || d.sessionToken === "") {
+      return;
+    }
+    token = d.sessionToken; // a later hand-over replaces the token (refresh)
+    if (!started) {
+      started = true;
+      start();
+    }
+  });
+  if (window.parent !== window) {
+    // Carries no secret, so any target origin will do: the host learns we
+    // are ready and answers with the token if it is the SDK.
+    window.parent.postMessage({ type: "causeflow:ready" }, "*");
+  }
+
+  // ---- the API -------------------------------------------------------------
+
+  function call(method, path, body) {
+    var init = { method: method, headers: { Authorization: "Bearer " + token }, cache: "no-store", credentials: "omit" };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(path, init);
+  }
+
+  function sessionPath(suffix) {
+    return "/v1/widget/sessions/" + encodeURIComponent(sessionId) + suffix;
+  }
+
+  function start() {
+    notice("Connecting…");
+    call("GET", "/v1/widget/session").then(function (r) {
+      if (r.status === 401) {
+        throw terminal("This session is no longer valid.");
+      }
+      if (!r.ok) {
+        throw new Error("session " + r.status);
+      }
+      return r.json();
+    }).then(function (info) {
+      if (expectedSession && info.sessionId !== expectedSession) {
+        throw terminal("This token is for another session.");
+      }
+      sessionId = info.sessionId;
+      showIncident(info);
+      el.input.disabled = false;
+      el.send.disabled = false;
+      notice("");
+      connect();
+    }).catch(function (err) {
+      if (err && err.terminal) {
+        endSession(err.message);
+        return;
+      }
+      started = false; // a later hand-over, or this retry, tries again
+      notice("Could not load the session; retrying…", true);
+      setTimeout(function () { if (!started && token) { started = true; start(); } }, backoff());
+    });
+  }
+
+  function showIncident(info) {
+    var inc = info.incident;
+    if (inc && inc.title) {
+      el.title.textContent = inc.title;
+    } else if (info.contextStatus === "unavailable") {
+      el.title.textContent = "Incident context unavailable";
+    } else {
+      el.title.textContent = "CauseFlow assistant";
+    }
+    var sev = inc && typeof inc.severity === "string" ? inc.severity.toLowerCase() : "";
+    if (/^[a-z]{1,20}$/.test(sev)) {
+      el.severity.textContent = sev;
+      el.severity.className = "badge sev-" + sev;
+      el.severity.hidden = false;
+    }
+  }
+
+  // ---- the stream ----------------------------------------------------------
+
+  // connect gets a fresh single-use ticket and opens the stream after the
+  // last event seen. EventSource's own reconnect would replay the spent
+  // ticket, so every error closes it and reconnects here instead.
+  function connect() {
+    reconnectTimer = null;
+    if (ended) {
+      return;
+    }
+    call("POST", sessionPath("/stream-tickets")).then(function (r) {
+      if (r.status === 401) {
+        throw terminal("This session is no longer valid.");
+      }
+      if (!r.ok) {
+        throw new Error("ticket " + r.status);
+      }
+      return r.json();
+    }).then(function (t) {
+      if (ended) {
+        return;
+      }
+      var url = sessionPath("/stream") + "?ticket=" + encodeURIComponent(t.ticket);
+      if (lastEventId) {
+        url += "&lastEventId=" + encodeURIComponent(lastEventId);
+      }
+      open(url);
+    }).catch(function (err) {
+      if (err && err.terminal) {
+        endSession(err.message);
+        return;
+      }
+      scheduleReconnect();
+    });
+  }
+
+  function open(url) {
+    var es = new EventSource(url);
+    source = es;
+    es.onopen = function () {
+      attempts = 0;
+      notice("");
+    };
+    es.addEventListener("message.created", handler(onCreated));
+    es.addEventListener("response.delta", handler(onDelta));
+    es.addEventListener("response.completed", handler(onCompleted));
+    // "error" is both the server's event (a MessageEvent with data) and
+    // EventSource's own connection error (a plain Event).
+    es.addEventListener("error", function (ev) {
+      if (ev instanceof MessageEvent && ev.data) {
+        handler(onErrorEvent)(ev);
+        return;
+      }
+      drop(es);
+    });
+  }
+
+  function drop(es) {
+    es.close();
+    if (source === es) {
+      source = null;
+      scheduleReconnect();
+    }
+  }
+
+  function scheduleReconnect() {
+    if (ended || reconnectTimer !== null) {
+      return;
+    }
+    if (attempts > 0) {
+      notice("Reconnecting…");
+    }
+    reconnectTimer = setTimeout(connect, backoff());
+  }
+
+  // backoff is exponential with jitter: 0.5 s, 1 s, 2 s, ... up to 15 s.
+  function backoff() {
+    var d = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * Math.pow(2, attempts));
+    attempts++;
+    return d / 2 + Math.random() * d / 2;
+  }
+
+  function handler(fn) {
+    return function (ev) {
+      if (ev.lastEventId) {
+        lastEventId = ev.lastEventId;
+      }
+      var d;
+      try {
+        d = JSON.parse(ev.data);
+      } catch (e) {
+        return;
+      }
+      if (d && typeof d === "object") {
+        fn(d);
+      }
+    };
+  }
+
+  function onCreated(d) {
+    var b = bubble(d.messageId, d.role === "user" ? "user" : "assistant");
+    setText(b, String(d.content || ""));
+    b.done = true;
+    b.li.classList.remove("streaming");
+  }
+
+  function onDelta(d) {
+    var b = bubble(d.messageId, "assistant");
+    if (d.inReplyTo) {
+      replies[d.inReplyTo] = b;
+    }
+    // In order and exactly once: a delta already shown (or one out of
+    // order) is not appended twice; response.completed settles the text.
+    if (b.done || d.index !== b.next) {
+      return;
+    }
+    b.next++;
+    setText(b, b.raw + String(d.delta || ""));
+  }
+
+  function onCompleted(d) {
+    var b = bubble(d.messageId, "assistant");
+    setText(b, String(d.content || ""));
+    b.done = true;
+    b.li.classList.remove("streaming");
+  }
+
+  function onErrorEvent(d) {
+    if (TERMINAL[d.code]) {
+      endSession(TERMINAL[d.code]);
+      return;
+    }
+    if (d.inReplyTo) {
+      // An error event names the question, not the reply: find the reply
+      // by what it answers, or show the failure on its own.
+      var b = replies[d.inReplyTo] || bubble("failed-" + d.inReplyTo, "assistant");
+      b.done = true;
+      b.li.classList.remove("streaming");
+      b.li.classList.add("failed");
+      setText(b, b.raw ? b.raw + "\n\n(The answer was interrupted.)" : "The assistant could not answer. Please try again.");
+      return;
+    }
+    // A stream-level error that is not final (revocation state unknown, an
+    // interrupted stream): the server closes, and we resume from lastEventId.
+    notice("Reconnecting…");
+  }
+
+  // ---- rendering -----------------------------------------------------------
+
+  function bubble(id, role) {
+    var key = String(id);
+    var b = bubbles[key];
+    if (b) {
+      return b;
+    }
+    var li = document.createElement("li");
+    li.className = "msg " + role + (role === "assistant" ? " streaming" : "");
+    li.setAttribute("data-role", role);
+    li.setAttribute("data-message-id", key);
+    var text = document.createElement("div");
+    text.className = "text";
+    li.appendChild(text);
+    el.messages.appendChild(li);
+    b = { li: li, text: text, raw: "", next: 0, done: false };
+    bubbles[key] = b;
+    return b;
+  }
+
+  // setText renders **bold** spans as <strong>, everything else as text:
+  // built from text nodes only, so nothing the server says becomes markup.
+  function setText(b, raw) {
+    b.raw = raw;
+    var parts = raw.split("**");
+    var nodes = [];
+    for (var i = 0; i < parts.length; i++) {
+      if (parts[i] === "") {
+        continue;
+      }
+      // An odd part is between two markers; an unclosed marker (mid-stream)
+      // stays plain until its closing half arrives.
+      if (i % 2 === 1 && i < parts.length - 1) {
+        var s = document.createElement("strong");
+        s.textContent = parts[i];
+        nodes.push(s);
+      } else {
+        nodes.push(document.createTextNode((i % 2 === 1 ? "**" : "") + parts[i]));
+      }
+    }
+    b.text.replaceChildren.apply(b.text, nodes);
+    el.messages.scrollTop = el.messages.scrollHeight;
+  }
+
+  function notice(text, isError) {
+    el.notice.textContent = text;
+    el.notice.hidden = text === "";
+    el.notice.classList.toggle("error", !!isError);
+  }
+
+  function terminal(message) {
+    var e = new Error(message);
+    e.terminal = true;
+    return e;
+  }
+
+  function endSession(message) {
+    ended = true;
+    if (reconnectTimer !== null) {
+      clearTimeout(reconnectTimer);
+      reconnectTimer = null;
+    }
+    if (source) {
+      source.close();
+      source = null;
+    }
+    el.input.disabled = true;
+    el.send.disabled = true;
+    notice(message, true);
+  }
+
+  // ---- sending -------------------------------------------------------------
+
+  el.form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var content = el.input.value.trim();
+    if (!content || !sessionId || ended) {
+      return;
+    }
+    el.send.disabled = true;
+    call("POST", sessionPath("/messages"), { content: content }).then(function (r) {
+      if (r.status === 202) {
+        el.input.value = "";
+        notice("");
+        return;
+      }
+      if (r.status === 429) {
+        var after = parseInt(r.headers.get("Retry-After") || "", 10);
+        notice(after > 0 ? "Slow down: try again in " + after + " s." : "Slow down: too many messages.", true);
+        return;
+      }
+      if (r.status === 401) {
+        endSession("This session is no longer valid.");
+        return;
+      }
+      notice("The message could not be sent (" + r.status + ").", true);
+    }).catch(function () {
+      notice("The message could not be sent: network error.", true);
+    }).then(function () {
+      if (!ended) {
+        el.send.disabled = false;
+        el.input.focus();
+      }
+    });
+  });
+})();

@@ -1,0 +1,163 @@
+// Package embed is the widget a customer's page embeds: the chat panel
+// served at /embed inside an iframe, its script and style, and the SDK
+// (/sdk.js) that creates the iframe and hands it the session token. Every
+// asset is built into the binary.
+//
+// The page takes its session token only from a postMessage of a host page
+// whose origin is on the allow-list; the same list is the page's CSP
+// frame-ancestors, so a page on any other origin cannot even frame it.
+package embed
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"regexp"
+	"strings"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Content types of the assets.
+const (
+	typeHTML = "text/html; charset=utf-8"
+	typeJS   = "text/javascript; charset=utf-8"
+	typeCSS  = "text/css; charset=utf-8"
+)
+
+// assetCache lets browsers and CDNs keep the static assets a little while;
+// the ETag makes a revalidation cheap. The URLs carry no version, so a
+// deploy reaches every browser within five minutes.
+const assetCache = "public, max-age=300"
+
+// origin is what the allow-list may hold: a scheme and host with an
+// optional port, nothing that could break out of a CSP directive or an
+// HTML attribute. The configuration checks the finer rules (https in live).
+var origin = regexp.MustCompile(`^https?://[a-z0-9.-]+(:[0-9]{1,5})?$`)
+
+// ErrOrigin is returned by New for an allow-list entry that is not an
+// origin.
+var ErrOrigin = errors.New("embed: not an origin (scheme://host[:port], lower case)")
+
+// Widget serves the embeddable widget for one allow-list of host origins.
+type Widget struct {
+	origins []string
+	page    []byte
+	csp     string
+	files   map[string]file
+}
+
+// file is a static asset with its validator.
+type file struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+// New returns the widget for the host origins allowed to embed it. An
+// empty list is valid: no page may frame the widget.
+func New(origins []string) (*Widget, error) {
+	for _, o := range origins {
+		if !origin.MatchString(o) {
+			return nil, fmt.Errorf("%w: %q", ErrOrigin, o)
+		}
+	}
+	w := &Widget{origins: append([]string(nil), origins...), files: map[string]file{}}
+
+	tmpl, err := template.ParseFS(assets, "assets/embed.html")
+	if err != nil {
+		return nil, err
+	}
+	var page bytes.Buffer
+	if err := tmpl.Execute(&page, struct{ Origins string }{strings.Join(origins, " ")}); err != nil {
+		return nil, err
+	}
+	w.page = page.Bytes()
+
+	ancestors := "'none'"
+	if len(origins) > 0 {
+		ancestors = strings.Join(origins, " ")
+	}
+	w.csp = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
+		"img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors " + ancestors
+
+	for name, ct := range map[string]string{"widget.js": typeJS, "widget.css": typeCSS, "sdk.js": typeJS} {
+		body, err := assets.ReadFile("assets/" + name)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(body)
+		w.files[name] = file{body: body, contentType: ct, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+	}
+	return w, nil
+}
+
+// Origins returns the host origins allowed to embed the widget.
+func (w *Widget) Origins() []string { return append([]string(nil), w.origins...) }
+
+// CSP returns the page's Content-Security-Policy.
+func (w *Widget) CSP() string { return w.csp }
+
+// SetPageHeaders sets the page's security headers. They are set before
+// anything else is decided, so an error answered on /embed carries them too.
+// There is no X-Frame-Options: it cannot name several origins, and CSP
+// frame-ancestors, which browsers prefer anyway, governs framing.
+func (w *Widget) SetPageHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", w.csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+}
+
+// ServePage writes the chat panel. The caller has checked the request and
+// called SetPageHeaders.
+func (w *Widget) ServePage(rw http.ResponseWriter) {
+	rw.Header().Set("Content-Type", typeHTML)
+	rw.WriteHeader(http.StatusOK)
+	_, _ = rw.Write(w.page) // nothing to do about a client gone away
+}
+
+// Script serves /embed/widget.js.
+func (w *Widget) Script() http.Handler { return w.files["widget.js"] }
+
+// Style serves /embed/widget.css.
+func (w *Widget) Style() http.Handler { return w.files["widget.css"] }
+
+// SDK serves /sdk.js. It is loaded by customers' pages, on other origins:
+// Cross-Origin-Resource-Policy says so explicitly, for hosts that require
+// it (COEP).
+func (w *Widget) SDK() http.Handler {
+	f := w.files["sdk.js"]
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+		f.ServeHTTP(rw, r)
+	})
+}
+
+// ServeHTTP serves the asset, answering 304 to a matching If-None-Match.
+func (f file) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	h := rw.Header()
+	h.Set("Content-Type", f.contentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", assetCache)
+	h.Set("ETag", f.etag)
+	if match := r.Header.Get("If-None-Match"); match != "" {
+		for _, tag := range strings.Split(match, ",") {
+			// Weak comparison (RFC 9110 §13.1.2): a proxy may weaken the tag.
+			if t := strings.TrimPrefix(strings.TrimSpace(tag), "W/"); t == f.etag || t == "*" {
+				rw.WriteHeader(http.StatusNotModified)
+				return
+			}
+		}
+	}
+	rw.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = rw.Write(f.body)
+	}
+}
