@@ -52,8 +52,12 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *
 	if err != nil {
 		return nil, nil, err
 	}
+	asst, err := newAssistant(cfg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
 	chatService, err := chat.New(chat.Config{
-		Log: st.events, Assistant: assistant.NewEmbedded(assistant.DefaultPause), Incidents: incidents,
+		Log: st.events, Assistant: asst, Incidents: incidents,
 		Limiter: st.limiter, Logger: logger.Named("chat"),
 	})
 	if err != nil {
@@ -66,4 +70,19 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *
 		EmbedOrigins: cfg.EmbedOrigins,
 	}
 	return chatService, ready, nil
+}
+
+// newAssistant returns the OpenAI-compatible adapter when
+// WIDGET_ASSISTANT_URL is set, and the embedded assistant otherwise.
+func newAssistant(cfg config.Config, logger *zap.Logger) (assistant.Assistant, error) {
+	if cfg.AssistantURL == "" {
+		logger.Info("assistant: embedded (answers from the incident context); set WIDGET_ASSISTANT_URL for a model server")
+		return assistant.NewEmbedded(assistant.DefaultPause), nil
+	}
+	a, err := assistant.NewOpenAI(assistant.OpenAIConfig{URL: cfg.AssistantURL, Model: cfg.AssistantModel, APIKey: cfg.AssistantAPIKey})
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("assistant: OpenAI-compatible upstream", zap.String("model", cfg.AssistantModel))
+	return a, nil
 }

@@ -45,6 +45,10 @@ type Config struct {
 	OpsRole     string
 	ServiceRole string
 
+	AssistantURL    string // OpenAI-compatible base URL; "" = the embedded assistant
+	AssistantModel  string
+	AssistantAPIKey string
+
 	Serve                string // "api", "edge" or "both"
 	EdgeJWKS             string // the API's JWKS, for an edge-only replica
 	Incidents            string // file or http(s) URL; "" = embedded demo incidents
@@ -171,6 +175,14 @@ func (c *Config) validate() error {
 		}
 	default:
 		bad("WIDGET_SERVE", "must be api, edge or both, got %q", c.Serve)
+	}
+	if c.AssistantURL != "" {
+		if u, err := url.Parse(c.AssistantURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("WIDGET_ASSISTANT_URL", "must be an http(s) URL")
+		}
+		if c.AssistantModel == "" {
+			bad("WIDGET_ASSISTANT_MODEL", "is required with WIDGET_ASSISTANT_URL")
+		}
 	}
 	if c.MessageRateLimit < 1 {
 		bad("WIDGET_MESSAGE_RATE_LIMIT", "must be at least 1")

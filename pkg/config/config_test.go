@@ -71,6 +71,8 @@ func TestLoadRejects(t *testing.T) {
 		{"live without incidents", with(live, "WIDGET_INCIDENTS", "<unset>"), "WIDGET_INCIDENTS"},
 		{"edge without jwks", map[string]string{"WIDGET_SERVE": "edge"}, "WIDGET_EDGE_JWKS"},
 		{"bad serve", map[string]string{"WIDGET_SERVE": "all"}, "WIDGET_SERVE"},
+		{"assistant without a model", map[string]string{"WIDGET_ASSISTANT_URL": "https://api.example/v1"}, "WIDGET_ASSISTANT_MODEL"},
+		{"assistant URL not http", map[string]string{"WIDGET_ASSISTANT_URL": "ftp://x", "WIDGET_ASSISTANT_MODEL": "m"}, "WIDGET_ASSISTANT_URL"},
 		{"heartbeat over 15s", map[string]string{"WIDGET_HEARTBEAT": "16s"}, "WIDGET_HEARTBEAT"},
 		{"bad rate limit", map[string]string{"WIDGET_MESSAGE_RATE_LIMIT": "many"}, "WIDGET_MESSAGE_RATE_LIMIT"},
 		{"live without redis", with(live, "WIDGET_REDIS_URL", "<unset>"), "WIDGET_REDIS_URL"},

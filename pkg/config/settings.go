@@ -110,6 +110,12 @@ var settings = []setting{
 		set: str(func(c *Config) *string { return &c.IncidentsToken })},
 	{Env: "WIDGET_CONTEXT_TTL", Default: "5m", Doc: "How long an incident's context stays in the cache (Redis, or memory) before the source is asked again.",
 		set: dur(func(c *Config) *time.Duration { return &c.ContextTTL })},
+	{Env: "WIDGET_ASSISTANT_URL", Doc: "An OpenAI-compatible server for the assistant: `POST {url}/chat/completions` with `stream: true` (e.g. `https://api.openai.com/v1`, or a vLLM/Ollama endpoint). The incident context goes into the system prompt, the conversation into the messages. Unset: the embedded assistant, which answers from the incident context.",
+		set: str(func(c *Config) *string { return &c.AssistantURL })},
+	{Env: "WIDGET_ASSISTANT_MODEL", Doc: "The model to ask; required with `WIDGET_ASSISTANT_URL`.",
+		set: str(func(c *Config) *string { return &c.AssistantModel })},
+	{Env: "WIDGET_ASSISTANT_API_KEY", Doc: "Bearer key for `WIDGET_ASSISTANT_URL`. Never logged.",
+		set: str(func(c *Config) *string { return &c.AssistantAPIKey })},
 	{Env: "WIDGET_MESSAGE_RATE_LIMIT", Default: "10", Doc: "Messages a session may send per `WIDGET_MESSAGE_RATE_WINDOW` (shared by every replica with Redis); past it, 429 with `Retry-After`.",
 		set: func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)

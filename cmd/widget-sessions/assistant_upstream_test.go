@@ -1,0 +1,118 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/causeflow/widget-sessions/pkg/events"
+)
+
+// fakeModel is an OpenAI-compatible chat server speaking the real
+// streaming wire format; failAfter > 0 drops the connection after that
+// many content chunks, without [DONE].
+type fakeModel struct {
+	chunks    []string
+	failAfter int
+
+	mu       sync.Mutex
+	requests []map[string]any
+	auth     []string
+}
+
+func (m *fakeModel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/v1/chat/completions" {
+		http.NotFound(w, r)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	var req map[string]any
+	_ = json.Unmarshal(body, &req)
+	m.mu.Lock()
+	m.requests, m.auth = append(m.requests, req), append(m.auth, r.Header.Get("Authorization"))
+	m.mu.Unlock()
+	w.Header().Set("Content-Type", "text/event-stream")
+	fl := w.(http.Flusher)
+	fmt.Fprint(w, `data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant"}}]}`+"\n\n")
+	fl.Flush()
+	for i, c := range m.chunks {
+		if m.failAfter > 0 && i == m.failAfter {
+			panic(http.ErrAbortHandler) // the upstream dies mid-answer
+		}
+		b, _ := json.Marshal(map[string]any{"id": "c1", "object": "chat.completion.chunk",
+			"choices": []any{map[string]any{"index": 0, "delta": map[string]string{"content": c}}}})
+		fmt.Fprintf(w, "data: %s\n\n", b)
+		fl.Flush()
+	}
+	fmt.Fprint(w, "data: [DONE]\n\n")
+	fl.Flush()
+}
+
+// TestAssistantUpstream runs the whole flow with WIDGET_ASSISTANT_URL set:
+// the reply is the model's, delta by delta; the model gets the incident in
+// its system prompt, the conversation and the key; a model dying
+// mid-answer ends the reply with an error event, never a hung stream.
+func TestAssistantUpstream(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		failAfter int
+	}{{"completes", 0}, {"dies mid-answer", 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			model := &fakeModel{chunks: []string{"The deploy ", "lowered a ", "timeout; ", "roll back."}, failAfter: tc.failAfter}
+			upstream := httptest.NewServer(model)
+			defer upstream.Close()
+			const key = "sk-CANARYmodelkey"
+			s := startServer(t, map[string]string{
+				"WIDGET_ASSISTANT_URL": upstream.URL + "/v1", "WIDGET_ASSISTANT_MODEL": "test-model",
+				"WIDGET_ASSISTANT_API_KEY": key,
+			})
+			caller := devToken(t, s, "demo", "user_alice", "admin")
+			sess := s.mintCreated(t, caller, `{"userId": "user_alice", "incidentId": "inc_EXAMPLE_01JX"}`)
+			stream := mustOpenStream(t, streamClient(t), s.streamURL(sess.SessionID), bearer(sess.SessionToken))
+			defer stream.close()
+			msg := s.mustSend(t, sess.SessionID, sess.SessionToken, "Why is checkout failing?")
+			evs := stream.until(t, streamWait, replyEnded(t, msg))
+
+			var deltas []string
+			last := evs[len(evs)-1]
+			for _, e := range evs {
+				if e.Type == events.ResponseDelta {
+					deltas = append(deltas, e.reply(t).Delta)
+				}
+			}
+			if tc.failAfter == 0 {
+				if last.Type != events.ResponseCompleted || last.reply(t).Content != strings.Join(model.chunks, "") ||
+					strings.Join(deltas, "|") != strings.Join(model.chunks, "|") {
+					t.Fatalf("reply = %v, completed %q; want the model's chunks as deltas", deltas, last.Data)
+				}
+			} else if last.Type != events.Error || len(deltas) != tc.failAfter {
+				t.Fatalf("a model dying after %d chunks: last event %s %s after deltas %v; want an error event", tc.failAfter, last.Type, last.Data, deltas)
+			}
+
+			model.mu.Lock()
+			req, auth := model.requests[0], model.auth[0]
+			model.mu.Unlock()
+			msgs, _ := req["messages"].([]any)
+			if req["model"] != "test-model" || req["stream"] != true || auth != "Bearer "+key || len(msgs) != 2 {
+				t.Fatalf("the model got %v with auth %q", req, auth)
+			}
+			system, _ := msgs[0].(map[string]any)
+			user, _ := msgs[1].(map[string]any)
+			if sys, _ := system["content"].(string); system["role"] != "system" || !strings.Contains(sys, "Checkout API returning 5xx") {
+				t.Errorf("system prompt without the incident: %v", system)
+			}
+			if user["role"] != "user" || user["content"] != "Why is checkout failing?" {
+				t.Errorf("the user's message = %v", user)
+			}
+			s.stop(t)
+			if strings.Contains(s.log.String(), key) {
+				t.Error("the model's API key is in the log")
+			}
+		})
+	}
+}
