@@ -257,11 +257,13 @@ func TestBrowserWidget(t *testing.T) {
 	// Wait for the input to be enabled (the stream is being opened), then ask.
 	evalUntil(t, frame, 10*time.Second, "the input enabled", `String(!document.getElementById("cf-input").disabled)`,
 		func(v string) bool { return v == "true" })
-	if err := chromedp.Do(frame, chromedp.SendKeys(chromedp.CSS("#cf-input"), causeQuestion)); err != nil {
+	// Key events sent to a cross-origin (out-of-process) frame are
+	// delivered on its renderer's schedule, and on a loaded machine some
+	// were lost (only "W" arrived): set the field's value in the frame
+	// instead. What is under test is the stream, not the keyboard.
+	if err := chromedp.Do(frame, chromedp.SetValue(chromedp.CSS("#cf-input"), causeQuestion)); err != nil {
 		t.Fatalf("typing: %v", err)
 	}
-	// The frame's renderer handles the keys on its own schedule: click only
-	// once all of them have landed.
 	evalUntil(t, frame, 5*time.Second, "the typed question", `document.getElementById("cf-input").value`,
 		func(v string) bool { return v == causeQuestion })
 	if err := chromedp.Do(frame, chromedp.Click(chromedp.CSS("#cf-send"))); err != nil {
