@@ -1,15 +1,14 @@
 package directory
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"unicode/utf8"
 
+	"github.com/causeflow/widget-sessions/pkg/strictjson"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
@@ -58,44 +57,44 @@ func parseFile(data []byte) (*File, error) {
 	if !utf8.Valid(data) {
 		return nil, errors.New("document is not valid UTF-8")
 	}
-	top, err := objectMembers(data)
+	top, err := strictjson.Walk(data)
 	if err != nil {
 		return nil, fmt.Errorf("document: %w", err)
 	}
-	if err := onlyMembers(top, "tenants"); err != nil {
+	if err := strictjson.OnlyMembers(top, "tenants"); err != nil {
 		return nil, err
 	}
-	raw, ok := memberNamed(top, "tenants")
+	raw, ok := strictjson.MemberNamed(top, "tenants")
 	if !ok {
 		return nil, errors.New(`"tenants" is required`)
 	}
-	tenants, err := objectMembers(raw)
+	tenants, err := strictjson.Walk(raw)
 	if err != nil {
 		return nil, fmt.Errorf(`"tenants": %w`, err)
 	}
 	f := &File{tenants: make(map[string]map[string]struct{}, len(tenants))}
 	for _, t := range tenants {
-		if err := checkID("tenant id", t.name); err != nil {
-			return nil, fmt.Errorf("tenant %q: %w", t.name, err)
+		if err := checkID("tenant id", t.Name); err != nil {
+			return nil, fmt.Errorf("tenant %q: %w", t.Name, err)
 		}
-		users, err := parseTenant(t.value)
+		users, err := parseTenant(t.Value)
 		if err != nil {
-			return nil, fmt.Errorf("tenant %q: %w", t.name, err)
+			return nil, fmt.Errorf("tenant %q: %w", t.Name, err)
 		}
-		f.tenants[t.name] = users
+		f.tenants[t.Name] = users
 	}
 	return f, nil
 }
 
 func parseTenant(data []byte) (map[string]struct{}, error) {
-	ms, err := objectMembers(data)
+	ms, err := strictjson.Walk(data)
 	if err != nil {
 		return nil, err
 	}
-	if err := onlyMembers(ms, "users"); err != nil {
+	if err := strictjson.OnlyMembers(ms, "users"); err != nil {
 		return nil, err
 	}
-	raw, ok := memberNamed(ms, "users")
+	raw, ok := strictjson.MemberNamed(ms, "users")
 	if !ok {
 		return nil, errors.New(`"users" is required`)
 	}
@@ -133,81 +132,4 @@ func checkID(kind, id string) error {
 		return err
 	}
 	return nil
-}
-
-// member is one name and value of a JSON object, in document order.
-type member struct {
-	name  string
-	value json.RawMessage
-}
-
-// objectMembers splits data, which must be exactly one JSON object, into its
-// members, refusing a name that appears twice: encoding/json would keep the
-// last one silently. pkg/strictjson does the same for request bodies, but it
-// needs the allowed names up front, and tenant ids are data.
-func objectMembers(data []byte) ([]member, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, syntaxError(err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, errors.New("must be a JSON object")
-	}
-	var ms []member
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, syntaxError(err)
-		}
-		name, _ := tok.(string) // inside an object this token is always a name
-		if seen[name] {
-			return nil, fmt.Errorf("%q appears more than once", name)
-		}
-		seen[name] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, syntaxError(err)
-		}
-		ms = append(ms, member{name: name, value: raw})
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, syntaxError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("unexpected data after the object")
-	}
-	return ms, nil
-}
-
-// onlyMembers refuses any member not named in allowed. Names match exactly,
-// unlike encoding/json's case-insensitive field matching.
-func onlyMembers(ms []member, allowed ...string) error {
-	for _, m := range ms {
-		known := false
-		for _, a := range allowed {
-			known = known || m.name == a
-		}
-		if !known {
-			return fmt.Errorf("unknown member %q", m.name)
-		}
-	}
-	return nil
-}
-
-func memberNamed(ms []member, name string) (json.RawMessage, bool) {
-	for _, m := range ms {
-		if m.name == name {
-			return m.value, true
-		}
-	}
-	return nil, false
-}
-
-func syntaxError(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return errors.New("invalid JSON: unexpected end of input")
-	}
-	return fmt.Errorf("invalid JSON: %w", err)
 }

@@ -1,11 +1,9 @@
 package incident
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -151,56 +149,4 @@ func checkID(id string) error {
 		return err
 	}
 	return nil
-}
-
-// member is one name and value of a JSON object, in document order.
-type member struct {
-	name  string
-	value json.RawMessage
-}
-
-// objectMembers splits data, which must be exactly one JSON object, into its
-// members, refusing a name that appears twice. strictjson does the same but
-// needs the allowed names up front, and tenant ids are data.
-func objectMembers(data []byte) ([]member, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, syntaxError(err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, errors.New("must be a JSON object")
-	}
-	var ms []member
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, syntaxError(err)
-		}
-		name, _ := tok.(string) // inside an object this token is always a name
-		if seen[name] {
-			return nil, fmt.Errorf("%q appears more than once", name)
-		}
-		seen[name] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, syntaxError(err)
-		}
-		ms = append(ms, member{name: name, value: raw})
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, syntaxError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("unexpected data after the object")
-	}
-	return ms, nil
-}
-
-func syntaxError(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return errors.New("invalid JSON: unexpected end of input")
-	}
-	return fmt.Errorf("invalid JSON: %w", err)
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"unicode/utf8"
+
+	"github.com/causeflow/widget-sessions/pkg/strictjson"
 )
 
 // File is an incident source held in memory, read from a JSON document of
@@ -64,40 +66,40 @@ func parseFile(data []byte) (*File, error) {
 	if !utf8.Valid(data) {
 		return nil, errors.New("document is not valid UTF-8")
 	}
-	top, err := objectMembers(data)
+	top, err := strictjson.Walk(data)
 	if err != nil {
 		return nil, fmt.Errorf("document: %w", err)
 	}
-	if len(top) != 1 || top[0].name != "tenants" {
+	if len(top) != 1 || top[0].Name != "tenants" {
 		return nil, errors.New(`the document must have exactly one member, "tenants"`)
 	}
-	tenants, err := objectMembers(top[0].value)
+	tenants, err := strictjson.Walk(top[0].Value)
 	if err != nil {
 		return nil, fmt.Errorf(`"tenants": %w`, err)
 	}
 	f := &File{tenants: make(map[string]map[string]Incident, len(tenants))}
 	for _, t := range tenants {
-		if err := checkID(t.name); err != nil {
-			return nil, fmt.Errorf("tenant %q: tenant id %w", t.name, err)
+		if err := checkID(t.Name); err != nil {
+			return nil, fmt.Errorf("tenant %q: tenant id %w", t.Name, err)
 		}
-		incidents, err := parseTenant(t.name, t.value)
+		incidents, err := parseTenant(t.Name, t.Value)
 		if err != nil {
-			return nil, fmt.Errorf("tenant %q: %w", t.name, err)
+			return nil, fmt.Errorf("tenant %q: %w", t.Name, err)
 		}
-		f.tenants[t.name] = incidents
+		f.tenants[t.Name] = incidents
 	}
 	return f, nil
 }
 
 func parseTenant(tenant string, data []byte) (map[string]Incident, error) {
-	ms, err := objectMembers(data)
+	ms, err := strictjson.Walk(data)
 	if err != nil {
 		return nil, err
 	}
-	if len(ms) != 1 || ms[0].name != "incidents" {
+	if len(ms) != 1 || ms[0].Name != "incidents" {
 		return nil, errors.New(`a tenant must have exactly one member, "incidents"`)
 	}
-	raw := ms[0].value
+	raw := ms[0].Value
 	var elems []json.RawMessage
 	// Unmarshal would take null for an empty list; a tenant without
 	// incidents says so with [].
