@@ -46,8 +46,8 @@ func wireAPI(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *a
 	if err != nil {
 		return nil, nil, err
 	}
-	roles := session.Roles{Ops: cfg.OpsRole, Service: cfg.ServiceRole}
-	revoker, err := session.NewRevoker(st.revs, roles, cfg.ClockSkew, nil)
+	roles := session.Roles{Ops: cfg.OpsRole, Service: cfg.ServiceRole, OpsTenant: cfg.OpsTenant}
+	revoker, err := session.NewRevoker(st.revs, st.revokeLimiter, roles, cfg.ClockSkew, nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -65,8 +65,9 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *
 	}
 	deps.Edge = &api.Edge{
 		Verifier: verifier, Revocations: st.revs, Chat: chatService, Log: st.events,
-		Tickets: st.tickets, Incidents: incidents,
-		TicketTTL: cfg.TicketTTL, Heartbeat: cfg.Heartbeat, MaxStreamsPerSession: cfg.MaxStreamsPerSession,
+		Tickets: st.tickets, TicketLimiter: st.ticketLimiter, Incidents: incidents,
+		TicketTTL: cfg.TicketTTL, Heartbeat: cfg.Heartbeat,
+		MaxStreamsPerSession: cfg.MaxStreamsPerSession, MaxStreamsPerClient: cfg.MaxStreamsPerClient,
 		EmbedOrigins: cfg.EmbedOrigins,
 	}
 	return chatService, ready, nil
@@ -79,7 +80,10 @@ func newAssistant(cfg config.Config, logger *zap.Logger) (assistant.Assistant, e
 		logger.Info("assistant: embedded (answers from the incident context); set WIDGET_ASSISTANT_URL for a model server")
 		return assistant.NewEmbedded(assistant.DefaultPause), nil
 	}
-	a, err := assistant.NewOpenAI(assistant.OpenAIConfig{URL: cfg.AssistantURL, Model: cfg.AssistantModel, APIKey: cfg.AssistantAPIKey})
+	a, err := assistant.NewOpenAI(assistant.OpenAIConfig{
+		URL: cfg.AssistantURL, Model: cfg.AssistantModel, APIKey: cfg.AssistantAPIKey,
+		MaxTokens: cfg.AssistantMaxTokens, MaxHistoryBytes: cfg.AssistantHistoryBytes, MaxHistoryTurns: cfg.AssistantHistoryTurns,
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,9 @@ type stores struct {
 	revsReady     api.ReadyCheck
 	events        events.Log
 	tickets       api.Tickets
-	limiter       chat.Limiter
+	limiter       chat.Limiter // messages, per session
+	revokeLimiter session.Limiter
+	ticketLimiter ratelimit.Limiter
 	incidentCache incident.Cache
 	closers       []func()
 }
@@ -59,9 +61,18 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger) (*st
 		if err != nil {
 			return nil, err
 		}
+		revokeLimiter, err := ratelimit.NewMemory(cfg.RevocationRateLimit, cfg.RevocationRateWindow, time.Now)
+		if err != nil {
+			return nil, err
+		}
+		ticketLimiter, err := ratelimit.NewMemory(cfg.TicketRateLimit, cfg.TicketRateWindow, time.Now)
+		if err != nil {
+			return nil, err
+		}
 		return &stores{
-			revs: revoke.NewMemory(time.Now), revsReady: func() error { return nil },
-			events: log, tickets: ticket.NewMemory(time.Now), limiter: limiter,
+			revs: revoke.NewMemory(time.Now, revocationLimits(cfg)), revsReady: func() error { return nil },
+			events: log, tickets: ticket.NewMemory(time.Now, cfg.MaxTicketsPerSession), limiter: limiter,
+			revokeLimiter: revokeLimiter, ticketLimiter: ticketLimiter,
 			incidentCache: incident.NewMemoryCache(time.Now),
 		}, nil
 	}
@@ -86,6 +97,7 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 		StalenessBudget: cfg.RevocationStaleness,
 		Leeway:          cfg.ClockSkew,
 		Logger:          logger.Named("revocations"),
+		Limits:          revocationLimits(cfg),
 	})
 	if err != nil {
 		return err
@@ -112,7 +124,18 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	if st.limiter, err = redis.NewRateLimiter(client, ns, cfg.MessageRateLimit, cfg.MessageRateWindow); err != nil {
 		return err
 	}
-	st.tickets = redis.NewTickets(client, ns)
+	if st.revokeLimiter, err = redis.NewRateLimiter(client, ns+":revoke", cfg.RevocationRateLimit, cfg.RevocationRateWindow); err != nil {
+		return err
+	}
+	if st.ticketLimiter, err = redis.NewRateLimiter(client, ns+":ticket", cfg.TicketRateLimit, cfg.TicketRateWindow); err != nil {
+		return err
+	}
+	st.tickets = redis.NewTickets(client, ns, cfg.MaxTicketsPerSession)
 	st.incidentCache = redis.NewIncidentCache(client, ns)
 	return nil
+}
+
+// revocationLimits are the bounds of the revocation store and mirror.
+func revocationLimits(cfg config.Config) revoke.Limits {
+	return revoke.Limits{MaxPerTenant: cfg.RevocationMaxPerTenant, MaxEntries: cfg.RevocationMaxEntries}
 }

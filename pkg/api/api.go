@@ -76,7 +76,8 @@ type Server struct {
 	deps     Deps
 	engine   *gin.Engine
 	embed    *embed.Widget // the embeddable widget; nil without the edge
-	streams  streamCounter
+	streams  streamCounter // per session
+	clients  streamCounter // per client address
 	draining chan struct{}
 	drain    sync.Once
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/events"
 	"github.com/causeflow/widget-sessions/pkg/incident"
 	"github.com/causeflow/widget-sessions/pkg/strictjson"
+	"github.com/causeflow/widget-sessions/pkg/ticket"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/verify"
 	"github.com/causeflow/widget-sessions/pkg/widget"
@@ -40,6 +41,11 @@ type Tickets interface {
 	Redeem(ctx context.Context, ticket string) (*token.Claims, error)
 }
 
+// Limiter decides whether one more event of a key may happen now.
+type Limiter interface {
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
+}
+
 // Incidents looks up an incident's context.
 type Incidents interface {
 	Lookup(ctx context.Context, tenant, id string) (incident.Incident, error)
@@ -53,21 +59,27 @@ type Edge struct {
 	Chat        Chat
 	Log         events.Log
 	Tickets     Tickets
-	Incidents   Incidents
+	// TicketLimiter counts the tickets each session asks for.
+	TicketLimiter Limiter
+	Incidents     Incidents
 
 	TicketTTL            time.Duration // default 30s
 	Heartbeat            time.Duration // default 15s
 	FollowPoll           time.Duration // safety-net re-read of the log; default 2s
 	LivenessCheck        time.Duration // how often a stream re-checks revocation and expiry; default 1s
 	MaxStreamsPerSession int           // default 5
+	MaxStreamsPerClient  int           // per client address; default 100
 	// EmbedOrigins are the host pages' origins allowed to frame the widget
 	// (/embed) and hand it a session token; none: no page may.
 	EmbedOrigins []string
 }
 
 func (e *Edge) withDefaults() error {
-	if e.Verifier == nil || e.Revocations == nil || e.Chat == nil || e.Log == nil || e.Tickets == nil || e.Incidents == nil {
-		return errors.New("api: the edge needs a verifier, revocations, chat, log, tickets and incidents")
+	if e.Verifier == nil || e.Revocations == nil || e.Chat == nil || e.Log == nil || e.Tickets == nil || e.TicketLimiter == nil || e.Incidents == nil {
+		return errors.New("api: the edge needs a verifier, revocations, chat, log, tickets, a ticket limiter and incidents")
+	}
+	if e.MaxStreamsPerClient <= 0 {
+		e.MaxStreamsPerClient = 100
 	}
 	if e.TicketTTL <= 0 {
 		e.TicketTTL = 30 * time.Second
@@ -207,9 +219,24 @@ func (s *Server) streamTicket(c *gin.Context) error {
 	if err := ownSession(c, claims); err != nil {
 		return err
 	}
-	ttl := s.deps.Edge.TicketTTL
-	t, err := s.deps.Edge.Tickets.Issue(c, claims, ttl)
-	if err != nil {
+	edge := s.deps.Edge
+	switch ok, retry, err := edge.TicketLimiter.Allow(c, "ticket:"+claims.SessionID); {
+	case err != nil:
+		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "ticket store unavailable", Err: err}
+	case !ok:
+		return &widget.Error{Code: widget.CodeRateLimited, Message: "too many stream tickets for this session; retry later", RetryAfter: retry}
+	}
+	ttl := edge.TicketTTL
+	t, err := edge.Tickets.Issue(c, claims, ttl)
+	switch {
+	case errors.Is(err, ticket.ErrSessionLimit):
+		// The oldest outstanding ticket expires within a TTL at most.
+		return &widget.Error{Code: widget.CodeTooManyTickets, Message: "too many outstanding stream tickets for this session; use one, or retry later", RetryAfter: ttl, Err: err}
+	case errors.Is(err, ticket.ErrFull):
+		s.deps.Metrics.observeRefusal(c.FullPath(), "ticket_store_full")
+		s.logger(c).Error("the ticket store is full: every session is refused tickets until some expire; the per-session bound should have prevented this", zap.Error(err))
+		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "ticket store unavailable", Err: err}
+	case err != nil:
 		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "ticket store unavailable", Err: err}
 	}
 	c.Header("Cache-Control", "no-store")

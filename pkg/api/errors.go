@@ -27,6 +27,8 @@ var statusOf = map[string]int{
 	widget.CodeIncidentNotFound:      http.StatusNotFound,
 	widget.CodeRateLimited:           http.StatusTooManyRequests,
 	widget.CodeTooManyStreams:        http.StatusTooManyRequests,
+	widget.CodeTooManyTickets:        http.StatusTooManyRequests,
+	widget.CodeRevocationLimit:       http.StatusTooManyRequests,
 	widget.CodeInternal:              http.StatusInternalServerError,
 }
 
@@ -51,6 +53,9 @@ func (s *Server) renderError(c *gin.Context, err error) {
 	if !ok {
 		s.logger(c).Error("error code without a status", zap.String("code", de.Code), zap.Error(err))
 		de, status = widget.Errorf(widget.CodeInternal, "internal error"), http.StatusInternalServerError
+	}
+	if status == http.StatusTooManyRequests {
+		s.deps.Metrics.observeRefusal(c.FullPath(), de.Code)
 	}
 	if de.Err != nil && status >= 500 {
 		s.logger(c).Warn("dependency error", zap.String("code", de.Code), zap.Error(de.Err))

@@ -211,10 +211,14 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	}
 	f.revs = cfg.revs
 	if f.revs == nil {
-		f.revs = revoke.NewMemory(time.Now)
+		f.revs = revoke.NewMemory(time.Now, revoke.Limits{})
 	}
-	roles := session.Roles{Ops: "ops", Service: "service"}
-	revoker, err := session.NewRevoker(f.revs, roles, 30*time.Second, nil)
+	roles := session.Roles{Ops: "ops", Service: "service", OpsTenant: "causeflow"}
+	revokeLimiter, err := ratelimit.NewMemory(1_000_000, time.Minute, time.Now) // the limit has tests of its own, end to end
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoker, err := session.NewRevoker(f.revs, revokeLimiter, roles, 30*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +249,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	t.Cleanup(f.chat.Close)
 	edge := &api.Edge{
 		Verifier: verifier, Revocations: f.revs, Chat: f.chat, Log: f.events,
-		Tickets: ticket.NewMemory(time.Now), Incidents: f.incidents,
+		Tickets: ticket.NewMemory(time.Now, 0), TicketLimiter: revokeLimiter, Incidents: f.incidents,
 		Heartbeat: cfg.heartbeat, LivenessCheck: 50 * time.Millisecond, FollowPoll: time.Second, MaxStreamsPerSession: 2,
 		EmbedOrigins: cfg.origins,
 	}

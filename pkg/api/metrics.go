@@ -14,6 +14,7 @@ type Metrics struct {
 	mintDuration *prometheus.HistogramVec
 	requests     *prometheus.CounterVec
 	reqDuration  *prometheus.HistogramVec
+	refusals     *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -37,8 +38,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "HTTP request latency on the public listener by route template.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "widget_sessions_limit_refusals_total",
+			Help: "Requests refused by a per-tenant, per-session or per-client limit (the error code: rate_limited, too_many_streams, too_many_tickets, revocation_limit_reached), or by the global ticket bound (ticket_store_full), by route template.",
+		}, []string{"route", "code"}),
 	}
-	for _, c := range []prometheus.Collector{m.mints, m.mintDuration, m.requests, m.reqDuration} {
+	for _, c := range []prometheus.Collector{m.mints, m.mintDuration, m.requests, m.reqDuration, m.refusals} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -54,4 +59,8 @@ func (m *Metrics) observeMint(result string, d time.Duration) {
 func (m *Metrics) observeRequest(route, method string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.reqDuration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+func (m *Metrics) observeRefusal(route, code string) {
+	m.refusals.WithLabelValues(route, code).Inc()
 }

@@ -179,7 +179,7 @@ type fakeRevocations struct {
 }
 
 func newFakeRevocations() *fakeRevocations {
-	return &fakeRevocations{mem: revoke.NewMemory(time.Now)}
+	return &fakeRevocations{mem: revoke.NewMemory(time.Now, revoke.Limits{})}
 }
 
 func (r *fakeRevocations) Revoke(ctx context.Context, e revoke.Entry) error {

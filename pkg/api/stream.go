@@ -21,7 +21,8 @@ import (
 // is dropped instead of holding a goroutine and a buffer forever.
 const writeTimeout = 10 * time.Second
 
-// streamCounter caps the open streams of each session on this replica.
+// streamCounter caps the open streams of each key (a session, a client
+// address) on this replica.
 type streamCounter struct {
 	mu sync.Mutex
 	n  map[string]int
@@ -117,6 +118,13 @@ func (s *Server) stream(c *gin.Context) error {
 		return widget.FieldError("Last-Event-ID", "must be an event id such as 1700000000000-0")
 	}
 	edge := s.deps.Edge
+	// ClientIP is the peer address, or what WIDGET_TRUSTED_PROXIES vouch
+	// for: a client cannot pick the address it is counted under.
+	releaseClient, ok := s.clients.acquire(c.ClientIP(), edge.MaxStreamsPerClient)
+	if !ok {
+		return &widget.Error{Code: widget.CodeTooManyStreams, Message: fmt.Sprintf("at most %d open streams per client address", edge.MaxStreamsPerClient), RetryAfter: 5 * time.Second}
+	}
+	defer releaseClient()
 	release, ok := s.streams.acquire(claims.SessionID, edge.MaxStreamsPerSession)
 	if !ok {
 		return &widget.Error{Code: widget.CodeTooManyStreams, Message: fmt.Sprintf("at most %d open streams per session", edge.MaxStreamsPerSession), RetryAfter: 5 * time.Second}

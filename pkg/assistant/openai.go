@@ -72,9 +72,23 @@ type OpenAIConfig struct {
 	// redirects: a redirected POST would carry the conversation, and
 	// perhaps the key, somewhere nobody configured.
 	Client *http.Client
-	// MaxTokens, when positive, bounds the answer ("max_tokens").
+	// MaxTokens bounds the answer ("max_tokens"), so that no question
+	// costs more than that. Default DefaultMaxTokens.
 	MaxTokens int
+	// MaxHistoryBytes and MaxHistoryTurns bound the conversation sent with
+	// a question (its content bytes and its messages, the question
+	// included); the oldest turns are dropped first. Defaults
+	// DefaultMaxHistoryBytes and DefaultMaxHistoryTurns.
+	MaxHistoryBytes int
+	MaxHistoryTurns int
 }
+
+// Defaults of an upstream request's budget.
+const (
+	DefaultMaxTokens       = 1024
+	DefaultMaxHistoryBytes = 24 << 10
+	DefaultMaxHistoryTurns = 20
+)
 
 // OpenAI is the Assistant of an OpenAI-compatible chat completions server,
 // streamed (server-sent events of "chat.completion.chunk" objects, ended
@@ -88,6 +102,8 @@ type OpenAI struct {
 	idle      time.Duration
 	client    *http.Client
 	maxTokens int
+	histBytes int
+	histTurns int
 }
 
 // NewOpenAI returns the adapter cfg describes: URL must be an http:// or
@@ -109,8 +125,8 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 		return nil, errors.New("assistant: model is required")
 	case cfg.Timeout < 0 || cfg.IdleTimeout < 0:
 		return nil, errors.New("assistant: timeouts must not be negative")
-	case cfg.MaxTokens < 0:
-		return nil, errors.New("assistant: max tokens must not be negative")
+	case cfg.MaxTokens < 0 || cfg.MaxHistoryBytes < 0 || cfg.MaxHistoryTurns < 0:
+		return nil, errors.New("assistant: max tokens and history bounds must not be negative")
 	case strings.ContainsFunc(cfg.APIKey, func(r rune) bool { return r < 0x20 || r == 0x7f }):
 		// net/http would refuse the header on every request; say so now,
 		// without echoing the secret.
@@ -129,7 +145,9 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 		timeout:   cmp.Or(cfg.Timeout, DefaultOpenAITimeout),
 		idle:      cmp.Or(cfg.IdleTimeout, DefaultOpenAIIdleTimeout),
 		client:    client,
-		maxTokens: cfg.MaxTokens,
+		maxTokens: cmp.Or(cfg.MaxTokens, DefaultMaxTokens),
+		histBytes: cmp.Or(cfg.MaxHistoryBytes, DefaultMaxHistoryBytes),
+		histTurns: cmp.Or(cfg.MaxHistoryTurns, DefaultMaxHistoryTurns),
 	}, nil
 }
 
@@ -143,7 +161,7 @@ type chatRequest struct {
 	Model     string        `json:"model"`
 	Stream    bool          `json:"stream"`
 	Messages  []chatMessage `json:"messages"`
-	MaxTokens int           `json:"max_tokens,omitempty"`
+	MaxTokens int           `json:"max_tokens"`
 }
 
 // chatChunk is the part of a "chat.completion.chunk" the adapter reads. An
@@ -351,11 +369,15 @@ func (o *OpenAI) upstreamMessage(body []byte) string {
 	return msg
 }
 
-// requestBody is the request for req: the system prompt, then the history.
+// requestBody is the request for req: the system prompt, the incident
+// context, then as much of the history as the budget allows.
 func (o *OpenAI) requestBody(req Request) ([]byte, error) {
-	msgs := make([]chatMessage, 0, len(req.History)+1)
-	msgs = append(msgs, chatMessage{Role: "system", Content: SystemPrompt(req.Incident)})
-	for i, m := range req.History {
+	history := trimHistory(req.History, o.histBytes, o.histTurns)
+	msgs := make([]chatMessage, 0, len(history)+2)
+	msgs = append(msgs,
+		chatMessage{Role: "system", Content: SystemPrompt},
+		chatMessage{Role: "system", Content: ContextMessage(req.Incident)})
+	for i, m := range history {
 		switch m.Role {
 		case RoleUser, RoleAssistant:
 			msgs = append(msgs, chatMessage{Role: m.Role, Content: m.Content})

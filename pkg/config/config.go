@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/causeflow/widget-sessions/pkg/token"
+	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
 // Config is the whole configuration of a widget-sessions process.
@@ -35,6 +36,7 @@ type Config struct {
 	CallerAlgorithms  []string
 	CallerTenantClaim string
 	CallerRolesClaim  string
+	CallerTyp         string // required typ header of caller JWTs; "" = not required
 	CallerJWKSRefresh time.Duration
 	ClockSkew         time.Duration
 	DevIDPKey         string // dev identity provider key file; only without CallerJWKS
@@ -44,10 +46,20 @@ type Config struct {
 
 	OpsRole     string
 	ServiceRole string
+	OpsTenant   string // the only tenant whose callers may hold OpsRole or ServiceRole
+
+	RevocationRateLimit    int
+	RevocationRateWindow   time.Duration
+	RevocationMaxPerTenant int
+	RevocationMaxEntries   int
 
 	AssistantURL    string // OpenAI-compatible base URL; "" = the embedded assistant
 	AssistantModel  string
 	AssistantAPIKey string
+	// Budget of one upstream request.
+	AssistantMaxTokens    int
+	AssistantHistoryBytes int
+	AssistantHistoryTurns int
 
 	Serve                string // "api", "edge" or "both"
 	EdgeJWKS             string // the API's JWKS, for an edge-only replica
@@ -57,8 +69,12 @@ type Config struct {
 	MessageRateLimit     int
 	MessageRateWindow    time.Duration
 	MaxStreamsPerSession int
+	MaxStreamsPerClient  int
 	Heartbeat            time.Duration
 	TicketTTL            time.Duration
+	TicketRateLimit      int
+	TicketRateWindow     time.Duration
+	MaxTicketsPerSession int
 
 	URLBase             string
 	EmbedOrigins        []string // host pages allowed to frame the widget
@@ -102,6 +118,12 @@ func Load(getenv func(string) string) (Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
+	if c.OpsTenant == "" && c.Env != token.EnvLive {
+		// The embedded default's operator tenant, so that the README's
+		// `wsctl dev-token --tenant causeflow --role ops` works as written.
+		// Live names its own (validateLive).
+		c.OpsTenant = DefaultOpsTenant
+	}
 	if c.DevIDP() {
 		// The dev identity provider names itself; an explicit setting wins.
 		if getenv("WIDGET_CALLER_ISSUER") == "" {
@@ -113,6 +135,10 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	return c, nil
 }
+
+// DefaultOpsTenant is the operator tenant outside live when
+// WIDGET_OPS_TENANT is unset.
+const DefaultOpsTenant = "causeflow"
 
 // devIssuer mirrors devidp.Issuer; config cannot import devidp (which
 // imports jwx) without dragging key handling into configuration, and a test
@@ -163,6 +189,20 @@ func (c *Config) validate() error {
 	if c.OpsRole == "" || c.ServiceRole == "" || c.OpsRole == c.ServiceRole ||
 		c.OpsRole == "admin" || c.OpsRole == "member" || c.ServiceRole == "admin" || c.ServiceRole == "member" {
 		bad("WIDGET_OPS_ROLE", "and WIDGET_SERVICE_ROLE must be non-empty, distinct, and neither admin nor member")
+	}
+	if c.OpsTenant != "" {
+		if err := widget.ValidateID("WIDGET_OPS_TENANT", c.OpsTenant); err != nil {
+			bad("WIDGET_OPS_TENANT", "must be a tenant id: %v", err)
+		}
+	}
+	if c.RevocationRateWindow < time.Millisecond || c.TicketRateWindow < time.Millisecond {
+		bad("WIDGET_REVOCATION_RATE_WINDOW", "and WIDGET_STREAM_TICKET_RATE_WINDOW must be at least 1ms")
+	}
+	if c.RevocationMaxEntries < c.RevocationMaxPerTenant {
+		bad("WIDGET_REVOCATION_MAX_ENTRIES", "must be at least WIDGET_REVOCATION_MAX_PER_TENANT (%d)", c.RevocationMaxPerTenant)
+	}
+	if c.CallerTyp != "" && strings.ContainsFunc(c.CallerTyp, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		bad("WIDGET_CALLER_TYP", "must be a media type such as at+jwt")
 	}
 	if c.RevocationStaleness < time.Second {
 		bad("WIDGET_REVOCATION_STALENESS", "must be at least 1s: the mirror polls Redis every second")
@@ -228,13 +268,30 @@ func (c *Config) validateLive() []error {
 	for _, env := range c.devSettings {
 		errs = append(errs, fmt.Errorf("%s: is a development setting and cannot be set when WIDGET_ENV=live", env))
 	}
-	if strings.HasPrefix(c.CallerJWKS, "http://") {
-		errs = append(errs, errors.New("WIDGET_CALLER_JWKS: must be https or a file when WIDGET_ENV=live"))
-	}
-	if strings.HasPrefix(c.EdgeJWKS, "http://") {
-		errs = append(errs, errors.New("WIDGET_EDGE_JWKS: must be https or a file when WIDGET_ENV=live"))
+	need("WIDGET_OPS_TENANT", c.OpsTenant, "the ops and service roles must belong to the operator's tenant alone")
+	// Every outbound URL that carries a credential (a bearer key, a
+	// session token, a caller's keys) is https in live: in cleartext
+	// anyone on the path could read or change it. A file path is fine.
+	for _, u := range []struct{ env, value string }{
+		{"WIDGET_CALLER_JWKS", c.CallerJWKS},
+		{"WIDGET_EDGE_JWKS", c.EdgeJWKS},
+		{"WIDGET_DIRECTORY", c.Directory},
+		{"WIDGET_INCIDENTS", c.Incidents},
+		{"WIDGET_ASSISTANT_URL", c.AssistantURL},
+		{"WIDGET_URL_BASE", c.URLBase},
+	} {
+		if cleartext(u.value) {
+			errs = append(errs, fmt.Errorf("%s: must be https (or a file) when WIDGET_ENV=live: it carries credentials or session tokens", u.env))
+		}
 	}
 	return errs
+}
+
+// cleartext reports whether a setting names a URL that is not https: any
+// "scheme://" other than https. A plain path (a file) is not a URL.
+func cleartext(v string) bool {
+	scheme, _, ok := strings.Cut(v, "://")
+	return ok && !strings.EqualFold(scheme, "https")
 }
 
 // checkOrigin accepts a web origin as browsers write it (event.origin, CSP

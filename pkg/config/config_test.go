@@ -21,7 +21,9 @@ func TestDefaults(t *testing.T) {
 	if c.Env != "test" || c.Addr != "127.0.0.1:8080" || c.InternalAddr != "127.0.0.1:9090" ||
 		c.URLBase != "https://widget.causeflow.ai" || c.RedisURL != "" || c.ClockSkew != 30*time.Second ||
 		!c.DevIDP() || c.CallerIssuer != "https://dev-idp.widget-sessions.invalid" ||
-		c.CallerTenantClaim != "tid" || c.CallerRolesClaim != "roles" || len(c.TrustedProxies) != 0 {
+		c.CallerTenantClaim != "tid" || c.CallerRolesClaim != "roles" || len(c.TrustedProxies) != 0 ||
+		c.OpsTenant != "causeflow" || c.CallerTyp != "" || c.MaxTicketsPerSession != 10 || c.MaxStreamsPerClient != 100 ||
+		c.RevocationRateLimit != 60 || c.RevocationMaxPerTenant != 10000 || c.AssistantMaxTokens != 1024 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if strings.Join(c.CallerAlgorithms, ",") != "RS256,ES256,EdDSA" {
@@ -34,6 +36,7 @@ func TestLoadRejects(t *testing.T) {
 		"WIDGET_ENV": "live", "WIDGET_SIGNING_KEYS": "/keys.json", "WIDGET_CALLER_JWKS": "https://idp.example/jwks.json",
 		"WIDGET_CALLER_ISSUER": "https://idp.example", "WIDGET_DIRECTORY": "https://dir.internal",
 		"WIDGET_REDIS_URL": "redis://redis.internal:6379/0", "WIDGET_INCIDENTS": "https://incidents.internal",
+		"WIDGET_OPS_TENANT": "causeflow",
 	}
 	with := func(base map[string]string, k, v string) map[string]string {
 		m := map[string]string{}
@@ -78,6 +81,21 @@ func TestLoadRejects(t *testing.T) {
 		{"live without redis", with(live, "WIDGET_REDIS_URL", "<unset>"), "WIDGET_REDIS_URL"},
 		{"live with dev idp key", with(live, "WIDGET_DEV_IDP_KEY", ".dev/k.json"), "WIDGET_DEV_IDP_KEY"},
 		{"live with http jwks", with(live, "WIDGET_CALLER_JWKS", "http://idp/jwks.json"), "WIDGET_CALLER_JWKS"},
+		{"live without an ops tenant", with(live, "WIDGET_OPS_TENANT", "<unset>"), "WIDGET_OPS_TENANT"},
+		{"bad ops tenant", map[string]string{"WIDGET_OPS_TENANT": "cause flow"}, "WIDGET_OPS_TENANT"},
+		// Live refuses cleartext for every outbound URL that carries a
+		// credential or a session token.
+		{"live with http directory", with(live, "WIDGET_DIRECTORY", "http://dir.internal"), "WIDGET_DIRECTORY"},
+		{"live with http incidents", with(live, "WIDGET_INCIDENTS", "http://incidents.internal"), "WIDGET_INCIDENTS"},
+		{"live with http url base", with(live, "WIDGET_URL_BASE", "http://widget.example"), "WIDGET_URL_BASE"},
+		{"live with HTTP url base", with(live, "WIDGET_URL_BASE", "HTTP://widget.example"), "WIDGET_URL_BASE"},
+		{"live with http assistant", with(with(live, "WIDGET_ASSISTANT_URL", "http://llm.internal/v1"), "WIDGET_ASSISTANT_MODEL", "m"), "WIDGET_ASSISTANT_URL"},
+		{"live with http edge jwks", with(with(live, "WIDGET_EDGE_JWKS", "http://api/jwks.json"), "WIDGET_SERVE", "edge"), "WIDGET_EDGE_JWKS"},
+		{"zero ticket limit", map[string]string{"WIDGET_MAX_TICKETS_PER_SESSION": "0"}, "WIDGET_MAX_TICKETS_PER_SESSION"},
+		{"zero client streams", map[string]string{"WIDGET_MAX_STREAMS_PER_CLIENT": "0"}, "WIDGET_MAX_STREAMS_PER_CLIENT"},
+		{"mirror smaller than a tenant", map[string]string{"WIDGET_REVOCATION_MAX_ENTRIES": "10", "WIDGET_REVOCATION_MAX_PER_TENANT": "11"}, "WIDGET_REVOCATION_MAX_ENTRIES"},
+		{"tiny history budget", map[string]string{"WIDGET_ASSISTANT_HISTORY_BYTES": "100"}, "WIDGET_ASSISTANT_HISTORY_BYTES"},
+		{"bad caller typ", map[string]string{"WIDGET_CALLER_TYP": "at jwt"}, "WIDGET_CALLER_TYP"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,6 +36,20 @@ func dur(dst func(c *Config) *time.Duration) func(*Config, string) error {
 	}
 }
 
+func integer(min int, dst func(c *Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("must be an integer: %v", err)
+		}
+		if n < min {
+			return fmt.Errorf("must be at least %d", min)
+		}
+		*dst(c) = n
+		return nil
+	}
+}
+
 func list(dst func(c *Config) *[]string) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		var out []string
@@ -86,6 +100,8 @@ var settings = []setting{
 		set: str(func(c *Config) *string { return &c.CallerTenantClaim })},
 	{Env: "WIDGET_CALLER_ROLES_CLAIM", Default: "roles", Doc: "Caller JWT claim holding the roles (an array of strings, or one string).",
 		set: str(func(c *Config) *string { return &c.CallerRolesClaim })},
+	{Env: "WIDGET_CALLER_TYP", Doc: "When set, the `typ` header every caller JWT must carry (for example `at+jwt`, RFC 9068; compared case-insensitively, `application/` optional). Unset: `typ` is not required, but a token of a type meant for something else is still refused by its claims.",
+		set: str(func(c *Config) *string { return &c.CallerTyp })},
 	{Env: "WIDGET_CALLER_JWKS_REFRESH", Default: "5m", Doc: "How often the caller JWKS is refetched.",
 		set: dur(func(c *Config) *time.Duration { return &c.CallerJWKSRefresh })},
 	{Env: "WIDGET_CLOCK_SKEW", Default: "30s", Doc: "Leeway on `exp`/`nbf`/`iat` of caller JWTs and session tokens; revocation entries outlive the tokens they match by this much.",
@@ -98,6 +114,8 @@ var settings = []setting{
 		set: str(func(c *Config) *string { return &c.DirectoryToken })},
 	{Env: "WIDGET_OPS_ROLE", Default: "ops", Doc: "Caller role that may revoke in any tenant (`tenantId` query parameter) and revoke whole tenants.",
 		set: str(func(c *Config) *string { return &c.OpsRole })},
+	{Env: "WIDGET_OPS_TENANT", Doc: "The one tenant (the operator's) whose callers may hold `WIDGET_OPS_ROLE` and `WIDGET_SERVICE_ROLE`: those roles in a caller token of any other tenant give no power at all (403). Required in `live`; unset outside `live`, it is `causeflow` (the README's `wsctl dev-token --tenant causeflow`).",
+		set: str(func(c *Config) *string { return &c.OpsTenant })},
 	{Env: "WIDGET_SERVICE_ROLE", Default: "service", Doc: "Caller role that may introspect session tokens (the API gateway).",
 		set: str(func(c *Config) *string { return &c.ServiceRole })},
 	{Env: "WIDGET_SERVE", Default: "both", Doc: "`api` (mint, revoke, introspect, JWKS), `edge` (the widget's endpoints: session, messages, stream) or `both`. One image; scale edge replicas apart from API replicas.",
@@ -110,36 +128,36 @@ var settings = []setting{
 		set: str(func(c *Config) *string { return &c.IncidentsToken })},
 	{Env: "WIDGET_CONTEXT_TTL", Default: "5m", Doc: "How long an incident's context stays in the cache (Redis, or memory) before the source is asked again.",
 		set: dur(func(c *Config) *time.Duration { return &c.ContextTTL })},
-	{Env: "WIDGET_ASSISTANT_URL", Doc: "An OpenAI-compatible server for the assistant: `POST {url}/chat/completions` with `stream: true` (e.g. `https://api.openai.com/v1`, or a vLLM/Ollama endpoint). The incident context goes into the system prompt, the conversation into the messages. Unset: the embedded assistant, which answers from the incident context.",
+	{Env: "WIDGET_ASSISTANT_URL", Doc: "An OpenAI-compatible server for the assistant: `POST {url}/chat/completions` with `stream: true` (e.g. `https://api.openai.com/v1`, or a vLLM/Ollama endpoint). The incident context goes as JSON data in a system message of its own, the conversation (within the budget below) into the messages. Unset: the embedded assistant, which answers from the incident context.",
 		set: str(func(c *Config) *string { return &c.AssistantURL })},
 	{Env: "WIDGET_ASSISTANT_MODEL", Doc: "The model to ask; required with `WIDGET_ASSISTANT_URL`.",
 		set: str(func(c *Config) *string { return &c.AssistantModel })},
 	{Env: "WIDGET_ASSISTANT_API_KEY", Doc: "Bearer key for `WIDGET_ASSISTANT_URL`. Never logged.",
 		set: str(func(c *Config) *string { return &c.AssistantAPIKey })},
+	{Env: "WIDGET_ASSISTANT_MAX_TOKENS", Default: "1024", Doc: "`max_tokens` of every request to `WIDGET_ASSISTANT_URL`: the longest answer the upstream may bill for.",
+		set: integer(1, func(c *Config) *int { return &c.AssistantMaxTokens })},
+	{Env: "WIDGET_ASSISTANT_HISTORY_BYTES", Default: "24576", Doc: "Most bytes of conversation sent upstream with a question; older turns are dropped first (the question itself is always sent).",
+		set: integer(4096, func(c *Config) *int { return &c.AssistantHistoryBytes })},
+	{Env: "WIDGET_ASSISTANT_HISTORY_TURNS", Default: "20", Doc: "Most messages of conversation sent upstream with a question, the question included; older turns are dropped first.",
+		set: integer(1, func(c *Config) *int { return &c.AssistantHistoryTurns })},
 	{Env: "WIDGET_MESSAGE_RATE_LIMIT", Default: "10", Doc: "Messages a session may send per `WIDGET_MESSAGE_RATE_WINDOW` (shared by every replica with Redis); past it, 429 with `Retry-After`.",
-		set: func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return fmt.Errorf("must be an integer: %v", err)
-			}
-			c.MessageRateLimit = n
-			return nil
-		}},
+		set: integer(1, func(c *Config) *int { return &c.MessageRateLimit })},
 	{Env: "WIDGET_MESSAGE_RATE_WINDOW", Default: "1m", Doc: "The window of `WIDGET_MESSAGE_RATE_LIMIT`.",
 		set: dur(func(c *Config) *time.Duration { return &c.MessageRateWindow })},
 	{Env: "WIDGET_MAX_STREAMS_PER_SESSION", Default: "5", Doc: "Open streams a session may hold on one replica; past it, 429.",
-		set: func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return fmt.Errorf("must be an integer: %v", err)
-			}
-			c.MaxStreamsPerSession = n
-			return nil
-		}},
+		set: integer(1, func(c *Config) *int { return &c.MaxStreamsPerSession })},
+	{Env: "WIDGET_MAX_STREAMS_PER_CLIENT", Default: "100", Doc: "Open streams one client address may hold on one replica, whatever its sessions; past it, 429 `too_many_streams`. The address is the peer's, or the one `WIDGET_TRUSTED_PROXIES` vouch for.",
+		set: integer(1, func(c *Config) *int { return &c.MaxStreamsPerClient })},
 	{Env: "WIDGET_HEARTBEAT", Default: "15s", Doc: "Interval of the SSE heartbeat comment (at most 15s), which keeps proxies from closing an idle stream.",
 		set: dur(func(c *Config) *time.Duration { return &c.Heartbeat })},
 	{Env: "WIDGET_STREAM_TICKET_TTL", Default: "30s", Doc: "Lifetime of a single-use stream ticket (for `EventSource`, which cannot send headers).",
 		set: dur(func(c *Config) *time.Duration { return &c.TicketTTL })},
+	{Env: "WIDGET_STREAM_TICKET_RATE_LIMIT", Default: "30", Doc: "Stream tickets a session may get per `WIDGET_STREAM_TICKET_RATE_WINDOW` (shared by every replica with Redis); past it, 429 `rate_limited` with `Retry-After`.",
+		set: integer(1, func(c *Config) *int { return &c.TicketRateLimit })},
+	{Env: "WIDGET_STREAM_TICKET_RATE_WINDOW", Default: "1m", Doc: "The window of `WIDGET_STREAM_TICKET_RATE_LIMIT`.",
+		set: dur(func(c *Config) *time.Duration { return &c.TicketRateWindow })},
+	{Env: "WIDGET_MAX_TICKETS_PER_SESSION", Default: "10", Doc: "Unredeemed, unexpired stream tickets a session may hold; past it, 429 `too_many_tickets`. One session can never take the tickets of another.",
+		set: integer(1, func(c *Config) *int { return &c.MaxTicketsPerSession })},
 	{Env: "WIDGET_URL_BASE", Default: "https://widget.causeflow.ai", Doc: "Base of `widgetUrl` (`<base>/embed?session=<sessionId>`).",
 		set: func(c *Config, v string) error { c.URLBase = strings.TrimRight(v, "/"); return nil }},
 	{Env: "WIDGET_EMBED_ORIGINS", Doc: "Comma-separated origins (`https://app.customer.com`: scheme, host, optional port, no path) of the host pages that may frame the widget (`/embed`, its CSP `frame-ancestors`) and hand it a session token. In `test`, `http://localhost:PORT` and `http://127.0.0.1:PORT` too. Unset: no page may embed it.",
@@ -148,6 +166,14 @@ var settings = []setting{
 		set: str(func(c *Config) *string { return &c.RedisURL })},
 	{Env: "WIDGET_REVOCATION_STALENESS", Default: "5s", Doc: "How stale the in-memory revocation mirror may get (Redis unreachable) before validation fails closed with 503 `revocation_state_unknown`.",
 		set: dur(func(c *Config) *time.Duration { return &c.RevocationStaleness })},
+	{Env: "WIDGET_REVOCATION_RATE_LIMIT", Default: "60", Doc: "Revocation requests (the three `DELETE` endpoints) the callers of one tenant may make per `WIDGET_REVOCATION_RATE_WINDOW`, shared by every replica with Redis; past it, 429 `rate_limited` with `Retry-After`. Counted for the caller's tenant, so the operator tenant keeps its own budget.",
+		set: integer(1, func(c *Config) *int { return &c.RevocationRateLimit })},
+	{Env: "WIDGET_REVOCATION_RATE_WINDOW", Default: "1m", Doc: "The window of `WIDGET_REVOCATION_RATE_LIMIT`.",
+		set: dur(func(c *Config) *time.Duration { return &c.RevocationRateWindow })},
+	{Env: "WIDGET_REVOCATION_MAX_PER_TENANT", Default: "10000", Doc: "Live session and user revocation entries one tenant may hold; a new one past it is 429 `revocation_limit_reached` (ops revoking the whole tenant is never refused). Entries leave as they expire, at most 24 h after they were written.",
+		set: integer(1, func(c *Config) *int { return &c.RevocationMaxPerTenant })},
+	{Env: "WIDGET_REVOCATION_MAX_ENTRIES", Default: "1000000", Doc: "Most revocation entries a replica's mirror will hold. A Redis holding more (hostile or corrupted) is refused, and validation fails closed, rather than exhausting the replica's memory. Keep it above tenants × `WIDGET_REVOCATION_MAX_PER_TENANT` in use.",
+		set: integer(1, func(c *Config) *int { return &c.RevocationMaxEntries })},
 	{Env: "WIDGET_TRUSTED_PROXIES", Doc: "Comma-separated CIDRs or IPs of proxies whose `X-Forwarded-For` is believed. Unset: none; the client IP is the peer address.",
 		set: func(c *Config, v string) error {
 			if err := list(func(c *Config) *[]string { return &c.TrustedProxies })(c, v); err != nil {

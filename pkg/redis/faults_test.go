@@ -43,7 +43,7 @@ func TestFirstStart(t *testing.T) {
 	if n := obs.FilterMessageSnippet("was empty").Len(); n != 1 {
 		t.Errorf("%d error logs about an empty Redis; want 1", n)
 	}
-	if client(t, srv).Exists(context.Background(), redis.LayoutOf(redis.DefaultNamespace).Marker).Val() != 1 {
+	if !client(t, srv).HExists(context.Background(), redis.LayoutOf(redis.DefaultNamespace).Entries, redis.MarkerField).Val() {
 		t.Error("no marker")
 	}
 	b := start(t, srv, cfg) // the marker is there now: no second all entry

@@ -47,7 +47,7 @@ func client(t testing.TB, srv *redistest.Server) goredis.UniversalClient {
 // that starting a mirror on it does not revoke everything issued so far.
 func seedMarker(t testing.TB, c goredis.UniversalClient, ns string) {
 	t.Helper()
-	if err := c.Set(context.Background(), redis.LayoutOf(ns).Marker, "seeded by the test", 0).Err(); err != nil {
+	if err := c.HSet(context.Background(), redis.LayoutOf(ns).Entries, redis.MarkerField, "seeded by the test").Err(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -147,10 +147,10 @@ func (r *Revocations) pollLoop(ctx context.Context) {
 func (r *Revocations) poll(ctx context.Context) (resync, lost bool, err error) {
 	sent := time.Now()
 	var version *goredis.StringCmd
-	var marker *goredis.IntCmd
+	var marker *goredis.BoolCmd
 	_, err = r.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		version = p.Get(ctx, r.keys.Version)
-		marker = p.Exists(ctx, r.keys.Marker)
+		marker = p.HExists(ctx, r.keys.Entries, MarkerField)
 		return nil
 	})
 	if err != nil && !errors.Is(err, goredis.Nil) {
@@ -163,7 +163,7 @@ func (r *Revocations) poll(ctx context.Context) (resync, lost bool, err error) {
 	if err := marker.Err(); err != nil {
 		return false, false, err
 	}
-	if marker.Val() == 0 {
+	if !marker.Val() {
 		return true, true, nil
 	}
 	r.vmu.Lock()

@@ -123,9 +123,16 @@ const DefaultNamespace = "wrev"
 // ahead from dropping an entry another replica still needs.
 const PruneGrace = 5 * time.Minute
 
+// MarkerField is the field of the entries hash whose absence means that
+// Redis lost the revocation data. It lives inside the hash, not in a key of
+// its own, so that whatever takes the entries (an eviction, a DEL, a
+// flush, a failover to an empty replica) takes the marker with them.
+const MarkerField = "marker"
+
 // Layout names the keys and the channel of a namespace.
 type Layout struct {
-	Entries, Expiry, Version, Marker, Channel string
+	Entries, Expiry, Version, Channel string
+	tag                               string
 }
 
 // LayoutOf returns the layout of namespace.
@@ -135,13 +142,20 @@ func LayoutOf(namespace string) Layout {
 		Entries: tag + "entries",
 		Expiry:  tag + "expiry",
 		Version: tag + "version",
-		Marker:  tag + "marker",
 		Channel: tag + "events",
+		tag:     tag,
 	}
 }
 
-// keys returns the script's KEYS, in its order.
-func (l Layout) keys() []string { return []string{l.Entries, l.Expiry, l.Version, l.Marker} }
+// TenantIndex returns the key of tenant's index: a sorted set of its
+// session and user entries' fields, scored by expiry, which the write
+// script counts against Limits.MaxPerTenant.
+func (l Layout) TenantIndex(tenant string) string { return l.tag + "tenant:" + url.PathEscape(tenant) }
+
+// keys returns the script's KEYS, in its order, for an entry of tenant.
+func (l Layout) keys(tenant string) []string {
+	return []string{l.Entries, l.Expiry, l.Version, l.TenantIndex(tenant)}
+}
 
 // Field returns the hash field of e: kind|tenant|subject, escaped.
 func Field(e revoke.Entry) string {
@@ -199,6 +213,9 @@ type Config struct {
 	// Now is the clock for entry times. Default time.Now. Staleness is
 	// measured on the monotonic clock whatever Now is.
 	Now func() time.Time
+	// Limits bound the entries of a tenant (checked by the write script)
+	// and of the mirror. Zero fields take revoke's defaults.
+	Limits revoke.Limits
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -223,6 +240,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.Limits = c.Limits.WithDefaults()
 	switch {
 	case c.PollInterval < 0 || c.ResyncInterval < 0 || c.Leeway < 0:
 		return c, errors.New("redis: negative interval or leeway")

@@ -17,16 +17,28 @@ import (
 )
 
 // writeScript writes one entry (ARGV[8..10]; none when ARGV[8] is empty)
-// after making sure the marker exists: when it does not, Redis lost its
-// data, and the script first writes the all entry of ARGV[4..6] and sets the
-// marker to ARGV[7]. Then it prunes entries that expired before ARGV[3]. It
+// after making sure the marker field exists in the entries hash: when it
+// does not, Redis lost its data (the hash, or the whole database), and the
+// script first writes the all entry of ARGV[4..6] and sets the marker to
+// ARGV[7]. Every expiry it stores is clamped to ARGV[11], the end of the
+// longest-lived token that could be minted now. A new session or user entry
+// (ARGV[13] = "1") of a tenant whose index KEYS[4] holds ARGV[12] live
+// entries already is refused, and nothing of it is written. Then it prunes
+// entries that expired before ARGV[3], and clamps a batch of entries stored
+// with a later expiry than ARGV[11] (written before the clamp existed). It
 // returns {emptied, all version, all before, all expires, version, before,
-// expires}, the values being the merged ones now stored.
+// expires, refused}, the values being the merged ones now stored.
 //
-//	KEYS: entries, expiry, version, marker
+//	KEYS: entries, expiry, version, tenant index of the entry
 //	ARGV: channel, now, prune-before, all field, all before, all expires,
-//	      marker value, field, before, expires
+//	      marker value, field, before, expires, max expires,
+//	      max per tenant, capped
 var writeScript = goredis.NewScript(`
+local maxexp = tonumber(ARGV[11])
+local function store(field, before, expires)
+  redis.call('HSET', KEYS[1], field, string.format('{"before":%d,"expires":%d}', before, expires))
+  redis.call('ZADD', KEYS[2], expires, field)
+end
 local function merge(field, before, expires)
   local cur = redis.call('HGET', KEYS[1], field)
   if cur then
@@ -34,27 +46,52 @@ local function merge(field, before, expires)
     if c.before > before then before = c.before end
     if c.expires > expires then expires = c.expires end
   end
-  redis.call('HSET', KEYS[1], field, string.format('{"before":%d,"expires":%d}', before, expires))
-  redis.call('ZADD', KEYS[2], expires, field)
+  if expires > maxexp then expires = maxexp end
+  store(field, before, expires)
   local v = redis.call('INCR', KEYS[3])
   redis.call('PUBLISH', ARGV[1], string.format('{"v":%d,"field":%s,"before":%d,"expires":%d}',
     v, cjson.encode(field), before, expires))
   return {v, before, expires}
 end
-local out = {0, 0, 0, 0, 0, 0, 0}
-if redis.call('EXISTS', KEYS[4]) == 0 then
+local out = {0, 0, 0, 0, 0, 0, 0, 0}
+if redis.call('HEXISTS', KEYS[1], '` + MarkerField + `') == 0 then
   local r = merge(ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]))
-  redis.call('SET', KEYS[4], ARGV[7])
+  redis.call('HSET', KEYS[1], '` + MarkerField + `', ARGV[7])
   out[1], out[2], out[3], out[4] = 1, r[1], r[2], r[3]
 end
 if ARGV[8] ~= '' then
+  local capped = ARGV[13] == '1'
+  if capped and redis.call('HEXISTS', KEYS[1], ARGV[8]) == 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[3])
+    if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[12]) then
+      out[8] = 1
+      return out
+    end
+  end
   local r = merge(ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10]))
   out[5], out[6], out[7] = r[1], r[2], r[3]
+  if capped then
+    redis.call('ZADD', KEYS[4], r[3], ARGV[8])
+    local keepto = r[3] + tonumber(ARGV[2]) - tonumber(ARGV[3])
+    local ttl = redis.call('TTL', KEYS[4])
+    if ttl < 0 or ttl < keepto - tonumber(ARGV[2]) then
+      redis.call('EXPIREAT', KEYS[4], keepto)
+    end
+  end
 end
 local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3], 'LIMIT', 0, 500)
 if #old > 0 then
   redis.call('HDEL', KEYS[1], unpack(old))
   redis.call('ZREM', KEYS[2], unpack(old))
+end
+local far = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[11], '+inf', 'LIMIT', 0, 500)
+for _, field in ipairs(far) do
+  local cur = redis.call('HGET', KEYS[1], field)
+  if cur then
+    store(field, cjson.decode(cur).before, maxexp)
+  else
+    redis.call('ZREM', KEYS[2], field)
+  end
 end
 return out
 `)
@@ -110,8 +147,9 @@ type Revocations struct {
 	pending map[int64]struct{}
 	polled  int64
 
-	resyncReq chan struct{}
-	failing   atomic.Bool
+	resyncReq  chan struct{}
+	failing    atomic.Bool
+	overflowed atomic.Bool // Redis holds more than Limits.MaxEntries
 
 	runMu   sync.Mutex
 	started bool
@@ -214,7 +252,7 @@ func (r *Revocations) IsRevoked(c *token.Claims) (bool, error) {
 	r.mu.RLock()
 	revoked := r.set.Revoked(c)
 	r.mu.RUnlock()
-	if !revoked && r.isStale.Load() {
+	if !revoked && (r.isStale.Load() || r.overflowed.Load()) {
 		return false, r.stale
 	}
 	return revoked, nil
@@ -226,10 +264,22 @@ func (r *Revocations) IsRevoked(c *token.Claims) (bool, error) {
 // true for a token it knows revoked even when stale, so a probe with
 // made-up claims cannot stand in for Fresh.)
 func (r *Revocations) Fresh() error {
-	if r.isStale.Load() {
+	if r.isStale.Load() || r.overflowed.Load() {
 		return r.stale
 	}
 	return nil
+}
+
+// overflow records that Redis holds more than Limits.MaxEntries entries
+// (n, or more): the mirror cannot hold them all, so it cannot vouch for
+// any token it does not know revoked, and validation fails closed until a
+// re-sync finds the set within bounds.
+func (r *Revocations) overflow(n int) {
+	if !r.overflowed.Swap(true) {
+		r.log.Error("Redis holds more revocation entries than WIDGET_REVOCATION_MAX_ENTRIES: refusing to load them, validation fails closed",
+			zap.Int("entries", n), zap.Int("max", r.cfg.Limits.MaxEntries))
+	}
+	r.requestResync()
 }
 
 // Subscribe calls fn with each entry that revokes more than the mirror held
@@ -264,11 +314,19 @@ func (r *Revocations) write(ctx context.Context, e *revoke.Entry) error {
 			before = e.Before.Unix()
 		}
 	}
-	res, err := writeScript.Run(ctx, r.client, r.keys.keys(),
+	tenant, capped := "", "0"
+	if e != nil {
+		tenant = e.Tenant
+		if e.Capped() {
+			capped = "1"
+		}
+	}
+	maxExpires := all.Expires.Unix() // now + MaxTTL + leeway, as every bound
+	res, err := writeScript.Run(ctx, r.client, r.keys.keys(tenant),
 		r.keys.Channel, now.Unix(), now.Add(-PruneGrace).Unix(),
 		Field(all), all.Before.Unix(), all.Expires.Unix(), strconv.FormatInt(now.Unix(), 10),
-		field, before, expires).Int64Slice()
-	if err == nil && len(res) != 7 {
+		field, before, expires, maxExpires, r.cfg.Limits.MaxPerTenant, capped).Int64Slice()
+	if err == nil && len(res) != 8 {
 		err = fmt.Errorf("unexpected reply %v", res)
 	}
 	if err != nil {
@@ -276,10 +334,13 @@ func (r *Revocations) write(ctx context.Context, e *revoke.Entry) error {
 	}
 	if res[0] == 1 {
 		r.log.Error("the revocation store in Redis was empty (first start of a deployment, a restart without persistence, a flush, or a failover to an empty replica): every token issued at or before the detection is revoked, so every open widget session must be reopened",
-			zap.Time("revokedBefore", all.Before), zap.String("marker", r.keys.Marker))
+			zap.Time("revokedBefore", all.Before), zap.String("entries", r.keys.Entries))
 		all.Before, all.Expires = time.Unix(res[2], 0), time.Unix(res[3], 0)
 		r.apply(all)
 		r.requestResync()
+	}
+	if res[7] == 1 {
+		return fmt.Errorf("redis: tenant %q holds %d live entries: %w", e.Tenant, r.cfg.Limits.MaxPerTenant, revoke.ErrTenantLimit)
 	}
 	if e != nil {
 		stored := *e
@@ -292,12 +353,24 @@ func (r *Revocations) write(ctx context.Context, e *revoke.Entry) error {
 	return nil
 }
 
-// apply merges e into the mirror and tells the listeners when it changed
-// anything.
+// apply merges e, bounded at now, into the mirror and tells the listeners
+// when it changed anything. A new entry past Limits.MaxEntries is not
+// applied: the mirror fails closed until a re-sync finds the set within
+// bounds again.
 func (r *Revocations) apply(e revoke.Entry) (changed bool) {
+	now := r.cfg.Now()
+	e, ok := e.Bound(now, r.cfg.Leeway)
+	if !ok {
+		return false // a session that cannot have been minted
+	}
 	r.mu.Lock()
+	r.set.Prune(now)
+	if !r.set.Has(e) && r.set.Len() >= r.cfg.Limits.MaxEntries {
+		r.mu.Unlock()
+		r.overflow(r.cfg.Limits.MaxEntries + 1)
+		return false
+	}
 	merged, changed := r.set.Add(e)
-	r.set.Prune(r.cfg.Now())
 	r.mu.Unlock()
 	if changed {
 		r.listeners.Notify(merged)

@@ -23,29 +23,48 @@ type snapshot struct {
 	expired int // entries past their expiry and the grace, still in Redis
 }
 
-// load reads the entries, the version and the marker in one transaction.
+// load reads the entries (the marker among them) and the version in one
+// transaction. It first counts the entries: more than Limits.MaxEntries
+// (a hostile or corrupted Redis) are not read at all, and the error wraps
+// revoke.ErrTooMany. Entries are bounded as the write path bounds them, so
+// none lives in the mirror past now + MaxTTL + leeway.
 func (r *Revocations) load(ctx context.Context) (*snapshot, error) {
+	max := r.cfg.Limits.MaxEntries
+	n, err := r.client.HLen(ctx, r.keys.Entries).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis: load revocations: %w: %w", revoke.ErrUnavailable, err)
+	}
+	if n > int64(max)+1 { // the marker is a field too
+		r.overflow(int(n - 1))
+		return nil, fmt.Errorf("redis: %d revocation entries, more than %d: %w", n-1, max, revoke.ErrTooMany)
+	}
 	var entries *goredis.MapStringStringCmd
 	var version *goredis.StringCmd
-	var marker *goredis.IntCmd
-	_, err := r.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+	_, err = r.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		entries = p.HGetAll(ctx, r.keys.Entries)
 		version = p.Get(ctx, r.keys.Version)
-		marker = p.Exists(ctx, r.keys.Marker)
 		return nil
 	})
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, fmt.Errorf("redis: load revocations: %w: %w", revoke.ErrUnavailable, err)
 	}
-	for _, cmd := range []goredis.Cmder{entries, marker} {
-		if err := cmd.Err(); err != nil {
-			return nil, fmt.Errorf("redis: load revocations: %w: %w", revoke.ErrUnavailable, err)
-		}
+	if err := entries.Err(); err != nil {
+		return nil, fmt.Errorf("redis: load revocations: %w: %w", revoke.ErrUnavailable, err)
 	}
-	s := &snapshot{marker: marker.Val() == 1}
+	fields := entries.Val()
+	_, marker := fields[MarkerField]
+	s := &snapshot{marker: marker}
+	if held := len(fields); marker && held-1 > max || !marker && held > max {
+		r.overflow(held)
+		return nil, fmt.Errorf("redis: %d revocation entries, more than %d: %w", held, max, revoke.ErrTooMany)
+	}
 	s.version, _ = version.Int64()
-	cutoff := r.cfg.Now().Add(-PruneGrace).Unix()
-	for field, value := range entries.Val() {
+	now := r.cfg.Now()
+	cutoff := now.Add(-PruneGrace).Unix()
+	for field, value := range fields {
+		if field == MarkerField {
+			continue
+		}
 		before, expires, err := parseValue(value)
 		var e revoke.Entry
 		if err == nil {
@@ -58,8 +77,11 @@ func (r *Revocations) load(ctx context.Context) (*snapshot, error) {
 		if e.Expires.Unix() < cutoff {
 			s.expired++
 		}
-		s.set.Add(e)
+		if e, ok := e.Bound(now, r.cfg.Leeway); ok {
+			s.set.Add(e)
+		}
 	}
+	r.overflowed.Store(false)
 	return s, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,8 +22,8 @@ import (
 func TestTicketsContract(t *testing.T) {
 	srv := redistest.Start(t)
 	c := client(t, srv)
-	tickettest.Run(t, func(*testing.T, func() time.Time) ticket.Store {
-		return redis.NewTickets(c, namespace())
+	tickettest.Run(t, func(_ *testing.T, _ func() time.Time, maxPerSession int) ticket.Store {
+		return redis.NewTickets(c, namespace(), maxPerSession)
 	})
 }
 
@@ -33,7 +34,7 @@ func TestTicketsLayout(t *testing.T) {
 	c := client(t, srv)
 	ctx := context.Background()
 	ns := namespace()
-	s := redis.NewTickets(c, ns)
+	s := redis.NewTickets(c, ns, 0)
 	claims := tickettest.Claims("wsess_1")
 	tk, err := s.Issue(ctx, &claims, 30*time.Second)
 	if err != nil {
@@ -44,8 +45,17 @@ func TestTicketsLayout(t *testing.T) {
 		t.Fatalf("Key = %q, want %q", s.Key(tk), key)
 	}
 	keys := c.Keys(ctx, ns+":*").Val()
-	if len(keys) != 1 || keys[0] != key {
-		t.Fatalf("keys %v, want [%s]", keys, key)
+	slices.Sort(keys)
+	own := ns + ":tks:wsess_1"
+	if s.SessionKey("wsess_1") != own || !slices.Equal(keys, []string{key, own}) {
+		t.Fatalf("keys %v, want [%s %s]", keys, key, own)
+	}
+	if got := c.ZRangeWithScores(ctx, own, 0, -1).Val(); len(got) != 1 || got[0].Member != ticket.Hash(tk) ||
+		time.Until(time.UnixMilli(int64(got[0].Score))) <= 25*time.Second {
+		t.Errorf("the session's outstanding tickets: %v; want the ticket's hash, scored by its expiry", got)
+	}
+	if ttl := c.PTTL(ctx, own).Val(); ttl <= 25*time.Second || ttl > 30*time.Second {
+		t.Errorf("the session's set expires in %v, want with its ticket", ttl)
 	}
 	if ttl := c.TTL(ctx, key).Val(); ttl <= 25*time.Second || ttl > 30*time.Second {
 		t.Errorf("TTL %v, want about 30s", ttl)
@@ -65,7 +75,7 @@ func TestTicketsLayout(t *testing.T) {
 	if n := c.Exists(ctx, key).Val(); n != 0 {
 		t.Error("the key outlived its redeem")
 	}
-	if redis.NewTickets(c, "").Key(tk) != redis.DefaultNamespace+":tk:"+ticket.Hash(tk) {
+	if redis.NewTickets(c, "", 0).Key(tk) != redis.DefaultNamespace+":tk:"+ticket.Hash(tk) {
 		t.Error("the empty namespace is not the default")
 	}
 }
@@ -76,7 +86,7 @@ func TestTicketsLayout(t *testing.T) {
 func TestTicketsFailures(t *testing.T) {
 	srv := redistest.Start(t)
 	c := client(t, srv)
-	s := redis.NewTickets(c, namespace())
+	s := redis.NewTickets(c, namespace(), 0)
 	claims := tickettest.Claims("wsess_1")
 	tk, err := s.Issue(context.Background(), &claims, time.Minute)
 	if err != nil {

@@ -2,6 +2,7 @@ package revoke
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -17,18 +18,20 @@ import (
 // Memory is safe for concurrent use.
 type Memory struct {
 	now       func() time.Time
+	limits    Limits
 	mu        sync.RWMutex
 	set       Set
 	listeners Listeners
 }
 
-// NewMemory returns an empty store. now is its clock, used to prune expired
-// entries; nil means time.Now.
-func NewMemory(now func() time.Time) *Memory {
+// NewMemory returns an empty store holding at most limits (zero fields
+// take the defaults). now is its clock, used to prune expired entries; nil
+// means time.Now.
+func NewMemory(now func() time.Time, limits Limits) *Memory {
 	if now == nil {
 		now = time.Now
 	}
-	return &Memory{now: now}
+	return &Memory{now: now, limits: limits.WithDefaults()}
 }
 
 // Revoke records e. It is durable (for the life of the process) when Revoke
@@ -42,8 +45,18 @@ func (m *Memory) Revoke(ctx context.Context, e Entry) error {
 		return err
 	}
 	m.mu.Lock()
-	merged, changed := m.set.Add(e)
 	m.set.Prune(m.now())
+	if !m.set.Has(e) {
+		if e.Capped() && m.set.TenantLen(e.Tenant) >= m.limits.MaxPerTenant {
+			m.mu.Unlock()
+			return fmt.Errorf("revoke: tenant %q holds %d entries: %w", e.Tenant, m.limits.MaxPerTenant, ErrTenantLimit)
+		}
+		if m.set.Len() >= m.limits.MaxEntries {
+			m.mu.Unlock()
+			return fmt.Errorf("revoke: %d entries held: %w", m.limits.MaxEntries, ErrTooMany)
+		}
+	}
+	merged, changed := m.set.Add(e)
 	m.mu.Unlock()
 	if changed {
 		m.listeners.Notify(merged)

@@ -47,7 +47,48 @@ var (
 	// cannot vouch that its view is fresh. The verifier must then refuse the
 	// token ("revocation state unknown", 503): fail closed, never open.
 	ErrStale = errors.New("revoke: revocation state unknown")
+	// ErrTenantLimit is wrapped by the error Revoke returns for a new
+	// session or user entry of a tenant that holds Limits.MaxPerTenant
+	// live ones already. Nothing was written. Entries of kind tenant are
+	// never refused: revoking the whole tenant is the way out.
+	ErrTenantLimit = errors.New("revoke: the tenant holds too many live revocation entries")
+	// ErrTooMany is wrapped by the error of a store or mirror asked to hold
+	// more than Limits.MaxEntries entries in all. A mirror refuses the
+	// set and fails closed, rather than exhaust its replica's memory.
+	ErrTooMany = errors.New("revoke: more revocation entries than the configured maximum")
 )
+
+// Defaults of Limits.
+const (
+	DefaultMaxPerTenant = 10000
+	DefaultMaxEntries   = 1000000
+)
+
+// Limits bound what a store holds, so that no tenant, and no corrupted
+// backend, can grow it without bound.
+type Limits struct {
+	// MaxPerTenant bounds the live session and user entries of one tenant.
+	// Zero means DefaultMaxPerTenant.
+	MaxPerTenant int
+	// MaxEntries bounds the entries of every tenant together, as held in
+	// a store or a validator's mirror. Zero means DefaultMaxEntries.
+	MaxEntries int
+}
+
+// WithDefaults returns l with zero fields set to their defaults.
+func (l Limits) WithDefaults() Limits {
+	if l.MaxPerTenant <= 0 {
+		l.MaxPerTenant = DefaultMaxPerTenant
+	}
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = DefaultMaxEntries
+	}
+	return l
+}
+
+// Capped reports whether e is a kind MaxPerTenant counts: session and
+// user entries. Tenant-wide and global entries are one per tenant at most.
+func (e Entry) Capped() bool { return e.Kind == KindSession || e.Kind == KindUser }
 
 // Store records revocations and answers whether a token is revoked. Memory
 // is the embedded default; the Redis adapter serves many replicas. Both pass
@@ -163,6 +204,30 @@ func beforeEntry(kind Kind, tenant, subject string, now time.Time, leeway time.D
 		Before:  now.Truncate(time.Second),
 		Expires: ceilSecond(now.Add(widget.MaxTTL + leeway)),
 	}
+}
+
+// Bound returns e as a store may keep it at now: its Expires no later
+// than now + MaxTTL + leeway, the end of the longest-lived token that could
+// be minted now. ok is false for an entry that can match no token at all: a
+// session whose KSUID time is later than now + leeway cannot have been
+// minted, and storing it would only let a caller pick an entry's lifetime
+// (a KSUID can name any second up to 2150).
+//
+// The clamp may end a session entry up to one leeway earlier than the
+// KSUID rule would, for a session minted by a replica whose clock ran
+// ahead: the last seconds of a 24-hour session's grace, traded for a
+// bound that no input can move.
+func (e Entry) Bound(now time.Time, leeway time.Duration) (bounded Entry, ok bool) {
+	if e.Kind == KindSession {
+		created, err := sessionid.Time(e.Subject)
+		if err != nil || created.After(now.Add(leeway)) {
+			return e, false
+		}
+	}
+	if limit := ceilSecond(now.Add(widget.MaxTTL + leeway)); e.Expires.After(limit) {
+		e.Expires = limit
+	}
+	return e, true
 }
 
 // Validate reports whether e is a well-formed entry. Its error is a

@@ -15,7 +15,7 @@ import (
 
 func TestMemoryContract(t *testing.T) {
 	revoketest.Run(t, func(t *testing.T, now func() time.Time) revoke.Store {
-		return revoke.NewMemory(now)
+		return revoke.NewMemory(now, revoke.Limits{})
 	})
 }
 
@@ -192,7 +192,7 @@ func TestRevokedDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { s.Revoked(&c) }); n != 0 {
 		t.Fatalf("Revoked allocates %v times", n)
 	}
-	m := revoke.NewMemory(nil)
+	m := revoke.NewMemory(nil, revoke.Limits{})
 	if n := testing.AllocsPerRun(100, func() { _, _ = m.IsRevoked(&c) }); n != 0 {
 		t.Fatalf("Memory.IsRevoked allocates %v times", n)
 	}
@@ -221,7 +221,7 @@ func filledSet(t testing.TB, n int) *revoke.Set {
 // (the common case, every lookup misses) and one revoked by its session.
 func BenchmarkIsRevoked(b *testing.B) {
 	set := filledSet(b, 100_000)
-	m := revoke.NewMemory(func() time.Time { return t0 })
+	m := revoke.NewMemory(func() time.Time { return t0 }, revoke.Limits{})
 	for _, e := range set.Entries() {
 		if err := m.Revoke(b.Context(), e); err != nil {
 			b.Fatal(err)

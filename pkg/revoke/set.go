@@ -22,6 +22,9 @@ type Set struct {
 	tenants  map[string]span
 	all      span
 	hasAll   bool
+	// counted is the number of session and user entries of each tenant,
+	// the ones Limits.MaxPerTenant bounds.
+	counted map[string]int
 	// next is the earliest expiry in the set (0 when empty), so that Prune
 	// costs nothing until an entry is due.
 	next int64
@@ -84,6 +87,7 @@ func (s *Set) Add(e Entry) (merged Entry, changed bool) {
 		cur, ok := s.sessions[k]
 		out, changed = mergeSpan(span{expires: cur}, ok, in)
 		s.sessions[k] = out.expires
+		s.count(e.Tenant, ok, 1)
 	case KindUser:
 		if s.users == nil {
 			s.users = make(map[pair]span)
@@ -92,6 +96,7 @@ func (s *Set) Add(e Entry) (merged Entry, changed bool) {
 		cur, ok := s.users[k]
 		out, changed = mergeSpan(cur, ok, in)
 		s.users[k] = out
+		s.count(e.Tenant, ok, 1)
 	case KindTenant:
 		if s.tenants == nil {
 			s.tenants = make(map[string]span)
@@ -107,6 +112,41 @@ func (s *Set) Add(e Entry) (merged Entry, changed bool) {
 		s.next = out.expires
 	}
 	return entryOf(e.Kind, e.Tenant, e.Subject, out), changed
+}
+
+// count adds delta to tenant's count, unless the key was there already.
+func (s *Set) count(tenant string, existed bool, delta int) {
+	if existed {
+		return
+	}
+	if s.counted == nil {
+		s.counted = make(map[string]int)
+	}
+	if s.counted[tenant] += delta; s.counted[tenant] <= 0 {
+		delete(s.counted, tenant)
+	}
+}
+
+// TenantLen returns the number of session and user entries of tenant:
+// what Limits.MaxPerTenant bounds.
+func (s *Set) TenantLen(tenant string) int { return s.counted[tenant] }
+
+// Has reports whether the set holds an entry with e's key (kind, tenant
+// and subject), whatever its times: whether Add(e) would merge rather
+// than add.
+func (s *Set) Has(e Entry) bool {
+	var ok bool
+	switch e.Kind {
+	case KindSession:
+		_, ok = s.sessions[pair{e.Tenant, e.Subject}]
+	case KindUser:
+		_, ok = s.users[pair{e.Tenant, e.Subject}]
+	case KindTenant:
+		_, ok = s.tenants[e.Tenant]
+	case KindAll:
+		ok = s.hasAll
+	}
+	return ok
 }
 
 func mergeSpan(cur span, ok bool, in span) (span, bool) {
@@ -178,11 +218,13 @@ func (s *Set) Prune(now time.Time) int {
 	for k, exp := range s.sessions {
 		if !keep(exp) {
 			delete(s.sessions, k)
+			s.count(k.tenant, false, -1)
 		}
 	}
 	for k, sp := range s.users {
 		if !keep(sp.expires) {
 			delete(s.users, k)
+			s.count(k.tenant, false, -1)
 		}
 	}
 	for k, sp := range s.tenants {

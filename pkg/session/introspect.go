@@ -22,8 +22,8 @@ type Introspector struct {
 
 // NewIntrospector returns an Introspector over verifier.
 func NewIntrospector(verifier Verifier, roles Roles) (*Introspector, error) {
-	if verifier == nil || roles.Service == "" {
-		return nil, errors.New("session: introspector needs a verifier and the service role")
+	if verifier == nil || !roles.valid() {
+		return nil, errors.New("session: introspector needs a verifier, the service role and the operator tenant")
 	}
 	return &Introspector{verifier: verifier, roles: roles}, nil
 }
@@ -31,8 +31,8 @@ func NewIntrospector(verifier Verifier, roles Roles) (*Introspector, error) {
 // Authorize tells whether caller may introspect. The HTTP layer calls it
 // before reading the body, as minting does.
 func (i *Introspector) Authorize(caller widget.Caller) error {
-	if !caller.HasRole(i.roles.Service) {
-		return widget.Errorf(widget.CodeForbidden, "introspection requires the %s role", i.roles.Service)
+	if !i.roles.holds(caller, i.roles.Service) {
+		return widget.Errorf(widget.CodeForbidden, "introspection requires the %s role of the operator tenant", i.roles.Service)
 	}
 	return nil
 }

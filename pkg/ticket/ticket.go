@@ -50,12 +50,27 @@ var (
 	// ErrUnavailable is wrapped by the error of a store that cannot answer
 	// (Redis down): the caller answers 503, not 401.
 	ErrUnavailable = errors.New("ticket: store unavailable")
+	// ErrSessionLimit is wrapped by the error Issue returns when the
+	// session holds its maximum of outstanding tickets (issued, neither
+	// redeemed nor expired): the caller answers 429. One session can never
+	// take the tickets of another.
+	ErrSessionLimit = errors.New("ticket: too many outstanding tickets for this session")
+	// ErrFull is wrapped, with ErrUnavailable, by the error of a Memory
+	// store holding its global maximum: the last resort, which the
+	// per-session limit should keep from ever being reached.
+	ErrFull = errors.New("ticket: store full")
 )
+
+// DefaultMaxPerSession is the default bound of one session's outstanding
+// tickets: the widget holds one at a time, and a few more cover retries
+// and several tabs.
+const DefaultMaxPerSession = 10
 
 // Store issues and redeems tickets.
 type Store interface {
 	// Issue returns a new ticket carrying c, redeemable once within ttl
-	// (which must be positive).
+	// (which must be positive). It fails with ErrSessionLimit when c's
+	// session holds its maximum of outstanding tickets.
 	Issue(ctx context.Context, c *token.Claims, ttl time.Duration) (string, error)
 	// Redeem returns the claims of ticket and makes it unusable, atomically:
 	// of concurrent redeems of one ticket exactly one succeeds. It returns

@@ -3,6 +3,7 @@ package ticket_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +13,8 @@ import (
 )
 
 func TestMemoryContract(t *testing.T) {
-	tickettest.Run(t, func(_ *testing.T, now func() time.Time) ticket.Store {
-		return ticket.NewMemory(now)
+	tickettest.Run(t, func(_ *testing.T, now func() time.Time, maxPerSession int) ticket.Store {
+		return ticket.NewMemory(now, maxPerSession)
 	})
 }
 
@@ -66,16 +67,17 @@ func TestMemoryBounded(t *testing.T) {
 		t.Skip("issues DefaultMaxTickets tickets")
 	}
 	now := time.Now()
-	m := ticket.NewMemory(func() time.Time { return now })
-	c := tickettest.Claims("wsess_1")
+	m := ticket.NewMemory(func() time.Time { return now }, 1)
 	ctx := context.Background()
-	for range ticket.DefaultMaxTickets {
+	for i := range ticket.DefaultMaxTickets {
+		c := tickettest.Claims(fmt.Sprintf("wsess_%d", i)) // one each: the per-session cap stays out of the way
 		if _, err := m.Issue(ctx, &c, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := m.Issue(ctx, &c, time.Minute); !errors.Is(err, ticket.ErrUnavailable) {
-		t.Fatalf("Issue on a full store = %v, want ErrUnavailable", err)
+	c := tickettest.Claims("wsess_another")
+	if _, err := m.Issue(ctx, &c, time.Minute); !errors.Is(err, ticket.ErrUnavailable) || !errors.Is(err, ticket.ErrFull) {
+		t.Fatalf("Issue on a full store = %v, want ErrFull and ErrUnavailable", err)
 	}
 	now = now.Add(time.Minute + time.Second)
 	if _, err := m.Issue(ctx, &c, time.Minute); err != nil {

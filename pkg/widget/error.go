@@ -22,6 +22,8 @@ const (
 	CodeIncidentNotFound      = "incident_not_found"
 	CodeRateLimited           = "rate_limited"
 	CodeTooManyStreams        = "too_many_streams"
+	CodeTooManyTickets        = "too_many_tickets"
+	CodeRevocationLimit       = "revocation_limit_reached"
 	CodeInternal              = "internal_error"
 )
 

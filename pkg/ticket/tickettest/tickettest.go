@@ -5,6 +5,7 @@ package tickettest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,11 +22,15 @@ import (
 // clock.
 const ShortTTL = 100 * time.Millisecond
 
+// MaxPerSession is the per-session bound Run asks of the stores.
+const MaxPerSession = 3
+
 // Run checks that the stores newStore returns behave as a ticket.Store
 // must. newStore is called once per case with the clock the store must read
-// (a store that keeps time elsewhere may ignore it); the store starts
+// (a store that keeps time elsewhere may ignore it) and the most
+// outstanding tickets a session may hold (MaxPerSession); the store starts
 // empty.
-func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) ticket.Store) {
+func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time, maxPerSession int) ticket.Store) {
 	t.Helper()
 	cases := []struct {
 		name string
@@ -39,11 +44,12 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) ticket.
 		{"tickets expire", testExpiry},
 		{"garbage is invalid", testGarbage},
 		{"issue refuses bad arguments", testBadIssue},
+		{"a session's outstanding tickets are bounded", testSessionLimit},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := &clock{t: time.Now()}
-			tc.run(t, newStore(t, clk.Now), clk)
+			tc.run(t, newStore(t, clk.Now, MaxPerSession), clk)
 		})
 	}
 }
@@ -94,8 +100,8 @@ func testRoundTrip(t *testing.T, s ticket.Store, _ *clock) {
 
 func testForm(t *testing.T, s ticket.Store, _ *clock) {
 	seen := map[string]bool{}
-	for range 20 {
-		tk := issue(t, s, Claims("wsess_1"), time.Minute)
+	for i := range 20 {
+		tk := issue(t, s, Claims(fmt.Sprintf("wsess_%d", i)), time.Minute)
 		if !strings.HasPrefix(tk, ticket.Prefix) || !ticket.Valid(tk) || seen[tk] {
 			t.Fatalf("ticket %q: malformed or repeated", tk)
 		}
@@ -201,3 +207,28 @@ func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
 // Advance moves the clock forward by d.
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
+// testSessionLimit: a session holding MaxPerSession outstanding tickets is
+// refused another (ErrSessionLimit) while every other session still gets
+// its own; redeeming one, or letting them expire, makes room again.
+func testSessionLimit(t *testing.T, s ticket.Store, clk *clock) {
+	greedy, other := Claims("wsess_greedy"), Claims("wsess_other")
+	var held []string
+	for range MaxPerSession {
+		held = append(held, issue(t, s, greedy, ShortTTL))
+	}
+	if tk, err := s.Issue(t.Context(), &greedy, ShortTTL); !errors.Is(err, ticket.ErrSessionLimit) || tk != "" {
+		t.Fatalf("Issue past the per-session bound = %q, %v; want ErrSessionLimit", tk, err)
+	}
+	wantRedeem(t, s, issue(t, s, other, ShortTTL), other) // another session is not affected
+	wantRedeem(t, s, held[0], greedy)
+	held[0] = issue(t, s, greedy, ShortTTL) // a redeemed ticket frees its place
+	if _, err := s.Issue(t.Context(), &greedy, ShortTTL); !errors.Is(err, ticket.ErrSessionLimit) {
+		t.Fatalf("Issue past the bound again = %v; want ErrSessionLimit", err)
+	}
+	clk.Advance(ShortTTL + time.Millisecond)
+	time.Sleep(ShortTTL + 20*time.Millisecond) // a server-side expiry runs on the wall clock
+	for range MaxPerSession {                  // expired tickets free their places
+		issue(t, s, greedy, time.Minute)
+	}
+}
