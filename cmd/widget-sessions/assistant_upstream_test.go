@@ -98,13 +98,14 @@ func TestAssistantUpstream(t *testing.T) {
 			req, auth := model.requests[0], model.auth[0]
 			model.mu.Unlock()
 			msgs, _ := req["messages"].([]any)
-			if req["model"] != "test-model" || req["stream"] != true || auth != "Bearer "+key || len(msgs) != 2 {
+			if req["model"] != "test-model" || req["stream"] != true || auth != "Bearer "+key || len(msgs) != 3 ||
+				req["max_tokens"] != float64(1024) {
 				t.Fatalf("the model got %v with auth %q", req, auth)
 			}
-			system, _ := msgs[0].(map[string]any)
-			user, _ := msgs[1].(map[string]any)
-			if sys, _ := system["content"].(string); system["role"] != "system" || !strings.Contains(sys, "Checkout API returning 5xx") {
-				t.Errorf("system prompt without the incident: %v", system)
+			context, _ := msgs[1].(map[string]any)
+			user, _ := msgs[2].(map[string]any)
+			if ctx, _ := context["content"].(string); context["role"] != "system" || !strings.Contains(ctx, `"title":"Checkout API returning 5xx`) {
+				t.Errorf("context message without the incident: %v", context)
 			}
 			if user["role"] != "user" || user["content"] != "Why is checkout failing?" {
 				t.Errorf("the user's message = %v", user)

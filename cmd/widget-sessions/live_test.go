@@ -46,8 +46,9 @@ func liveSettings(t *testing.T) (map[string]string, *testIDP) {
 		"WIDGET_DIRECTORY":     dirFile,
 		// Refused configurations never connect; the control below swaps in
 		// a real redis-server.
-		"WIDGET_REDIS_URL": "redis://127.0.0.1:1/0",
-		"WIDGET_INCIDENTS": incidentsFile,
+		"WIDGET_REDIS_URL":  "redis://127.0.0.1:1/0",
+		"WIDGET_INCIDENTS":  incidentsFile,
+		"WIDGET_OPS_TENANT": "causeflow",
 	}, idp
 }
 

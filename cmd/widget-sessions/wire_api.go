@@ -114,6 +114,7 @@ func callerAuth(ctx context.Context, cfg config.Config, logger *zap.Logger) (api
 	acfg := callerauth.Config{
 		Issuer: cfg.CallerIssuer, Audience: cfg.CallerAudience, Algorithms: cfg.CallerAlgorithms,
 		TenantClaim: cfg.CallerTenantClaim, RolesClaim: cfg.CallerRolesClaim, Leeway: cfg.ClockSkew,
+		Typ: cfg.CallerTyp,
 	}
 	if cfg.DevIDP() {
 		idp, err := devidp.LoadOrCreate(cfg.DevIDPKey)

@@ -34,8 +34,12 @@ func TestIntrospectCaller(t *testing.T) {
 		{"admin", f.admin(t, "demo"), 403},
 		{"member", f.as(t, "demo", "member"), 403},
 		{"ops", f.ops(t), 403},
-		{"service of another tenant", f.service(t), 200},
-		{"service of the token's tenant", f.as(t, "demo", "service"), 200},
+		{"service of the operator tenant", f.service(t), 200},
+		// The service role counts only in the operator tenant: any other
+		// tenant's identity provider may write "service" into its tokens.
+		{"service of the token's tenant", f.as(t, "demo", "service"), 403},
+		{"service of a third tenant", f.as(t, "acme", "service"), 403},
+		{"ops and service of a third tenant", f.as(t, "acme", "ops", "service"), 403},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			resp := f.introspectRequest(t, c.auth, formType, body)

@@ -109,6 +109,9 @@ type Config struct {
 	// CacheTTL bounds how long a verified token is remembered (see
 	// cache.go). Zero means DefaultCacheTTL; negative disables the cache.
 	CacheTTL time.Duration
+	// Typ, when set, is the "typ" header every token must carry, such as
+	// "at+jwt" (RFC 9068). Empty: typ is not checked.
+	Typ string
 }
 
 // Authenticator verifies caller JWTs. It is safe for concurrent use.
@@ -121,6 +124,7 @@ type Authenticator struct {
 	leeway      time.Duration
 	now         func() time.Time
 	keys        KeySource
+	typ         string
 	cache       *verifiedCache // nil when disabled
 }
 
@@ -153,6 +157,7 @@ func New(cfg Config, keys KeySource) (*Authenticator, error) {
 		leeway:      cfg.Leeway,
 		now:         cfg.Now,
 		keys:        keys,
+		typ:         cfg.Typ,
 	}
 	for _, alg := range algs {
 		if strings.EqualFold(alg, "none") || strings.HasPrefix(strings.ToUpper(alg), "HS") {

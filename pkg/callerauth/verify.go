@@ -17,6 +17,9 @@ import (
 // values (a kid, an alg) and this package promises never to echo any part
 // of a token.
 func (a *Authenticator) verify(ctx context.Context, raw string) (jwt.Token, error) {
+	if err := checkStructure(raw, a.typ); err != nil {
+		return nil, err
+	}
 	// The key provider runs inside jwt.Parse; it keeps its own verdict
 	// here so that a refused header or an unknown kid is reported as
 	// such rather than as whatever jwx wraps it into.
