@@ -397,3 +397,40 @@ func TestBrowserWidgetRefused(t *testing.T) {
 		t.Error("the browser test ran out of time")
 	}
 }
+
+// TestBrowserSDKRefusesCleartext: mount refuses a widget URL that is not
+// https, since the session token would be posted to it in cleartext; plain
+// http is allowed for localhost and 127.0.0.1 only (a development machine).
+func TestBrowserSDKRefusesCleartext(t *testing.T) {
+	data := &hostPageData{}
+	host := startHost(t, data)
+	s := startServer(t, nil)
+	*data = hostPageData{SDK: s.public + "/sdk.js", Token: "wst_test_x", WidgetURL: s.public + "/embed?session=wsess_x"}
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(host+"/")); err != nil {
+		t.Fatalf("opening the host page: %v", err)
+	}
+	for _, c := range []struct{ url, want string }{
+		{"http://widget.example/embed?session=wsess_x", "must be https"},
+		{"http://10.0.0.7/embed?session=wsess_x", "must be https"},
+		{"ftp://widget.example/embed", "must be https"},
+		{"javascript:alert(1)", "must be https"},
+		{"https://widget.example/embed?session=wsess_x", "mounted"},
+		{"http://localhost:9/embed?session=wsess_x", "mounted"},
+		{"http://127.0.0.1:9/embed?session=wsess_x", "mounted"},
+	} {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`(function () {
+  try {
+    var w = CauseFlowWidget.mount({element: document.createElement("div"), sessionToken: "wst_test_x", widgetUrl: %q});
+    w.unmount();
+    return "mounted";
+  } catch (e) { return e.message; }
+})()`, c.url)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(got, c.want) {
+			t.Errorf("mount with widgetUrl %s: %q, want %q", c.url, got, c.want)
+		}
+	}
+}

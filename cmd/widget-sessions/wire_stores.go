@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/session"
 	"github.com/causeflow/widget-sessions/pkg/ticket"
+	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/verify"
 )
 
@@ -92,6 +94,9 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger) (*st
 }
 
 func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.Logger, client goredis.UniversalClient) error {
+	if err := checkEviction(ctx, cfg, logger, client); err != nil {
+		return err
+	}
 	revs, err := redis.NewRevocations(client, redis.Config{
 		Namespace:       "wrev-" + cfg.Env,
 		StalenessBudget: cfg.RevocationStaleness,
@@ -138,4 +143,25 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 // revocationLimits are the bounds of the revocation store and mirror.
 func revocationLimits(cfg config.Config) revoke.Limits {
 	return revoke.Limits{MaxPerTenant: cfg.RevocationMaxPerTenant, MaxEntries: cfg.RevocationMaxEntries}
+}
+
+// checkEviction refuses, in live, a Redis whose maxmemory-policy may evict
+// the revocation keys: a revocation must never vanish because Redis ran
+// short of memory. Outside live it is an error-level warning. A policy that
+// cannot be read (CONFIG disabled) is a warning: the marker inside the
+// entries hash still detects the loss, and fails safe.
+func checkEviction(ctx context.Context, cfg config.Config, logger *zap.Logger, client goredis.UniversalClient) error {
+	policies, err := redis.CheckEviction(ctx, client)
+	switch {
+	case errors.Is(err, redis.ErrEvicting) && cfg.Env == token.EnvLive:
+		return fmt.Errorf("WIDGET_REDIS_URL: %w; refusing to start in live", err)
+	case errors.Is(err, redis.ErrEvicting):
+		logger.Error("REDIS MAY EVICT REVOCATIONS: its maxmemory-policy evicts keys without a TTL; a live replica refuses to start on it. "+
+			"Set maxmemory-policy to noeviction (or a volatile-* policy).", zap.Strings("maxmemory_policy", policies), zap.Error(err))
+	case err != nil:
+		logger.Warn("cannot read Redis's maxmemory-policy; make sure it is noeviction or volatile-*", zap.Error(err))
+	default:
+		logger.Info("redis maxmemory-policy keeps the revocation keys", zap.Strings("maxmemory_policy", policies))
+	}
+	return nil
 }

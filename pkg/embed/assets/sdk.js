@@ -21,8 +21,12 @@
       throw new TypeError("CauseFlowWidget.mount: sessionToken is required");
     }
     var url = new URL(String(opts.widgetUrl), global.location.href);
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new TypeError("CauseFlowWidget.mount: widgetUrl must be an http(s) URL");
+    // The session token is posted to this origin: in cleartext anyone on
+    // the path could read it. Plain http only for a development machine's
+    // own loopback.
+    var loopback = url.hostname === "localhost" || url.hostname === "127.0.0.1";
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+      throw new TypeError("CauseFlowWidget.mount: widgetUrl must be https (http only for localhost and 127.0.0.1)");
     }
     var origin = url.origin;
     var token = opts.sessionToken;
