@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 	"github.com/causeflow/widget-sessions/pkg/token"
 )
@@ -121,6 +122,44 @@ func TestLiveRefusesDevelopmentSettings(t *testing.T) {
 		env["WIDGET_CALLER_JWKS"] = "http://idp.test.invalid/jwks.json"
 		if err := runRefused(t, env); !strings.Contains(err.Error(), "WIDGET_CALLER_JWKS") {
 			t.Errorf("the error does not name WIDGET_CALLER_JWKS: %v", err)
+		}
+	})
+
+	// Live refuses cleartext for every outbound URL that carries a
+	// credential or a session token.
+	for _, env := range []string{"WIDGET_DIRECTORY", "WIDGET_INCIDENTS", "WIDGET_ASSISTANT_URL", "WIDGET_URL_BASE"} {
+		t.Run("an http:// "+env, func(t *testing.T) {
+			settings, _ := liveSettings(t)
+			settings[env] = "http://cleartext.test.invalid"
+			settings["WIDGET_ASSISTANT_MODEL"] = "m"
+			if err := runRefused(t, settings); !strings.Contains(err.Error(), env+": must be https") {
+				t.Errorf("the error does not refuse %s in cleartext: %v", env, err)
+			}
+		})
+	}
+
+	t.Run("no operator tenant", func(t *testing.T) {
+		settings, _ := liveSettings(t)
+		delete(settings, "WIDGET_OPS_TENANT")
+		if err := runRefused(t, settings); !strings.Contains(err.Error(), "WIDGET_OPS_TENANT") {
+			t.Errorf("the error does not name WIDGET_OPS_TENANT: %v", err)
+		}
+	})
+
+	t.Run("a Redis that evicts any key", func(t *testing.T) {
+		settings, _ := liveSettings(t)
+		rds := redistest.Start(t)
+		c, err := redis.NewClient(rds.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.ConfigSet(t.Context(), "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+			t.Fatal(err)
+		}
+		settings["WIDGET_REDIS_URL"] = rds.URL()
+		if err := runRefused(t, settings); !strings.Contains(err.Error(), "allkeys-lru") {
+			t.Errorf("the error does not name the evicting policy: %v", err)
 		}
 	})
 
