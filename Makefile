@@ -4,7 +4,7 @@ GO      ?= go
 BIN     ?= bin
 BENCHTIME ?= 1s
 
-.PHONY: all build run test test-deps test-browser browser-deps vet bench config-table clean
+.PHONY: all build run test test-deps test-browser browser-deps vet bench fuzz config-table clean
 
 all: build
 
@@ -40,6 +40,15 @@ test-browser: browser-deps
 
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+# The fuzz tests beyond their seeds (which `make test` runs): the session
+# token verifier against jwx (anything Verify accepts, jws.Verify and
+# jwt.Parse accept too), and its claims fast path against encoding/json.
+# A failure leaves the input under pkg/verify/testdata/fuzz/.
+FUZZTIME ?= 15s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzAgreesWithJWX$$' -fuzztime $(FUZZTIME) ./pkg/verify/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeClaims$$' -fuzztime $(FUZZTIME) ./pkg/verify/
 
 # Benchmarks report figures next to a raw baseline measured in the same run
 # (a bare Ed25519 sign or verify), so ratios, not absolute times, are

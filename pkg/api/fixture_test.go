@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -92,6 +93,8 @@ type fixtureConfig struct {
 	msgLimit    int           // messages per minute per session; default 100
 	heartbeat   time.Duration // default 15s
 	origins     []string      // Edge.EmbedOrigins; default none
+	revokeLimit int           // revocation requests per hour per caller tenant; default 1,000,000
+	ticketMax   int           // outstanding tickets per session; default ticket.DefaultMaxPerSession
 }
 
 func (c fixtureConfig) messageLimit() int {
@@ -103,6 +106,13 @@ func (c fixtureConfig) messageLimit() int {
 
 // withMessageLimit sets the per-session message limit.
 func withMessageLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.msgLimit = n } }
+
+// withRevokeLimit sets the revocation requests a caller tenant may make
+// per hour.
+func withRevokeLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.revokeLimit = n } }
+
+// withTicketMax sets the outstanding tickets a session may hold.
+func withTicketMax(n int) fixtureOption { return func(c *fixtureConfig) { c.ticketMax = n } }
 
 // withHeartbeat sets the streams' heartbeat interval.
 func withHeartbeat(d time.Duration) fixtureOption { return func(c *fixtureConfig) { c.heartbeat = d } }
@@ -214,7 +224,11 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 		f.revs = revoke.NewMemory(time.Now, revoke.Limits{})
 	}
 	roles := session.Roles{Ops: "ops", Service: "service", OpsTenant: "causeflow"}
-	revokeLimiter, err := ratelimit.NewMemory(1_000_000, time.Minute, time.Now) // the limit has tests of its own, end to end
+	revokeLimiter, err := ratelimit.NewMemory(cmp.Or(cfg.revokeLimit, 1_000_000), time.Hour, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticketLimiter, err := ratelimit.NewMemory(1_000_000, time.Hour, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +263,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	t.Cleanup(f.chat.Close)
 	edge := &api.Edge{
 		Verifier: verifier, Revocations: f.revs, Chat: f.chat, Log: f.events,
-		Tickets: ticket.NewMemory(time.Now, 0), TicketLimiter: revokeLimiter, Incidents: f.incidents,
+		Tickets: ticket.NewMemory(time.Now, cfg.ticketMax), TicketLimiter: ticketLimiter, Incidents: f.incidents,
 		Heartbeat: cfg.heartbeat, LivenessCheck: 50 * time.Millisecond, FollowPoll: time.Second, MaxStreamsPerSession: 2,
 		EmbedOrigins: cfg.origins,
 	}

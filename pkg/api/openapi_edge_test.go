@@ -17,7 +17,7 @@ import (
 func TestEdgeConformsToSpec(t *testing.T) {
 	s := loadSpec(t)
 	f := newFixture(t)
-	limited := newFixture(t, withMessageLimit(1))
+	limited := newFixture(t, withMessageLimit(1), withTicketMax(1))
 	// down cannot tell whether a token is revoked: 503 on every operation.
 	downRevs := newFakeRevocations()
 	downRevs.isRevoked = func(*token.Claims) (bool, error) { return false, fmt.Errorf("test: mirror stale") }
@@ -114,6 +114,8 @@ func TestEdgeConformsToSpec(t *testing.T) {
 		tkt("ticket forbidden", f, other.SessionID, m.SessionToken, 403, "forbidden"),
 		tkt("ticket internal", broken, bm.SessionID, bm.SessionToken, 500, "internal_error"),
 		tkt("ticket revocation unknown", down, dm.SessionID, dm.SessionToken, 503, "revocation_state_unknown"),
+		tkt("ticket within the session's bound", limited, lm.SessionID, lm.SessionToken, 201, ""),
+		tkt("ticket past the session's bound", limited, lm.SessionID, lm.SessionToken, 429, "too_many_tickets"),
 
 		str("stream validation", f, widgetPath(m.SessionID, "stream")+"?lastEventId=abc", m.SessionToken, 400, "validation_error"),
 		str("stream unknown query", f, widgetPath(m.SessionID, "stream")+"?since=1", m.SessionToken, 400, "validation_error"),

@@ -7,10 +7,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 
 	"github.com/causeflow/widget-sessions/pkg/revoke"
+	"github.com/causeflow/widget-sessions/pkg/sessionid"
 	"github.com/causeflow/widget-sessions/pkg/token"
 )
 
@@ -53,6 +55,11 @@ func TestRevocationAndIntrospectionConformToSpec(t *testing.T) {
 	brokenRevs.revoke = func(context.Context, revoke.Entry) error { panic("revocation store exploded") }
 	brokenRevs.isRevoked = func(*token.Claims) (bool, error) { panic("revocation store exploded") }
 	broken := newFixture(t, withRevocations(brokenRevs))
+
+	// limited lets each caller tenant revoke once an hour; capped lets each
+	// tenant hold one live session or user entry.
+	limited := newFixture(t, withRevokeLimit(1))
+	capped := newFixture(t, withRevocations(revoke.NewMemory(time.Now, revoke.Limits{MaxPerTenant: 1})))
 
 	active := f.mint(t, `{"userId":"user_alice","incidentId":"inc_1"}`) // every member of Introspection
 	doomed := f.mintIn(t, "demo", "user_bob")
@@ -98,6 +105,12 @@ func TestRevocationAndIntrospectionConformToSpec(t *testing.T) {
 		del("session forbidden", f, sessionPath(sid), member, 403),
 		del("session internal", broken, sessionPath(sid), broken.admin(t, "demo"), 500),
 		del("session unavailable", down, sessionPath(sid), down.admin(t, "demo"), 503),
+		del("session within the tenant's rate", limited, sessionPath(sid), limited.admin(t, "demo"), 204),
+		{name: "session past the tenant's rate", fx: limited, method: http.MethodDelete, path: sessionPath(sid),
+			auth: limited.admin(t, "demo"), status: 429, code: "rate_limited"},
+		del("session within the tenant's cap", capped, sessionPath(sid), capped.admin(t, "demo"), 204),
+		{name: "session past the tenant's cap", fx: capped, method: http.MethodDelete, path: sessionPath(freshSID(t)),
+			auth: capped.admin(t, "demo"), status: 429, code: "revocation_limit_reached"},
 
 		del("user", f, usersPath("user_bob"), admin, 204),
 		del("user, ops in another tenant", f, usersPath("user_carol")+"?tenantId=acme", ops, 204),
@@ -106,6 +119,10 @@ func TestRevocationAndIntrospectionConformToSpec(t *testing.T) {
 		del("user forbidden", f, usersPath("user_bob")+"?tenantId=acme", admin, 403),
 		del("user internal", broken, usersPath("user_bob"), broken.admin(t, "demo"), 500),
 		del("user unavailable", down, usersPath("user_bob"), down.admin(t, "demo"), 503),
+		{name: "user past the tenant's rate", fx: limited, method: http.MethodDelete, path: usersPath("user_bob"),
+			auth: limited.admin(t, "demo"), status: 429, code: "rate_limited"},
+		{name: "user past the tenant's cap", fx: capped, method: http.MethodDelete, path: usersPath("user_bob"),
+			auth: capped.admin(t, "demo"), status: 429, code: "revocation_limit_reached"},
 
 		del("tenant", f, tenantPath("acme"), ops, 204),
 		del("tenant validation", f, tenantPath("acme")+"?tenantId=acme", ops, 400),
@@ -113,6 +130,10 @@ func TestRevocationAndIntrospectionConformToSpec(t *testing.T) {
 		del("tenant forbidden", f, tenantPath("acme"), f.admin(t, "acme"), 403),
 		del("tenant internal", broken, tenantPath("acme"), broken.ops(t), 500),
 		del("tenant unavailable", down, tenantPath("acme"), down.ops(t), 503),
+		del("tenant within the operator's rate", limited, tenantPath("acme"), limited.ops(t), 204),
+		{name: "tenant past the operator's rate", fx: limited, method: http.MethodDelete, path: tenantPath("demo"),
+			auth: limited.ops(t), status: 429, code: "rate_limited"},
+		del("tenant past the tenant's cap: never refused", capped, tenantPath("demo"), capped.ops(t), 204),
 	}
 	seen := map[string]map[int]bool{}
 	for _, c := range calls {
@@ -178,4 +199,14 @@ func TestRevocationAndIntrospectionConformToSpec(t *testing.T) {
 			}
 		}
 	}
+}
+
+// freshSID returns a session id of now.
+func freshSID(t *testing.T) string {
+	t.Helper()
+	sid, err := sessionid.New(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sid
 }

@@ -14,12 +14,15 @@
 // Every key of a revocation namespace (default "wrev") shares one hash tag, so that the
 // multi-key script below runs in Redis Cluster too:
 //
-//	{wrev}:entries  HASH   field kind|tenant|subject → {"before":S,"expires":S}
-//	{wrev}:expiry   ZSET   member = field, score = expires (Unix seconds)
-//	{wrev}:version  STRING incremented once per entry written
-//	{wrev}:marker   STRING set once; its absence means Redis lost its data
-//	{wrev}:events   channel, one message per entry written:
-//	                {"v":version,"field":...,"before":S,"expires":S}
+//	{wrev}:entries   HASH   field kind|tenant|subject → {"before":S,"expires":S},
+//	                        and the field "marker" (MarkerField): set once; its
+//	                        absence means Redis lost the entries
+//	{wrev}:expiry    ZSET   member = field, score = expires (Unix seconds)
+//	{wrev}:tenant:T  ZSET   tenant T's session and user fields, score = expires:
+//	                        what Limits.MaxPerTenant counts; expires with them
+//	{wrev}:version   STRING incremented once per entry written
+//	{wrev}:events    channel, one message per entry written:
+//	                 {"v":version,"field":...,"before":S,"expires":S}
 //
 // In a field, tenant and subject are path-escaped (url.PathEscape), so "|"
 // never occurs inside them: tenant "a|b" user "c" and tenant "a" user "b|c"
@@ -31,9 +34,11 @@
 // # Writes
 //
 // A revocation is one Lua script: if the marker is missing it first writes an
-// all entry (see below); then it merges the entry with the stored one (later
-// before, later expiry), indexes its expiry, prunes expired entries, bumps the
-// version and publishes. Revoke returns once Redis has replied, and an error
+// all entry (see below); then it refuses a new session or user entry of a
+// tenant holding Limits.MaxPerTenant live ones, merges the entry with the
+// stored one (later before, later expiry), clamps its expiry to now + MaxTTL
+// + leeway, indexes it, prunes expired entries, bumps the version and
+// publishes. Revoke returns once Redis has replied, and an error
 // wrapping revoke.ErrUnavailable whenever it has not: the caller answers 503,
 // never 204. "Durable" means acknowledged by Redis; whether Redis persists
 // it is Redis's configuration, and the marker covers the case where it does
@@ -45,8 +50,9 @@
 //
 // # An emptied Redis
 //
-// A restart without persistence, a FLUSHALL or a failover to an empty replica
-// would bring every revoked token back to life. The marker tells: whoever
+// A restart without persistence, a FLUSHALL, a failover to an empty replica,
+// or the entries hash alone evicted or deleted would bring every revoked
+// token back to life. The marker, a field of that very hash, tells: whoever
 // finds it missing (a replica's poll or sync, or a write) atomically writes
 // an all entry revoking every token issued at or before that moment, sets the
 // marker, and logs an error. Every live session is thereby revoked and users
