@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/incident"
 	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/pkg/ratelimit"
 	"github.com/causeflow/widget-sessions/pkg/session"
 	"github.com/causeflow/widget-sessions/pkg/verify"
 	"github.com/causeflow/widget-sessions/pkg/widget"
@@ -35,9 +37,13 @@ func wireAPI(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *a
 	if err != nil {
 		return nil, nil, err
 	}
+	mintLimiter, err := ratelimit.NewMemory(cfg.MintRateLimit, cfg.MintRateWindow, time.Now)
+	if err != nil {
+		return nil, nil, err
+	}
 	minter, err := session.New(session.Config{
 		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience,
-		Directory: dir, Signer: ring, Incidents: incidents,
+		Directory: dir, Signer: ring, Incidents: incidents, Limiter: mintLimiter,
 		OnContextUnavailable: func(tenant, id string, err error) {
 			logger.Warn("incident source unavailable at mint; minted without warming the context",
 				zap.String("tenant", tenant), zap.String("incident", id), zap.Error(err))

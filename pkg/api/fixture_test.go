@@ -95,6 +95,7 @@ type fixtureConfig struct {
 	origins     []string      // Edge.EmbedOrigins; default none
 	revokeLimit int           // revocation requests per hour per caller tenant; default 1,000,000
 	ticketMax   int           // outstanding tickets per session; default ticket.DefaultMaxPerSession
+	mintLimit   int           // mints per hour per tenant; default 1,000,000
 }
 
 func (c fixtureConfig) messageLimit() int {
@@ -110,6 +111,9 @@ func withMessageLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.m
 // withRevokeLimit sets the revocation requests a caller tenant may make
 // per hour.
 func withRevokeLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.revokeLimit = n } }
+
+// withMintLimit sets the sessions a tenant may mint per hour.
+func withMintLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.mintLimit = n } }
 
 // withTicketMax sets the outstanding tickets a session may hold.
 func withTicketMax(n int) fixtureOption { return func(c *fixtureConfig) { c.ticketMax = n } }
@@ -208,9 +212,13 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	}
 	f.ring = keys.NewRing(set)
 	f.incidents = incident.NewService(anyIncident, incident.NewMemoryCache(time.Now), time.Minute, zap.NewNop())
+	mintLimiter, err := ratelimit.NewMemory(cmp.Or(cfg.mintLimit, 1_000_000), time.Hour, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.minter, err = session.New(session.Config{
 		Env: token.EnvTest, Issuer: sessionIssuer, Audience: sessionAudience,
-		Directory: dir, Signer: f.ring, Incidents: f.incidents,
+		Directory: dir, Signer: f.ring, Incidents: f.incidents, Limiter: mintLimiter,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -134,6 +134,7 @@ func TestResponsesConformToSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	down := newFixture(t, withDirectory(dir))
+	limited := newFixture(t, withMintLimit(1))
 
 	admin, viewer := f.bearer(t), "Bearer "+f.callerToken(t, "demo", "viewer_vic", "viewer")
 	etag := f.get(t, jwksPath).Header.Get("ETag")
@@ -164,6 +165,8 @@ func TestResponsesConformToSpec(t *testing.T) {
 		{name: "unsupported media type", fx: f, method: http.MethodPost, path: mintPath, auth: admin, body: `{"userId":"user_alice"}`, ctype: "text/plain", status: 415},
 		post("internal error, panic", admin, `{"userId":"user_panic"}`, 500),
 		post("internal error, plain error", admin, `{"userId":"user_error"}`, 500),
+		{name: "within the tenant's mints", fx: limited, method: http.MethodPost, path: mintPath, auth: limited.bearer(t), body: `{"userId":"user_alice"}`, status: 201},
+		{name: "past the tenant's mints", fx: limited, method: http.MethodPost, path: mintPath, auth: limited.bearer(t), body: `{"userId":"user_alice"}`, status: 429},
 		{name: "dependency unavailable", fx: down, method: http.MethodPost, path: mintPath, auth: down.bearer(t), body: `{"userId":"user_alice"}`, status: 503},
 		{name: "jwks", fx: f, method: http.MethodGet, path: jwksPath, status: 200},
 		{name: "jwks not modified", fx: f, method: http.MethodGet, path: jwksPath, header: [2]string{"If-None-Match", etag}, status: 304},

@@ -44,6 +44,9 @@ type Config struct {
 	Directory      string // file or http(s) URL; "" = embedded demo directory
 	DirectoryToken string
 
+	MintRateLimit  int
+	MintRateWindow time.Duration
+
 	OpsRole     string
 	ServiceRole string
 	OpsTenant   string // the only tenant whose callers may hold OpsRole or ServiceRole
@@ -195,8 +198,8 @@ func (c *Config) validate() error {
 			bad("WIDGET_OPS_TENANT", "must be a tenant id: %v", err)
 		}
 	}
-	if c.RevocationRateWindow < time.Millisecond || c.TicketRateWindow < time.Millisecond {
-		bad("WIDGET_REVOCATION_RATE_WINDOW", "and WIDGET_STREAM_TICKET_RATE_WINDOW must be at least 1ms")
+	if c.RevocationRateWindow < time.Millisecond || c.TicketRateWindow < time.Millisecond || c.MintRateWindow < time.Millisecond {
+		bad("WIDGET_REVOCATION_RATE_WINDOW", "WIDGET_STREAM_TICKET_RATE_WINDOW and WIDGET_MINT_RATE_WINDOW must be at least 1ms")
 	}
 	if c.RevocationMaxEntries < c.RevocationMaxPerTenant {
 		bad("WIDGET_REVOCATION_MAX_ENTRIES", "must be at least WIDGET_REVOCATION_MAX_PER_TENANT (%d)", c.RevocationMaxPerTenant)

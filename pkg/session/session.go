@@ -38,6 +38,12 @@ type Config struct {
 	Directory widget.UserDirectory
 	Signer    Signer
 	Incidents IncidentWarmer
+	// Limiter counts each tenant's mints. It is per replica on purpose
+	// (a *ratelimit.Memory): minting is the hot path, and a shared count
+	// would cost every mint a Redis round trip; the fleet's bound is the
+	// replicas' sum. It stops one tenant's backend, broken or hostile,
+	// from taking the signing CPU every tenant shares.
+	Limiter Limiter
 	// OnContextUnavailable is told when an incident's existence could not
 	// be checked; the session is minted anyway and the widget loads the
 	// context on first use. Optional (for logging).
@@ -57,8 +63,8 @@ func New(cfg Config) (*Minter, error) {
 		return nil, fmt.Errorf("session: invalid environment %q", cfg.Env)
 	case cfg.Issuer == "" || cfg.Audience == "":
 		return nil, errors.New("session: issuer and audience are required")
-	case cfg.Directory == nil || cfg.Signer == nil || cfg.Incidents == nil:
-		return nil, errors.New("session: directory, signer and incidents are required")
+	case cfg.Directory == nil || cfg.Signer == nil || cfg.Incidents == nil || cfg.Limiter == nil:
+		return nil, errors.New("session: directory, signer, incidents and a limiter are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -86,6 +92,14 @@ func (m *Minter) Mint(ctx context.Context, caller widget.Caller, req widget.Sess
 	}
 	if req.TTL <= 0 || req.TTL > widget.MaxTTL {
 		return widget.Session{}, widget.FieldError("ttlSeconds", "must be between 1 and %d", int64(widget.MaxTTL/time.Second))
+	}
+	// After what the caller can fix (401, 403, 400), before any lookup:
+	// refused mints cost the directory and the signer nothing.
+	switch ok, retry, err := m.cfg.Limiter.Allow(ctx, "mint:"+caller.Tenant); {
+	case err != nil:
+		return widget.Session{}, &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "mint rate limiter unavailable", Err: err}
+	case !ok:
+		return widget.Session{}, &widget.Error{Code: widget.CodeRateLimited, Message: "too many sessions minted for this tenant; retry later", RetryAfter: retry}
 	}
 	exists, err := m.cfg.Directory.UserExists(ctx, caller.Tenant, req.UserID)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/directory"
 	"github.com/causeflow/widget-sessions/pkg/incident"
 	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/pkg/ratelimit"
 	"github.com/causeflow/widget-sessions/pkg/session"
 	"github.com/causeflow/widget-sessions/pkg/sessionid"
 	"github.com/causeflow/widget-sessions/pkg/token"
@@ -36,6 +37,17 @@ func (f dirFunc) UserExists(ctx context.Context, tenant, user string) (bool, err
 
 func newMinter(t testing.TB, dir widget.UserDirectory, now time.Time) (*session.Minter, *keys.Ring) {
 	t.Helper()
+	return newLimitedMinter(t, dir, now, 1<<30)
+}
+
+// newLimitedMinter is newMinter whose tenants may mint perMinute sessions
+// a minute each.
+func newLimitedMinter(t testing.TB, dir widget.UserDirectory, now time.Time, perMinute int) (*session.Minter, *keys.Ring) {
+	t.Helper()
+	limiter, err := ratelimit.NewMemory(perMinute, time.Minute, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
 	if dir == nil {
 		f, err := directory.ParseFile([]byte(dirJSON))
 		if err != nil {
@@ -50,7 +62,7 @@ func newMinter(t testing.TB, dir widget.UserDirectory, now time.Time) (*session.
 	ring := keys.NewRing(set)
 	m, err := session.New(session.Config{
 		Env: token.EnvTest, Issuer: "https://iss.example", Audience: "aud-example",
-		Directory: dir, Signer: ring, Now: func() time.Time { return now },
+		Directory: dir, Signer: ring, Now: func() time.Time { return now }, Limiter: limiter,
 		Incidents: warmFunc(func(_ context.Context, tenant, id string) error {
 			switch {
 			case tenant == "demo" && id == "inc_1":
@@ -195,6 +207,35 @@ func TestMintRefuses(t *testing.T) {
 // BenchmarkMint measures a whole mint in the domain (directory lookup in
 // memory, claims, id, EdDSA signature) next to BenchmarkBareEd25519Sign, the
 // raw cost of the one signature it cannot avoid, in the same run.
+// TestMintRateLimit: a tenant past its mints of the window is refused
+// (429 with Retry-After) before the directory is asked; another tenant is
+// not affected.
+func TestMintRateLimit(t *testing.T) {
+	now := time.Now()
+	asked := 0
+	dir := dirFunc(func(_ context.Context, tenant, user string) (bool, error) { asked++; return true, nil })
+	m, _ := newLimitedMinter(t, dir, now, 2)
+	demo := widget.Caller{Subject: "backend", Tenant: "demo", Roles: []string{widget.RoleAdmin}}
+	acme := widget.Caller{Subject: "backend", Tenant: "acme", Roles: []string{widget.RoleAdmin}}
+	req := widget.SessionRequest{UserID: "user_alice", TTL: widget.DefaultTTL}
+	for range 2 {
+		if _, err := m.Mint(context.Background(), demo, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := m.Mint(context.Background(), demo, req)
+	var we *widget.Error
+	if !errors.As(err, &we) || we.Code != widget.CodeRateLimited || we.RetryAfter <= 0 || we.RetryAfter > time.Minute {
+		t.Fatalf("third mint of the minute = %v, want rate_limited with a Retry-After within the minute", err)
+	}
+	if asked != 2 {
+		t.Errorf("the directory was asked %d times, want 2: a refused mint asks nothing", asked)
+	}
+	if _, err := m.Mint(context.Background(), acme, req); err != nil {
+		t.Errorf("another tenant: %v", err)
+	}
+}
+
 func BenchmarkMint(b *testing.B) {
 	m, _ := newMinter(b, nil, time.Now())
 	req := widget.SessionRequest{UserID: "user_alice", IncidentID: "inc_1", TTL: widget.DefaultTTL}

@@ -148,7 +148,7 @@ func TestVerifyMinterToken(t *testing.T) {
 	cfg := verify.Config{Env: token.EnvLive, Issuer: "https://sessions.example", Audience: "widget", Now: at(t0.Add(time.Minute))}
 	m, err := session.New(session.Config{
 		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience,
-		Directory: dir, Signer: ring, Now: at(t0), Incidents: noIncidents{},
+		Directory: dir, Signer: ring, Now: at(t0), Incidents: noIncidents{}, Limiter: unlimited{},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -275,3 +275,8 @@ func TestVerifyConcurrent(t *testing.T) {
 type noIncidents struct{}
 
 func (noIncidents) Warm(context.Context, string, string) error { return nil }
+
+// unlimited is a mint limiter that allows everything.
+type unlimited struct{}
+
+func (unlimited) Allow(context.Context, string) (bool, time.Duration, error) { return true, 0, nil }
