@@ -96,6 +96,7 @@ type fixtureConfig struct {
 	revokeLimit int           // revocation requests per hour per caller tenant; default 1,000,000
 	ticketMax   int           // outstanding tickets per session; default ticket.DefaultMaxPerSession
 	mintLimit   int           // mints per hour per tenant; default 1,000,000
+	tickets     api.Tickets   // default ticket.NewMemory
 }
 
 func (c fixtureConfig) messageLimit() int {
@@ -111,6 +112,9 @@ func withMessageLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.m
 // withRevokeLimit sets the revocation requests a caller tenant may make
 // per hour.
 func withRevokeLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.revokeLimit = n } }
+
+// withTickets replaces the ticket store.
+func withTickets(tk api.Tickets) fixtureOption { return func(c *fixtureConfig) { c.tickets = tk } }
 
 // withMintLimit sets the sessions a tenant may mint per hour.
 func withMintLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.mintLimit = n } }
@@ -271,7 +275,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	t.Cleanup(f.chat.Close)
 	edge := &api.Edge{
 		Verifier: verifier, Revocations: f.revs, Chat: f.chat, Log: f.events,
-		Tickets: ticket.NewMemory(time.Now, cfg.ticketMax), TicketLimiter: ticketLimiter, Incidents: f.incidents,
+		Tickets: cmp.Or[api.Tickets](cfg.tickets, ticket.NewMemory(time.Now, cfg.ticketMax)), TicketLimiter: ticketLimiter, Incidents: f.incidents,
 		Heartbeat: cfg.heartbeat, LivenessCheck: 50 * time.Millisecond, FollowPoll: time.Second, MaxStreamsPerSession: 2,
 		EmbedOrigins: cfg.origins,
 	}

@@ -1,13 +1,20 @@
 package api_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/causeflow/widget-sessions/pkg/ticket"
+	"github.com/causeflow/widget-sessions/pkg/token"
 )
 
 // signRawCaller signs exactly header and payload with the identity
@@ -59,5 +66,34 @@ func TestLenientCallerJWTsRefused(t *testing.T) {
 				t.Fatalf("status %d %s, want %d", resp.Status, resp.Body, c.status)
 			}
 		})
+	}
+}
+
+// fullTickets is a ticket store at its global bound.
+type fullTickets struct{}
+
+func (fullTickets) Issue(context.Context, *token.Claims, time.Duration) (string, error) {
+	return "", fmt.Errorf("test: %w: %w", ticket.ErrFull, ticket.ErrUnavailable)
+}
+
+func (fullTickets) Redeem(context.Context, string) (*token.Claims, error) {
+	return nil, ticket.ErrInvalid
+}
+
+// TestTicketStoreFull: the global ticket bound, the last resort, answers
+// 503, and is counted and logged at error level, so that an operator sees
+// that the per-session bound was not enough.
+func TestTicketStoreFull(t *testing.T) {
+	f := newFixture(t, withTickets(fullTickets{}))
+	m := f.mint(t, `{"userId":"user_alice"}`)
+	req, _ := http.NewRequest(http.MethodPost, f.URL+"/v1/widget/sessions/"+m.SessionID+"/stream-tickets", nil)
+	req.Header.Set("Authorization", "Bearer "+m.SessionToken)
+	checkError(t, f.do(t, req), http.StatusServiceUnavailable, "dependency_unavailable")
+	labels := map[string]string{"route": "/v1/widget/sessions/:sessionId/stream-tickets", "code": "ticket_store_full"}
+	if n := counterValue(t, f.reg, "widget_sessions_limit_refusals_total", labels); n != 1 {
+		t.Errorf("ticket_store_full counted %v times, want 1", n)
+	}
+	if !strings.Contains(f.logs.String(), "the ticket store is full") {
+		t.Errorf("no log line about the full ticket store:\n%s", f.logs)
 	}
 }
