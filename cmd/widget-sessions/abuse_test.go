@@ -33,15 +33,19 @@ type backend struct {
 // onBackends runs fn on memory and on a fresh redis-server.
 func onBackends(t *testing.T, fn func(t *testing.T, b backend)) {
 	t.Run("memory", func(t *testing.T) { fn(t, backend{name: "memory"}) })
-	t.Run("redis", func(t *testing.T) {
-		rds := redistest.Start(t)
-		c, err := redis.NewClient(rds.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		fn(t, backend{name: "redis", url: rds.URL(), rdb: c})
-	})
+	t.Run("redis", func(t *testing.T) { fn(t, startRedis(t)) })
+}
+
+// startRedis starts a redis-server and a client of it, closed on cleanup.
+func startRedis(t *testing.T) backend {
+	t.Helper()
+	rds := redistest.Start(t)
+	c, err := redis.NewClient(rds.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return backend{name: "redis", url: rds.URL(), rdb: c}
 }
 
 // revocationKeys is the revocation layout of the test environment.
@@ -133,12 +137,8 @@ func TestAbuseFutureSessionIDs(t *testing.T) {
 // attacker-chosen expiry (year 2150) are clamped to now + 24 h + leeway by
 // the next write, in Redis and in the mirror, so they leave within a day.
 func TestAbuseLegacyEntriesClamped(t *testing.T) {
-	rds := redistest.Start(t)
-	rdb, err := redis.NewClient(rds.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
+	rds := startRedis(t)
+	rdb := rds.rdb
 	ctx := context.Background()
 	rdb.HSet(ctx, revocationKeys.Entries, redis.MarkerField, "seeded")
 	far := time.Unix(5680281600, 0).Unix() // 2150
@@ -147,7 +147,7 @@ func TestAbuseLegacyEntriesClamped(t *testing.T) {
 		rdb.HSet(ctx, revocationKeys.Entries, field, fmt.Sprintf(`{"before":0,"expires":%d}`, far))
 		rdb.ZAdd(ctx, revocationKeys.Expiry, goredis.Z{Score: float64(far), Member: field})
 	}
-	c := newCluster(t, rds.URL(), nil)
+	c := newCluster(t, rds.url, nil)
 	s := startServer(t, c.env)
 	s.mustRevoke(t, c.caller(t, "demo", "admin"), "/v1/widget/users/user_bob/sessions")
 	bound := time.Now().Add(widget.MaxTTL + 31*time.Second).Unix()
@@ -373,13 +373,9 @@ func TestAbuseStreamsPerClient(t *testing.T) {
 // replica started afterwards finds the marker gone with them and fails
 // safe: every token issued before is revoked, the revoked one included.
 func TestAbusePartialLoss(t *testing.T) {
-	rds := redistest.Start(t)
-	rdb, err := redis.NewClient(rds.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
-	c := newCluster(t, rds.URL(), nil)
+	rds := startRedis(t)
+	rdb := rds.rdb
+	c := newCluster(t, rds.url, nil)
 	a := startServer(t, c.env)
 	admin, service := c.caller(t, "demo", "admin"), c.caller(t, "causeflow", "service")
 	revoked := a.mintCreated(t, admin, `{"userId": "user_alice"}`)
@@ -405,16 +401,12 @@ func TestAbusePartialLoss(t *testing.T) {
 // evict the revocation keys starts with an error-level warning (live
 // refuses it: TestLiveRefusesDevelopmentSettings).
 func TestAbuseEvictingRedis(t *testing.T) {
-	rds := redistest.Start(t)
-	rdb, err := redis.NewClient(rds.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
+	rds := startRedis(t)
+	rdb := rds.rdb
 	if err := rdb.ConfigSet(t.Context(), "maxmemory-policy", "allkeys-lfu").Err(); err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, newCluster(t, rds.URL(), nil).env)
+	s := startServer(t, newCluster(t, rds.url, nil).env)
 	if !s.log.waitFor("REDIS MAY EVICT REVOCATIONS", time.Second) || !s.log.waitFor(`"level":"error"`, time.Second) {
 		t.Errorf("no error-level warning about allkeys-lfu\nlog:\n%s", s.log)
 	}
@@ -425,13 +417,8 @@ func TestAbuseEvictingRedis(t *testing.T) {
 // replica whose Redis grows past the bound fails closed (503, not ready)
 // rather than grow without bound.
 func TestAbuseMirrorBound(t *testing.T) {
-	rds := redistest.Start(t)
-	rdb, err := redis.NewClient(rds.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
-	c := newCluster(t, rds.URL(), map[string]string{"WIDGET_REVOCATION_MAX_ENTRIES": "4", "WIDGET_REVOCATION_MAX_PER_TENANT": "2"})
+	rds := startRedis(t)
+	c := newCluster(t, rds.url, map[string]string{"WIDGET_REVOCATION_MAX_ENTRIES": "4", "WIDGET_REVOCATION_MAX_PER_TENANT": "2"})
 	s := startServer(t, c.env)
 	service := c.caller(t, "causeflow", "service")
 	live := s.mintCreated(t, c.caller(t, "demo", "admin"), `{"userId": "user_alice"}`)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/causeflow/widget-sessions/pkg/keys"
-	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 	"github.com/causeflow/widget-sessions/pkg/token"
 )
@@ -148,16 +147,11 @@ func TestLiveRefusesDevelopmentSettings(t *testing.T) {
 
 	t.Run("a Redis that evicts any key", func(t *testing.T) {
 		settings, _ := liveSettings(t)
-		rds := redistest.Start(t)
-		c, err := redis.NewClient(rds.URL())
-		if err != nil {
+		rds := startRedis(t)
+		if err := rds.rdb.ConfigSet(t.Context(), "maxmemory-policy", "allkeys-lru").Err(); err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
-		if err := c.ConfigSet(t.Context(), "maxmemory-policy", "allkeys-lru").Err(); err != nil {
-			t.Fatal(err)
-		}
-		settings["WIDGET_REDIS_URL"] = rds.URL()
+		settings["WIDGET_REDIS_URL"] = rds.url
 		if err := runRefused(t, settings); !strings.Contains(err.Error(), "allkeys-lru") {
 			t.Errorf("the error does not name the evicting policy: %v", err)
 		}
