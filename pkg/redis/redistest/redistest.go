@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +31,11 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
+	// args are more arguments for redis-server (cluster or replica
+	// settings); conf, when set, writes a configuration file the server is
+	// started with (a sentinel rewrites its own).
+	args []string
+	conf func(port int) string
 
 	mu     sync.Mutex
 	proc   *os.Process   // nil when stopped
@@ -39,21 +45,38 @@ type Server struct {
 // Start launches redis-server on a free port and returns once it answers. The server is killed when the test ends.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	return start(tb, freePort, nil, nil)
+}
+
+// start launches a server on a port pick returns, with args or a
+// configuration file.
+func start(tb testing.TB, pick func(testing.TB) int, args []string, conf func(port int) string) *Server {
+	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		tb.Fatal("redis-server not installed: run `make test`, which installs it")
 	}
-	s := &Server{tb: tb, bin: bin, dir: tb.TempDir()}
+	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), args: args, conf: conf}
 	tb.Cleanup(s.Stop)
 	var last error
 	for range 5 { // another process may take the port between probe and start
-		s.port = freePort(tb)
+		s.port = pick(tb)
 		if last = s.launch(); last == nil {
 			return s
 		}
 	}
 	tb.Fatalf("redistest: cannot start redis-server: %v", last)
 	return nil
+}
+
+// Port returns the server's port.
+func (s *Server) Port() int { return s.port }
+
+// Running reports whether the server process is up (not stopped or killed).
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc != nil
 }
 
 // Addr returns the server's host:port.
@@ -95,10 +118,21 @@ func (s *Server) launch() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := new(bytes.Buffer)
-	cmd := exec.Command(s.bin,
-		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir,
-		"--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning")
+	var args []string
+	if s.conf != nil {
+		path := filepath.Join(s.dir, "redis.conf")
+		if err := os.WriteFile(path, []byte(s.conf(s.port)), 0o600); err != nil {
+			return err
+		}
+		args = append(args, path)
+	}
+	args = append(args, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--dir", s.dir, "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning")
+	if s.conf == nil || !strings.Contains(s.conf(s.port), "sentinel monitor") {
+		args = append(args, "--save", "", "--appendonly", "no")
+	}
+	args = append(args, s.args...)
+	cmd := exec.Command(s.bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	setPdeathsig(cmd)
 	if err := cmd.Start(); err != nil {

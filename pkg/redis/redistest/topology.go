@@ -1,0 +1,320 @@
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Failover timings of the topologies: the engine declares a master dead
+// after a second of silence, as an operator tuning for fast failover would.
+const (
+	NodeTimeout     = time.Second // cluster-node-timeout
+	DownAfter       = time.Second // sentinel down-after-milliseconds
+	FailoverTimeout = 3 * time.Second
+)
+
+// cli runs redis-cli against the server on port and returns its output.
+func cli(port int, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "redis-cli", append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(port)}, args...)...).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// info returns field of an INFO-style (field:value lines) answer.
+func info(text, field string) string {
+	for line := range strings.SplitSeq(text, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// waitFor polls cond every 50 ms until it holds or limit passes.
+func waitFor(tb testing.TB, limit time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("redistest: %s: not within %v", what, limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// clusterPort returns a port p, free a moment ago, with p + 10000 free too
+// (a cluster node's bus) and at most 55535.
+func clusterPort(tb testing.TB) int {
+	tb.Helper()
+	for range 200 {
+		p := 20000 + rand.IntN(35535-20000)
+		a, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		b, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+10000)))
+		a.Close()
+		if err != nil {
+			continue
+		}
+		b.Close()
+		return p
+	}
+	tb.Fatal("redistest: no free port pair for a cluster node")
+	return 0
+}
+
+// Cluster is a real Redis Cluster of three masters, each with one replica,
+// on loopback.
+type Cluster struct {
+	tb    testing.TB
+	Nodes []*Server
+}
+
+// StartCluster starts six cluster nodes, joins them (three masters, three
+// replicas) and returns once every slot is served and every node agrees.
+func StartCluster(tb testing.TB) *Cluster {
+	tb.Helper()
+	if _, err := exec.LookPath("redis-cli"); err != nil {
+		tb.Fatal("redis-cli not installed: run `make test`, which installs redis-server with it")
+	}
+	c := &Cluster{tb: tb}
+	addrs := make([]string, 0, 6)
+	for range 6 {
+		n := start(tb, clusterPort, []string{
+			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", strconv.Itoa(int(NodeTimeout / time.Millisecond)),
+			"--cluster-replica-validity-factor", "0", // a replica may always take over
+		}, nil)
+		c.Nodes = append(c.Nodes, n)
+		addrs = append(addrs, n.Addr())
+	}
+	args := append([]string{"--cluster", "create"}, addrs...)
+	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
+	if out, err := cli(c.Nodes[0].port, args...); err != nil {
+		tb.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
+	}
+	waitFor(tb, 20*time.Second, "cluster ready", func() bool {
+		for _, n := range c.Nodes {
+			out, err := cli(n.port, "cluster", "info")
+			if err != nil || info(out, "cluster_state") != "ok" || info(out, "cluster_known_nodes") != "6" {
+				return false
+			}
+		}
+		// Every replica has synced with its master.
+		for _, n := range c.Nodes {
+			out, err := cli(n.port, "info", "replication")
+			if err != nil {
+				return false
+			}
+			if info(out, "role") == "slave" && info(out, "master_link_status") != "up" {
+				return false
+			}
+		}
+		return true
+	})
+	return c
+}
+
+// URL returns the redis+cluster:// URL naming every node.
+func (c *Cluster) URL() string {
+	u := "redis+cluster://" + c.Nodes[0].Addr()
+	for i, n := range c.Nodes[1:] {
+		sep := "&"
+		if i == 0 {
+			sep = "?"
+		}
+		u += sep + "addr=" + n.Addr()
+	}
+	return u
+}
+
+// MasterOf returns the running node serving key as master.
+func (c *Cluster) MasterOf(key string) *Server {
+	c.tb.Helper()
+	m := c.masterOf(key)
+	if m == nil {
+		c.tb.Fatalf("redistest: no running master serves %q", key)
+	}
+	return m
+}
+
+// masterOf returns the running node the first node that answers names as
+// the master of key's slot, or nil.
+func (c *Cluster) masterOf(key string) *Server {
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			continue
+		}
+		out, err := cli(n.port, "cluster", "keyslot", key)
+		if err != nil {
+			continue
+		}
+		slot, _ := strconv.Atoi(out)
+		nodes, err := cli(n.port, "cluster", "nodes")
+		if err != nil {
+			continue
+		}
+		for line := range strings.SplitSeq(nodes, "\n") {
+			f := strings.Fields(line)
+			if len(f) < 9 || !strings.Contains(f[2], "master") || strings.Contains(f[2], "fail") {
+				continue
+			}
+			for _, r := range f[8:] {
+				lo, hi, _ := strings.Cut(r, "-")
+				if hi == "" {
+					hi = lo
+				}
+				a, err1 := strconv.Atoi(lo)
+				b, err2 := strconv.Atoi(hi)
+				if err1 == nil && err2 == nil && a <= slot && slot <= b {
+					addr, _, _ := strings.Cut(f[1], "@")
+					for _, m := range c.Nodes {
+						if m.Addr() == addr && m.Running() {
+							return m
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// WaitServed returns once a running master other than old serves key's
+// slot, as every running node sees it (the replica's promotion).
+func (c *Cluster) WaitServed(key string, old *Server, limit time.Duration) *Server {
+	c.tb.Helper()
+	var m *Server
+	waitFor(c.tb, limit, "a new master for "+key, func() bool {
+		for _, n := range c.Nodes {
+			if !n.Running() || n == old {
+				continue
+			}
+			out, err := cli(n.port, "info", "replication")
+			if err == nil && info(out, "role") == "master" {
+				ci, err := cli(n.port, "cluster", "info")
+				if err == nil && info(ci, "cluster_state") == "ok" {
+					if got := c.masterOf(key); got != nil && got != old {
+						m = got
+						return true
+					}
+				}
+			}
+		}
+		return false
+	})
+	return m
+}
+
+// Sentinel is a real Sentinel deployment: a master, one replica and three
+// sentinels watching it, on loopback.
+type Sentinel struct {
+	tb         testing.TB
+	Master     *Server
+	Replica    *Server
+	Sentinels  []*Server
+	MasterName string
+}
+
+// StartSentinel starts the master, its replica and three sentinels, and
+// returns once the sentinels know the replica and each other.
+func StartSentinel(tb testing.TB) *Sentinel {
+	tb.Helper()
+	s := &Sentinel{tb: tb, MasterName: "wsmaster"}
+	s.Master = start(tb, freePort, nil, nil)
+	s.Replica = start(tb, freePort, []string{"--replicaof", "127.0.0.1", strconv.Itoa(s.Master.port)}, nil)
+	waitFor(tb, 10*time.Second, "replica in sync", func() bool {
+		out, err := cli(s.Replica.port, "info", "replication")
+		return err == nil && info(out, "master_link_status") == "up"
+	})
+	conf := func(int) string {
+		return fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2\n"+
+			"sentinel down-after-milliseconds %s %d\n"+
+			"sentinel failover-timeout %s %d\n"+
+			"sentinel parallel-syncs %s 1\n",
+			s.MasterName, s.Master.port, s.MasterName, DownAfter.Milliseconds(),
+			s.MasterName, FailoverTimeout.Milliseconds(), s.MasterName)
+	}
+	for range 3 {
+		s.Sentinels = append(s.Sentinels, start(tb, freePort, []string{"--sentinel"}, conf))
+	}
+	waitFor(tb, 20*time.Second, "sentinels ready", func() bool {
+		for _, sn := range s.Sentinels {
+			out, err := cli(sn.port, "sentinel", "master", s.MasterName)
+			if err != nil {
+				return false
+			}
+			f := strings.Fields(out)
+			var replicas, sentinels string
+			for i := 0; i+1 < len(f); i++ {
+				switch f[i] {
+				case "num-slaves":
+					replicas = f[i+1]
+				case "num-other-sentinels":
+					sentinels = f[i+1]
+				}
+			}
+			if replicas != "1" || sentinels != "2" {
+				return false
+			}
+		}
+		return true
+	})
+	return s
+}
+
+// URL returns the Sentinel URL: the sentinels, and the master's name.
+func (s *Sentinel) URL() string {
+	u := "redis://" + s.Sentinels[0].Addr() + "?master_name=" + s.MasterName
+	for _, sn := range s.Sentinels[1:] {
+		u += "&addr=" + sn.Addr()
+	}
+	return u
+}
+
+// CurrentMaster returns the server the sentinels name as master now.
+func (s *Sentinel) CurrentMaster() *Server {
+	s.tb.Helper()
+	for _, sn := range s.Sentinels {
+		out, err := cli(sn.port, "sentinel", "get-master-addr-by-name", s.MasterName)
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(out)
+		if len(f) != 2 {
+			continue
+		}
+		for _, n := range []*Server{s.Master, s.Replica} {
+			if strconv.Itoa(n.port) == f[1] {
+				return n
+			}
+		}
+	}
+	s.tb.Fatal("redistest: no sentinel names a master")
+	return nil
+}
+
+// WaitPromoted returns once the sentinels name a master other than old and
+// it answers as a master.
+func (s *Sentinel) WaitPromoted(old *Server, limit time.Duration) *Server {
+	s.tb.Helper()
+	var m *Server
+	waitFor(s.tb, limit, "a promoted master", func() bool {
+		m = s.CurrentMaster()
+		if m == old {
+			return false
+		}
+		out, err := cli(m.port, "info", "replication")
+		return err == nil && info(out, "role") == "master"
+	})
+	return m
+}
