@@ -97,17 +97,20 @@ func NewClient(rawURL string) (goredis.UniversalClient, error) {
 	}
 	switch u.Scheme {
 	case "redis", "rediss":
+		t := tuning{u.Query()}
 		if u.Query().Has("master_name") {
 			opt, err := goredis.ParseFailoverURL(rawURL)
 			if err != nil {
 				return nil, fmt.Errorf("redis: invalid Sentinel URL: %w", err)
 			}
+			t.apply(timings{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.MinRetryBackoff, &opt.MaxRetryBackoff, &opt.DialerRetryTimeout, &opt.MaxRetries, &opt.DialerRetries})
 			return goredis.NewFailoverClient(opt), nil
 		}
 		opt, err := goredis.ParseURL(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("redis: invalid URL: %w", err)
 		}
+		t.apply(timings{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.MinRetryBackoff, &opt.MaxRetryBackoff, &opt.DialerRetryTimeout, &opt.MaxRetries, &opt.DialerRetries})
 		return goredis.NewClient(opt), nil
 	case "redis+cluster", "rediss+cluster":
 		u.Scheme = strings.TrimSuffix(u.Scheme, "+cluster")
@@ -115,7 +118,11 @@ func NewClient(rawURL string) (goredis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis: invalid Cluster URL: %w", err)
 		}
-		return goredis.NewClusterClient(opt), nil
+		tuning{u.Query()}.apply(timings{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.MinRetryBackoff, &opt.MaxRetryBackoff, &opt.DialerRetryTimeout, &opt.MaxRetries, &opt.DialerRetries})
+		opt.ClusterStateReloadInterval = clusterReload
+		c := goredis.NewClusterClient(opt)
+		c.AddHook(reloadOnFailure{c})
+		return c, nil
 	default:
 		return nil, fmt.Errorf("redis: invalid URL scheme %q (want redis, rediss, redis+cluster or rediss+cluster)", u.Scheme)
 	}
