@@ -4,7 +4,7 @@ GO      ?= go
 BIN     ?= bin
 BENCHTIME ?= 1s
 
-.PHONY: all build run test test-deps test-browser browser-deps vet bench fuzz config-table clean
+.PHONY: all build run test test-deps test-browser browser-deps test-faults vet bench fuzz config-table clean
 
 all: build
 
@@ -19,6 +19,7 @@ vet:
 	@unformatted=$$(gofmt -l cmd pkg); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags browser ./cmd/widget-sessions/
+	$(GO) vet -tags faults ./cmd/widget-sessions/ ./pkg/redis/...
 
 test: vet test-deps
 	$(GO) test -race -count=1 ./...
@@ -49,6 +50,14 @@ FUZZTIME ?= 15s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAgreesWithJWX$$' -fuzztime $(FUZZTIME) ./pkg/verify/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeClaims$$' -fuzztime $(FUZZTIME) ./pkg/verify/
+
+# The fault suite: real Redis topologies (a 6-node Cluster, Sentinel with
+# its replicas) started on loopback, masters killed, and the bounds the
+# service promises after a failover checked. Behind the `faults` build tag
+# because it holds timing bounds, which `make test` never does; CI
+# (.ci/run) runs it.
+test-faults: test-deps
+	$(GO) test -race -count=1 -tags faults -run 'TestTopologies|TestFailover|TestFault' ./pkg/redis/... ./cmd/widget-sessions/
 
 # Benchmarks report figures next to a raw baseline measured in the same run
 # (a bare Ed25519 sign or verify), so ratios, not absolute times, are

@@ -1,3 +1,5 @@
+//go:build faults
+
 package main
 
 import (
@@ -12,6 +14,9 @@ import (
 type failoverTopology struct {
 	name string
 	url  string
+	// minReplicas is what a write waits for: as many as the topology
+	// keeps after losing a master.
+	minReplicas string
 	// kill kills the master holding the revocation keys and returns a
 	// function that waits for the engine's own promotion.
 	kill func() (promoted func())
@@ -21,15 +26,19 @@ func failoverTopologies(t *testing.T) []func(t *testing.T) failoverTopology {
 	return []func(t *testing.T) failoverTopology{
 		func(t *testing.T) failoverTopology {
 			c := redistest.StartCluster(t)
-			return failoverTopology{name: "cluster", url: c.URL(), kill: func() func() {
+			// Three masters with one replica each: a failover leaves the
+			// shard without a replica, so writes wait for none.
+			return failoverTopology{name: "cluster", url: c.URL(), minReplicas: "0", kill: func() func() {
 				old := c.MasterOf("{wrev-test}")
 				old.Stop()
 				return func() { c.WaitServed("{wrev-test}", old, 20*time.Second) }
 			}}
 		},
 		func(t *testing.T) failoverTopology {
-			s := redistest.StartSentinel(t)
-			return failoverTopology{name: "sentinel", url: s.URL(), kill: func() func() {
+			// Two replicas: after a failover one is left, so every
+			// acknowledged write is on two servers, before and after.
+			s := redistest.StartSentinel(t, 2)
+			return failoverTopology{name: "sentinel", url: s.URL(), minReplicas: "1", kill: func() func() {
 				old := s.CurrentMaster()
 				old.Stop()
 				return func() { s.WaitPromoted(old, 20*time.Second) }
@@ -48,7 +57,7 @@ func TestFailover(t *testing.T) {
 		t.Run(topo.name, func(t *testing.T) {
 			// Retries every 50 ms during the outage: the rate limit is not
 			// what is tested here.
-			c := newCluster(t, topo.url, map[string]string{"WIDGET_REVOCATION_RATE_LIMIT": "100000"})
+			c := newCluster(t, topo.url, map[string]string{"WIDGET_REVOCATION_RATE_LIMIT": "100000", "WIDGET_REDIS_MIN_REPLICAS": topo.minReplicas})
 			a, b := startServer(t, c.env), startServer(t, c.env)
 			admin, service := c.caller(t, "demo", "admin"), c.caller(t, "causeflow", "service")
 			before := a.mintCreated(t, admin, `{"userId": "user_alice"}`)

@@ -97,12 +97,14 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	if err := checkEviction(ctx, cfg, logger, client); err != nil {
 		return err
 	}
+	repl := redis.Replication{MinReplicas: cfg.RedisMinReplicas, Timeout: cfg.RedisWaitTimeout}
 	revs, err := redis.NewRevocations(client, redis.Config{
 		Namespace:       "wrev-" + cfg.Env,
 		StalenessBudget: cfg.RevocationStaleness,
 		Leeway:          cfg.ClockSkew,
 		Logger:          logger.Named("revocations"),
 		Limits:          revocationLimits(cfg),
+		Replication:     repl,
 	})
 	if err != nil {
 		return err
@@ -117,7 +119,7 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	st.revs, st.revsReady = revs, revs.Fresh
 
 	ns := "widget-" + cfg.Env
-	log, err := redis.NewEventLog(client, redis.EventLogConfig{Namespace: ns, Logger: logger.Named("events")})
+	log, err := redis.NewEventLog(client, redis.EventLogConfig{Namespace: ns, Logger: logger.Named("events"), Replication: repl})
 	if err != nil {
 		return err
 	}
@@ -135,7 +137,7 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	if st.ticketLimiter, err = redis.NewRateLimiter(client, ns+":ticket", cfg.TicketRateLimit, cfg.TicketRateWindow); err != nil {
 		return err
 	}
-	st.tickets = redis.NewTickets(client, ns, cfg.MaxTicketsPerSession)
+	st.tickets = redis.NewTickets(client, ns, cfg.MaxTicketsPerSession, repl)
 	st.incidentCache = redis.NewIncidentCache(client, ns)
 	return nil
 }

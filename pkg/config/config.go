@@ -82,6 +82,8 @@ type Config struct {
 	URLBase             string
 	EmbedOrigins        []string // host pages allowed to frame the widget
 	RedisURL            string
+	RedisMinReplicas    int // replicas a write waits for (WAIT)
+	RedisWaitTimeout    time.Duration
 	RevocationStaleness time.Duration
 	TrustedProxies      []string
 
@@ -126,6 +128,14 @@ func Load(getenv func(string) string) (Config, error) {
 		// `wsctl dev-token --tenant causeflow --role ops` works as written.
 		// Live names its own (validateLive).
 		c.OpsTenant = DefaultOpsTenant
+	}
+	if c.RedisMinReplicas < 0 {
+		// Live survives the loss of its master; a development Redis has
+		// no replica to wait for.
+		c.RedisMinReplicas = 0
+		if c.Env == token.EnvLive {
+			c.RedisMinReplicas = 1
+		}
 	}
 	if c.DevIDP() {
 		// The dev identity provider names itself; an explicit setting wins.
@@ -206,6 +216,9 @@ func (c *Config) validate() error {
 	}
 	if c.CallerTyp != "" && strings.ContainsFunc(c.CallerTyp, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
 		bad("WIDGET_CALLER_TYP", "must be a media type such as at+jwt")
+	}
+	if c.RedisWaitTimeout <= 0 || c.RedisWaitTimeout > 10*time.Second {
+		bad("WIDGET_REDIS_WAIT_TIMEOUT", "must be positive and at most 10s: a request waits for it")
 	}
 	if c.RevocationStaleness < time.Second {
 		bad("WIDGET_REVOCATION_STALENESS", "must be at least 1s: the mirror polls Redis every second")

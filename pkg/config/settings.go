@@ -168,6 +168,16 @@ var settings = []setting{
 		set: list(func(c *Config) *[]string { return &c.EmbedOrigins })},
 	{Env: "WIDGET_REDIS_URL", Doc: "Redis holding the revocation list shared by every replica: `redis://[:password@]host:port/db` (`rediss://` for TLS; `?master_name=NAME` for Sentinel, the host being a sentinel; `redis+cluster://` or `rediss+cluster://` for Cluster). Unset: in memory, one process (refused in `live`).",
 		set: str(func(c *Config) *string { return &c.RedisURL })},
+	{Env: "WIDGET_REDIS_MIN_REPLICAS", Doc: "Replicas that must confirm a write (Redis `WAIT`) before it is acknowledged: a revocation's 204, a ticket's 201, a message's 202. Past `WIDGET_REDIS_WAIT_TIMEOUT` without them the answer is 503 (the write is on the master and retrying is harmless). Unset: 1 in `live`, so that an acknowledged write survives the loss of the master; 0 outside `live`.",
+		set: func(c *Config, v string) error {
+			if v == "" {
+				c.RedisMinReplicas = -1 // the environment's default, set in Load
+				return nil
+			}
+			return integer(0, func(c *Config) *int { return &c.RedisMinReplicas })(c, v)
+		}},
+	{Env: "WIDGET_REDIS_WAIT_TIMEOUT", Default: "500ms", Doc: "How long a write waits for `WIDGET_REDIS_MIN_REPLICAS` replicas.",
+		set: dur(func(c *Config) *time.Duration { return &c.RedisWaitTimeout })},
 	{Env: "WIDGET_REVOCATION_STALENESS", Default: "5s", Doc: "How stale the in-memory revocation mirror may get (Redis unreachable) before validation fails closed with 503 `revocation_state_unknown`.",
 		set: dur(func(c *Config) *time.Duration { return &c.RevocationStaleness })},
 	{Env: "WIDGET_REVOCATION_RATE_LIMIT", Default: "60", Doc: "Revocation requests (the three `DELETE` endpoints) the callers of one tenant may make per `WIDGET_REVOCATION_RATE_WINDOW`, shared by every replica with Redis; past it, 429 `rate_limited` with `Retry-After`. Counted for the caller's tenant, so the operator tenant keeps its own budget.",

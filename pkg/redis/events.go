@@ -59,6 +59,10 @@ type EventLogConfig struct {
 	MaxLen int
 	// Logger receives the subscription's warnings. Default: no logging.
 	Logger *zap.Logger
+	// Replication says when an append is acknowledged. Every append waits:
+	// an event a stream has delivered with its id must survive a failover,
+	// or a client resuming after that id would miss what followed.
+	Replication Replication
 }
 
 // EventLog is the per-session event log on Redis, shared by every replica:
@@ -83,6 +87,7 @@ type EventLog struct {
 	maxLen  int
 	channel string
 	log     *zap.Logger
+	repl    Replication
 	waiters events.Waiters
 
 	runMu   sync.Mutex
@@ -122,6 +127,7 @@ func NewEventLog(client goredis.UniversalClient, cfg EventLogConfig) (*EventLog,
 		maxLen:  cfg.MaxLen,
 		channel: EventChannel(cfg.Namespace),
 		log:     cfg.Logger.With(zap.String("component", "events")),
+		repl:    cfg.Replication,
 	}, nil
 }
 
@@ -184,8 +190,16 @@ func (l *EventLog) Append(ctx context.Context, sid, typ string, data json.RawMes
 	if err != nil {
 		return events.Event{}, err
 	}
-	id, err := appendEventScript.Run(ctx, l.client, []string{EventKey(l.ns, sid)},
-		l.maxLen, expires.UnixMilli(), l.channel, sid, typ, []byte(data)).Text()
+	key := EventKey(l.ns, sid)
+	var cmd *goredis.Cmd
+	err = l.repl.exec(ctx, l.client, key, "event", func(p goredis.Pipeliner, eval bool) {
+		cmd = queueScript(ctx, p, appendEventScript, eval, []string{key},
+			l.maxLen, expires.UnixMilli(), l.channel, sid, typ, []byte(data))
+	})
+	var id string
+	if err == nil {
+		id, err = cmd.Text()
+	}
 	if err != nil {
 		return events.Event{}, fmt.Errorf("redis: event not appended: %w: %w", events.ErrUnavailable, err)
 	}

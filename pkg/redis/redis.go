@@ -229,6 +229,9 @@ type Config struct {
 	// Limits bound the entries of a tenant (checked by the write script)
 	// and of the mirror. Zero fields take revoke's defaults.
 	Limits revoke.Limits
+	// Replication says when a write is acknowledged (WAIT). The zero value
+	// acknowledges what the master applied.
+	Replication Replication
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -242,7 +242,7 @@ func (r *Revocations) Revoke(ctx context.Context, e revoke.Entry) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	return r.write(ctx, &e)
+	return r.write(ctx, &e, true)
 }
 
 // IsRevoked reports whether a token with claims c is revoked, from the
@@ -303,8 +303,10 @@ func (r *Revocations) Entries() []revoke.Entry {
 }
 
 // write runs the write script for e, or only makes sure of the marker when
-// e is nil, and applies what Redis stored to the mirror.
-func (r *Revocations) write(ctx context.Context, e *revoke.Entry) error {
+// e is nil, and applies what Redis stored to the mirror. Only a write that
+// is acknowledged to a caller (ack) waits for the replicas: the marker,
+// pruning and repairs are made again by whoever finds them missing.
+func (r *Revocations) write(ctx context.Context, e *revoke.Entry, ack bool) error {
 	now := r.cfg.Now()
 	all := revoke.AllEntry(now, r.cfg.Leeway)
 	field, before, expires := "", int64(0), int64(0)
@@ -322,12 +324,27 @@ func (r *Revocations) write(ctx context.Context, e *revoke.Entry) error {
 		}
 	}
 	maxExpires := all.Expires.Unix() // now + MaxTTL + leeway, as every bound
-	res, err := writeScript.Run(ctx, r.client, r.keys.keys(tenant),
-		r.keys.Channel, now.Unix(), now.Add(-PruneGrace).Unix(),
+	keys := r.keys.keys(tenant)
+	args := []any{r.keys.Channel, now.Unix(), now.Add(-PruneGrace).Unix(),
 		Field(all), all.Before.Unix(), all.Expires.Unix(), strconv.FormatInt(now.Unix(), 10),
-		field, before, expires, maxExpires, r.cfg.Limits.MaxPerTenant, capped).Int64Slice()
-	if err == nil && len(res) != 8 {
-		err = fmt.Errorf("unexpected reply %v", res)
+		field, before, expires, maxExpires, r.cfg.Limits.MaxPerTenant, capped}
+	var cmd *goredis.Cmd
+	repl := r.cfg.Replication
+	if !ack {
+		repl.MinReplicas = 0
+	}
+	werr := repl.exec(ctx, r.client, r.keys.Entries, "revocation", func(p goredis.Pipeliner, eval bool) {
+		cmd = queueScript(ctx, p, writeScript, eval, keys, args...)
+	})
+	var res []int64
+	err := werr
+	if cmd != nil && cmd.Err() == nil {
+		// The master applied the script, whether or not the replicas
+		// confirmed it in time.
+		res, err = cmd.Int64Slice()
+		if err == nil && len(res) != 8 {
+			err = fmt.Errorf("unexpected reply %v", res)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("redis: revocation not recorded: %w: %w", revoke.ErrUnavailable, err)
@@ -349,6 +366,12 @@ func (r *Revocations) write(ctx context.Context, e *revoke.Entry) error {
 			stored.Before = time.Time{}
 		}
 		r.apply(stored)
+	}
+	if werr != nil {
+		// Applied by the master (and so by this mirror and, through pub/sub,
+		// the others), but not confirmed by enough replicas: not durable
+		// through a failover, so not acknowledged.
+		return fmt.Errorf("redis: revocation written but not acknowledged: %w: %w", revoke.ErrUnavailable, werr)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -342,4 +343,62 @@ func TestRedisPrunes(t *testing.T) {
 			t.Fatalf("pruning bumped the version to %q", v)
 		}
 	})
+}
+
+// TestAcknowledgedMeansReplicated: with a replica required, a revocation
+// is acknowledged once the replica has it; with the replica gone, the
+// write is applied by the master but not acknowledged (an error wrapping
+// ErrNotReplicated and revoke.ErrUnavailable), and a shortfall is counted.
+// Events and tickets wait the same way.
+func TestAcknowledgedMeansReplicated(t *testing.T) {
+	master := redistest.Start(t)
+	replica := redistest.StartReplica(t, master)
+	c := client(t, master)
+	ns := namespace()
+	seedMarker(t, c, ns)
+	var shortfalls atomic.Int64
+	repl := redis.Replication{MinReplicas: 1, Timeout: 200 * time.Millisecond, Shortfall: func(string) { shortfalls.Add(1) }}
+	r := start(t, master, redis.Config{Namespace: ns, Replication: repl})
+	ctx := context.Background()
+	e := revoke.UserEntry("acme", "alice", time.Now(), leeway)
+	if err := r.Revoke(ctx, e); err != nil {
+		t.Fatalf("Revoke with the replica up: %v", err)
+	}
+	if got := client(t, replica).HExists(ctx, redis.LayoutOf(ns).Entries, redis.Field(e)).Val(); !got {
+		t.Error("acknowledged, but the replica does not hold the entry")
+	}
+	log, err := redis.NewEventLog(c, redis.EventLogConfig{Namespace: ns, Replication: repl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tickets := redis.NewTickets(c, ns, 0, repl)
+	claims := token.Claims{SessionID: newSID(t, time.Now()), Tenant: "acme"}
+	if _, err := log.Append(ctx, claims.SessionID, "message.created", []byte(`{}`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Append with the replica up: %v", err)
+	}
+	if _, err := tickets.Issue(ctx, &claims, time.Minute); err != nil {
+		t.Fatalf("Issue with the replica up: %v", err)
+	}
+
+	replica.Stop()
+	e2 := revoke.UserEntry("acme", "bob", time.Now(), leeway)
+	err = r.Revoke(ctx, e2)
+	if !errors.Is(err, redis.ErrNotReplicated) || !errors.Is(err, revoke.ErrUnavailable) {
+		t.Fatalf("Revoke without the replica = %v, want ErrNotReplicated and revoke.ErrUnavailable", err)
+	}
+	if !c.HExists(ctx, redis.LayoutOf(ns).Entries, redis.Field(e2)).Val() {
+		t.Error("the master did not apply the unacknowledged write")
+	}
+	if !revoked(r, token.Claims{Tenant: "acme", Subject: "bob", IssuedAt: time.Now().Add(-time.Minute).Unix()}) {
+		t.Error("the mirror does not hold what the master applied")
+	}
+	if _, err := log.Append(ctx, claims.SessionID, "message.created", []byte(`{}`), time.Now().Add(time.Hour)); !errors.Is(err, redis.ErrNotReplicated) {
+		t.Errorf("Append without the replica = %v, want ErrNotReplicated", err)
+	}
+	if _, err := tickets.Issue(ctx, &claims, time.Minute); !errors.Is(err, redis.ErrNotReplicated) {
+		t.Errorf("Issue without the replica = %v, want ErrNotReplicated", err)
+	}
+	if n := shortfalls.Load(); n != 3 {
+		t.Errorf("%d shortfalls counted, want 3", n)
+	}
 }

@@ -96,7 +96,7 @@ func (r *Revocations) resync(ctx context.Context, lost bool) error {
 		return err
 	}
 	if !snap.marker {
-		if err := r.write(ctx, nil); err != nil {
+		if err := r.write(ctx, nil, false); err != nil {
 			return err
 		}
 		lost = true
@@ -125,7 +125,7 @@ func (r *Revocations) resync(ctx context.Context, lost bool) error {
 		r.failed("restore revocations Redis lost", err)
 	}
 	if snap.expired > 0 { // writes prune a batch each; a quiet Redis needs help
-		if err := r.write(ctx, nil); err != nil {
+		if err := r.write(ctx, nil, false); err != nil {
 			r.failed("prune expired revocations", err)
 		}
 	}
@@ -206,7 +206,7 @@ func (r *Revocations) repair(ctx context.Context, suspects []revoke.Entry) error
 		if stored.Covers(e) {
 			continue
 		}
-		if err := r.write(ctx, &e); err != nil {
+		if err := r.write(ctx, &e, false); err != nil {
 			return err
 		}
 		restored++

@@ -33,19 +33,22 @@ type Tickets struct {
 	client        goredis.UniversalClient
 	ns            string
 	maxPerSession int
+	repl          Replication
 }
 
 // NewTickets returns the store over client, its keys under namespace
 // (DefaultNamespace when ""), holding at most maxPerSession outstanding
-// tickets per session (0 means ticket.DefaultMaxPerSession).
-func NewTickets(client goredis.UniversalClient, namespace string, maxPerSession int) *Tickets {
+// tickets per session (0 means ticket.DefaultMaxPerSession). A ticket is
+// issued once repl is satisfied: a ticket handed out must be redeemable on
+// the master a failover promotes.
+func NewTickets(client goredis.UniversalClient, namespace string, maxPerSession int, repl Replication) *Tickets {
 	if namespace == "" {
 		namespace = DefaultNamespace
 	}
 	if maxPerSession <= 0 {
 		maxPerSession = ticket.DefaultMaxPerSession
 	}
-	return &Tickets{client: client, ns: namespace, maxPerSession: maxPerSession}
+	return &Tickets{client: client, ns: namespace, maxPerSession: maxPerSession, repl: repl}
 }
 
 // Key returns the key of ticket.
@@ -107,11 +110,15 @@ func (s *Tickets) Issue(ctx context.Context, c *token.Claims, ttl time.Duration)
 	}
 	// NX: two tickets cannot collide in 256 random bits, but if they ever
 	// did the second must not take over the first.
-	ok, err := s.client.SetNX(ctx, s.Key(tk), b, ttl).Result()
+	key := s.Key(tk)
+	var set *goredis.BoolCmd
+	err = s.repl.exec(ctx, s.client, key, "ticket", func(p goredis.Pipeliner, _ bool) {
+		set = p.SetNX(ctx, key, b, ttl)
+	})
 	switch {
 	case err != nil:
 		return "", fmt.Errorf("redis: ticket not stored: %w: %w", ticket.ErrUnavailable, err)
-	case !ok:
+	case !set.Val():
 		return "", fmt.Errorf("redis: ticket collision: %w", ticket.ErrUnavailable)
 	}
 	return tk, nil

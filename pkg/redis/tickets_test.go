@@ -23,7 +23,7 @@ func TestTicketsContract(t *testing.T) {
 	srv := redistest.Start(t)
 	c := client(t, srv)
 	tickettest.Run(t, func(_ *testing.T, _ func() time.Time, maxPerSession int) ticket.Store {
-		return redis.NewTickets(c, namespace(), maxPerSession)
+		return redis.NewTickets(c, namespace(), maxPerSession, redis.Replication{})
 	})
 }
 
@@ -34,7 +34,7 @@ func TestTicketsLayout(t *testing.T) {
 	c := client(t, srv)
 	ctx := context.Background()
 	ns := namespace()
-	s := redis.NewTickets(c, ns, 0)
+	s := redis.NewTickets(c, ns, 0, redis.Replication{})
 	claims := tickettest.Claims("wsess_1")
 	tk, err := s.Issue(ctx, &claims, 30*time.Second)
 	if err != nil {
@@ -75,7 +75,7 @@ func TestTicketsLayout(t *testing.T) {
 	if n := c.Exists(ctx, key).Val(); n != 0 {
 		t.Error("the key outlived its redeem")
 	}
-	if redis.NewTickets(c, "", 0).Key(tk) != redis.DefaultNamespace+":tk:"+ticket.Hash(tk) {
+	if redis.NewTickets(c, "", 0, redis.Replication{}).Key(tk) != redis.DefaultNamespace+":tk:"+ticket.Hash(tk) {
 		t.Error("the empty namespace is not the default")
 	}
 }
@@ -86,7 +86,7 @@ func TestTicketsLayout(t *testing.T) {
 func TestTicketsFailures(t *testing.T) {
 	srv := redistest.Start(t)
 	c := client(t, srv)
-	s := redis.NewTickets(c, namespace(), 0)
+	s := redis.NewTickets(c, namespace(), 0, redis.Replication{})
 	claims := tickettest.Claims("wsess_1")
 	tk, err := s.Issue(context.Background(), &claims, time.Minute)
 	if err != nil {

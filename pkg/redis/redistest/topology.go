@@ -215,27 +215,37 @@ func (c *Cluster) WaitServed(key string, old *Server, limit time.Duration) *Serv
 	return m
 }
 
-// Sentinel is a real Sentinel deployment: a master, one replica and three
+// StartReplica starts a replica of master and returns once it is in sync.
+func StartReplica(tb testing.TB, master *Server) *Server {
+	tb.Helper()
+	r := start(tb, freePort, []string{"--replicaof", "127.0.0.1", strconv.Itoa(master.port)}, nil)
+	waitFor(tb, 10*time.Second, "replica in sync", func() bool {
+		out, err := cli(r.port, "info", "replication")
+		return err == nil && info(out, "master_link_status") == "up"
+	})
+	return r
+}
+
+// Sentinel is a real Sentinel deployment: a master, its replicas and three
 // sentinels watching it, on loopback.
 type Sentinel struct {
 	tb         testing.TB
 	Master     *Server
-	Replica    *Server
+	Replicas   []*Server
 	Sentinels  []*Server
 	MasterName string
 }
 
-// StartSentinel starts the master, its replica and three sentinels, and
-// returns once the sentinels know the replica and each other.
-func StartSentinel(tb testing.TB) *Sentinel {
+// StartSentinel starts the master, replicas replicas of it and three
+// sentinels, and returns once the sentinels know the replicas and each
+// other.
+func StartSentinel(tb testing.TB, replicas int) *Sentinel {
 	tb.Helper()
 	s := &Sentinel{tb: tb, MasterName: "wsmaster"}
 	s.Master = start(tb, freePort, nil, nil)
-	s.Replica = start(tb, freePort, []string{"--replicaof", "127.0.0.1", strconv.Itoa(s.Master.port)}, nil)
-	waitFor(tb, 10*time.Second, "replica in sync", func() bool {
-		out, err := cli(s.Replica.port, "info", "replication")
-		return err == nil && info(out, "master_link_status") == "up"
-	})
+	for range replicas {
+		s.Replicas = append(s.Replicas, StartReplica(tb, s.Master))
+	}
 	conf := func(int) string {
 		return fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2\n"+
 			"sentinel down-after-milliseconds %s %d\n"+
@@ -254,7 +264,7 @@ func StartSentinel(tb testing.TB) *Sentinel {
 				return false
 			}
 			f := strings.Fields(out)
-			var replicas, sentinels string
+			var replicas, sentinels string // as the sentinel reports them
 			for i := 0; i+1 < len(f); i++ {
 				switch f[i] {
 				case "num-slaves":
@@ -263,7 +273,7 @@ func StartSentinel(tb testing.TB) *Sentinel {
 					sentinels = f[i+1]
 				}
 			}
-			if replicas != "1" || sentinels != "2" {
+			if replicas != strconv.Itoa(len(s.Replicas)) || sentinels != "2" {
 				return false
 			}
 		}
@@ -293,7 +303,7 @@ func (s *Sentinel) CurrentMaster() *Server {
 		if len(f) != 2 {
 			continue
 		}
-		for _, n := range []*Server{s.Master, s.Replica} {
+		for _, n := range append([]*Server{s.Master}, s.Replicas...) {
 			if strconv.Itoa(n.port) == f[1] {
 				return n
 			}

@@ -1,3 +1,5 @@
+//go:build faults
+
 package redistest_test
 
 import (
@@ -26,14 +28,14 @@ func TestTopologies(t *testing.T) {
 		t.Logf("cluster: a replica took over %v after the kill", time.Since(begin))
 	})
 	t.Run("sentinel", func(t *testing.T) {
-		s := redistest.StartSentinel(t)
+		s := redistest.StartSentinel(t, 1)
 		old := s.CurrentMaster()
 		if old != s.Master {
 			t.Fatalf("the sentinels name %s, want the master %s", old.Addr(), s.Master.Addr())
 		}
 		old.Stop()
 		begin := time.Now()
-		if m := s.WaitPromoted(old, 15*time.Second); m != s.Replica {
+		if m := s.WaitPromoted(old, 15*time.Second); m != s.Replicas[0] {
 			t.Fatal("the replica was not promoted")
 		}
 		t.Logf("sentinel: the replica was promoted %v after the kill", time.Since(begin))
