@@ -45,8 +45,13 @@ func repliesEnded(t testing.TB, ids ...string) func(sseEvent) bool {
 // A ends B's open stream with a final error event.
 func TestEdgeTwoReplicas(t *testing.T) {
 	t.Parallel()
-	rds := redistest.Start(t)
-	c := newCluster(t, rds.URL(), nil)
+	edgeTwoReplicas(t, redistest.Start(t).URL())
+}
+
+// edgeTwoReplicas is TestEdgeTwoReplicas on the Redis at url (one server,
+// a Cluster or Sentinel).
+func edgeTwoReplicas(t *testing.T, redisURL string) {
+	c := newCluster(t, redisURL, nil)
 	a, b := startServer(t, c.env), startServer(t, c.env)
 	demoAdmin := c.caller(t, "demo", "admin")
 	sess := a.mintCreated(t, demoAdmin, readmeBody)

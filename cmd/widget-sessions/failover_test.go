@@ -104,3 +104,22 @@ func TestFailover(t *testing.T) {
 		})
 	}
 }
+
+// TestTwoReplicasOnTopologies runs the two-replica end-to-end tests
+// (revocation, introspection, the widget's stream resumed across replicas)
+// on a real Cluster and a real Sentinel deployment.
+func TestTwoReplicasOnTopologies(t *testing.T) {
+	for _, topo := range []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{"cluster", func(t *testing.T) string { return redistest.StartCluster(t).URL() }},
+		{"sentinel", func(t *testing.T) string { return redistest.StartSentinel(t, 1).URL() }},
+	} {
+		t.Run(topo.name, func(t *testing.T) {
+			url := topo.url(t)
+			t.Run("revocation", func(t *testing.T) { twoReplicas(t, url) })
+			t.Run("edge", func(t *testing.T) { edgeTwoReplicas(t, url) })
+		})
+	}
+}

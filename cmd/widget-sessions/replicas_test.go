@@ -18,8 +18,13 @@ const propagationLimit = time.Second
 // tenant acme's session is untouched by all of demo's revocations.
 func TestTwoReplicasOneRedis(t *testing.T) {
 	t.Parallel()
-	rds := redistest.Start(t)
-	c := newCluster(t, rds.URL(), nil)
+	twoReplicas(t, redistest.Start(t).URL())
+}
+
+// twoReplicas is TestTwoReplicasOneRedis on the Redis at url (one server,
+// a Cluster or Sentinel).
+func twoReplicas(t *testing.T, url string) {
+	c := newCluster(t, url, nil)
 	a := startServer(t, c.env)
 	b := startServer(t, c.env)
 	demoAdmin, acmeAdmin := c.caller(t, "demo", "admin"), c.caller(t, "acme", "admin")

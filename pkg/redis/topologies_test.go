@@ -1,0 +1,95 @@
+//go:build faults
+
+package redis_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/causeflow/widget-sessions/pkg/events"
+	"github.com/causeflow/widget-sessions/pkg/events/eventstest"
+	"github.com/causeflow/widget-sessions/pkg/incident"
+	"github.com/causeflow/widget-sessions/pkg/incident/incidenttest"
+	"github.com/causeflow/widget-sessions/pkg/ratelimit"
+	"github.com/causeflow/widget-sessions/pkg/ratelimit/ratelimittest"
+	"github.com/causeflow/widget-sessions/pkg/redis"
+	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
+	"github.com/causeflow/widget-sessions/pkg/revoke"
+	"github.com/causeflow/widget-sessions/pkg/revoke/revoketest"
+	"github.com/causeflow/widget-sessions/pkg/ticket"
+	"github.com/causeflow/widget-sessions/pkg/ticket/tickettest"
+)
+
+// TestTopologyContracts runs every store contract (revocations, the event
+// log, tickets, rate limits, the context cache) on a real Redis Cluster
+// and on a real Sentinel deployment, through the same URLs an operator
+// writes: what holds on one server holds on both. On Sentinel every write
+// waits for its replica.
+func TestTopologyContracts(t *testing.T) {
+	for _, topo := range []struct {
+		name string
+		url  func(t *testing.T) string
+		repl redis.Replication
+	}{
+		{"cluster", func(t *testing.T) string { return redistest.StartCluster(t).URL() }, redis.Replication{}},
+		{"sentinel", func(t *testing.T) string { return redistest.StartSentinel(t, 1).URL() }, redis.Replication{MinReplicas: 1}},
+	} {
+		t.Run(topo.name, func(t *testing.T) {
+			c, err := redis.NewClient(topo.url(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			t.Run("revocations", func(t *testing.T) {
+				revoketest.Run(t, func(t *testing.T, now func() time.Time) revoke.Store {
+					ns := namespace()
+					seedMarker(t, c, ns)
+					cfg := fast()
+					cfg.Namespace, cfg.Now, cfg.Replication = ns, now, topo.repl
+					return startOn(t, c, cfg)
+				})
+			})
+			t.Run("event log", func(t *testing.T) {
+				eventstest.Run(t, func(t *testing.T, opts eventstest.Options) events.Log {
+					return startEventLog(t, c, redis.EventLogConfig{Namespace: namespace(), MaxLen: opts.MaxLen, Replication: topo.repl})
+				})
+			})
+			t.Run("tickets", func(t *testing.T) {
+				tickettest.Run(t, func(_ *testing.T, _ func() time.Time, maxPerSession int) ticket.Store {
+					return redis.NewTickets(c, namespace(), maxPerSession, topo.repl)
+				})
+			})
+			t.Run("rate limits", func(t *testing.T) {
+				ratelimittest.Run(t, func(t *testing.T, n int, window time.Duration, _ func() time.Time) ratelimit.Limiter {
+					l, err := redis.NewRateLimiter(c, namespace(), n, window)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return l
+				})
+			})
+			t.Run("context cache", func(t *testing.T) {
+				incidenttest.RunCache(t, func(*testing.T, func() time.Time) incident.Cache {
+					return redis.NewIncidentCache(c, namespace())
+				})
+			})
+		})
+	}
+}
+
+// startOn returns a started mirror over c, closed when the test ends.
+func startOn(t testing.TB, c goredis.UniversalClient, cfg redis.Config) *redis.Revocations {
+	t.Helper()
+	r, err := redis.NewRevocations(c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
