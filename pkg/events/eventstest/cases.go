@@ -229,7 +229,7 @@ func testNotify(t *testing.T, e env) {
 	other, cancelOther := e.log.Notify(sid) // a second waiter of the same session
 	defer cancelOther()
 	cancel()
-	cancel() // twice is fine
+	cancel()            // twice is fine
 	for pending(wake) { // wake-ups of the first appends still in flight
 	}
 	appendN(t, e, sid, 1)
