@@ -48,6 +48,13 @@ func Start(tb testing.TB) *Server {
 	return start(tb, freePort, nil, nil)
 }
 
+// StartWith is Start with more redis-server arguments, such as
+// "--enable-debug-command", "yes" for DEBUG SLEEP.
+func StartWith(tb testing.TB, args ...string) *Server {
+	tb.Helper()
+	return start(tb, freePort, args, nil)
+}
+
 // start launches a server on a port pick returns, with args or a
 // configuration file.
 func start(tb testing.TB, pick func(testing.TB) int, args []string, conf func(port int) string) *Server {

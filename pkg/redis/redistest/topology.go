@@ -28,6 +28,10 @@ func cli(port int, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
+// Command runs one command on the server (through redis-cli) and returns
+// its answer: CLIENT PAUSE, DEBUG SLEEP and the like, for fault tests.
+func (s *Server) Command(args ...string) (string, error) { return cli(s.port, args...) }
+
 // info returns field of an INFO-style (field:value lines) answer.
 func info(text, field string) string {
 	for line := range strings.SplitSeq(text, "\n") {
