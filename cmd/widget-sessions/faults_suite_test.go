@@ -97,11 +97,11 @@ func faultScenarios(t *testing.T) []func(t *testing.T) faultScenario {
 
 // Bounds of the suite.
 const (
-	faultLoadBefore  = 2 * time.Second  // load before the fault
-	faultLoadAfter   = 6 * time.Second  // load after the fault ends
-	faultRecovery    = 5 * time.Second  // DELETE answers 204 again within
-	faultPropagation = time.Second      // the other replica sees a 204 within
-	faultMaxRequests = 4000             // per loop, whatever the time
+	faultLoadBefore  = 2 * time.Second // load before the fault
+	faultLoadAfter   = 6 * time.Second // load after the fault ends
+	faultRecovery    = 5 * time.Second // DELETE answers 204 again within
+	faultPropagation = time.Second     // the other replica sees a 204 within
+	faultMaxRequests = 4000            // per loop, whatever the time
 	faultTick        = 40 * time.Millisecond
 )
 
