@@ -52,7 +52,7 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 	logger := newLogger(cfg.LogLevel, io.Discard)
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
-	st, err := openStores(ctx, cfg, logger)
+	st, err := openStores(ctx, cfg, logger, prometheus.NewRegistry())
 	if err != nil {
 		tb.Fatal(err)
 	}

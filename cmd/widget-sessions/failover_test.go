@@ -4,6 +4,7 @@ package main
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,6 +101,14 @@ func TestFailover(t *testing.T) {
 			}
 			if b.active(t, service, before.SessionToken) {
 				t.Error("a revocation acknowledged before the failover was lost")
+			}
+			// The operator sees it: the subscription came back, and the
+			// mirror re-synced after it.
+			metrics := string(b.get(t, b.internal+"/metrics").body)
+			for _, want := range []string{`widget_sessions_redis_resubscribes_total{subscription="revocations"}`, `widget_sessions_revocation_resyncs_total{reason="gap"}`} {
+				if !strings.Contains(metrics, want) {
+					t.Errorf("after the failover, the other replica's /metrics lacks %s", want)
+				}
 			}
 		})
 	}

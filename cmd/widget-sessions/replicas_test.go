@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -106,5 +107,31 @@ func TestRunRefusesUnreachableRedis(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), password) {
 		t.Error("the error repeats the Redis password")
+	}
+}
+
+// TestRedisMetrics: with Redis, /metrics carries the mirror's age, its
+// re-syncs, the revocation write latency, re-subscriptions and WAIT
+// shortfalls; a revocation that no replica confirms counts one shortfall.
+func TestRedisMetrics(t *testing.T) {
+	t.Parallel()
+	rds := redistest.Start(t)
+	c := newCluster(t, rds.URL(), map[string]string{"WIDGET_REDIS_MIN_REPLICAS": "1", "WIDGET_REDIS_WAIT_TIMEOUT": "50ms"})
+	s := startServer(t, c.env)
+	admin := c.caller(t, "demo", "admin")
+	r := s.revoke(t, admin, "/v1/widget/users/user_bob/sessions")
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("a revocation no replica confirmed: %d %s, want 503", r.status, r.body)
+	}
+	body := string(s.get(t, s.internal+"/metrics").body)
+	for _, want := range []string{
+		"widget_sessions_revocation_mirror_age_seconds ",
+		`widget_sessions_revocation_resyncs_total{reason="start"} 1`,
+		`widget_sessions_revocation_write_duration_seconds_count{result="error"} 1`,
+		`widget_sessions_redis_replication_shortfalls_total{write="revocation"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

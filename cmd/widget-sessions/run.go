@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	st, err := openStores(ctx, cfg, logger)
+	st, err := openStores(ctx, cfg, logger, reg)
 	if err != nil {
 		return err
 	}

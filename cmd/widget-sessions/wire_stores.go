@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
@@ -51,7 +52,7 @@ func (s *stores) close() {
 	}
 }
 
-func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger) (*stores, error) {
+func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg prometheus.Registerer) (*stores, error) {
 	if cfg.RedisURL == "" {
 		logger.Info("state in memory (revocations, event logs, tickets, rate limits, context cache): " +
 			"this process only; set WIDGET_REDIS_URL for several replicas")
@@ -85,7 +86,7 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger) (*st
 		return nil, err
 	}
 	st := &stores{closers: []func(){func() { _ = client.Close() }}}
-	if err := st.openRedis(ctx, cfg, logger, client); err != nil {
+	if err := st.openRedis(ctx, cfg, logger, client, reg); err != nil {
 		st.close()
 		return nil, err
 	}
@@ -93,11 +94,15 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger) (*st
 	return st, nil
 }
 
-func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.Logger, client goredis.UniversalClient) error {
+func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.Logger, client goredis.UniversalClient, reg prometheus.Registerer) error {
 	if err := checkEviction(ctx, cfg, logger, client); err != nil {
 		return err
 	}
-	repl := redis.Replication{MinReplicas: cfg.RedisMinReplicas, Timeout: cfg.RedisWaitTimeout}
+	metrics, err := newRedisMetrics(reg)
+	if err != nil {
+		return err
+	}
+	repl := redis.Replication{MinReplicas: cfg.RedisMinReplicas, Timeout: cfg.RedisWaitTimeout, Shortfall: metrics.shortfall}
 	revs, err := redis.NewRevocations(client, redis.Config{
 		Namespace:       "wrev-" + cfg.Env,
 		StalenessBudget: cfg.RevocationStaleness,
@@ -105,6 +110,7 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 		Logger:          logger.Named("revocations"),
 		Limits:          revocationLimits(cfg),
 		Replication:     repl,
+		Observer:        metrics.observer(),
 	})
 	if err != nil {
 		return err
@@ -117,9 +123,12 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	}
 	st.closers = append(st.closers, func() { _ = revs.Close() })
 	st.revs, st.revsReady = revs, revs.Fresh
+	if err := mirrorAge(reg, revs); err != nil {
+		return err
+	}
 
 	ns := "widget-" + cfg.Env
-	log, err := redis.NewEventLog(client, redis.EventLogConfig{Namespace: ns, Logger: logger.Named("events"), Replication: repl})
+	log, err := redis.NewEventLog(client, redis.EventLogConfig{Namespace: ns, Logger: logger.Named("events"), Replication: repl, Observer: metrics.observer()})
 	if err != nil {
 		return err
 	}

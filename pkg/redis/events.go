@@ -59,6 +59,9 @@ type EventLogConfig struct {
 	MaxLen int
 	// Logger receives the subscription's warnings. Default: no logging.
 	Logger *zap.Logger
+	// Observer is told when the notification subscription is
+	// re-established (Resubscribe "events").
+	Observer Observer
 	// Replication says when an append is acknowledged. Every append waits:
 	// an event a stream has delivered with its id must survive a failover,
 	// or a client resuming after that id would miss what followed.
@@ -88,6 +91,7 @@ type EventLog struct {
 	channel string
 	log     *zap.Logger
 	repl    Replication
+	obs     Observer
 	waiters events.Waiters
 
 	runMu   sync.Mutex
@@ -128,6 +132,7 @@ func NewEventLog(client goredis.UniversalClient, cfg EventLogConfig) (*EventLog,
 		channel: EventChannel(cfg.Namespace),
 		log:     cfg.Logger.With(zap.String("component", "events")),
 		repl:    cfg.Replication,
+		obs:     cfg.Observer,
 	}, nil
 }
 
@@ -294,6 +299,9 @@ func (l *EventLog) listen(ctx context.Context) {
 			case *goredis.Subscription:
 				if m.Kind == "subscribe" { // re-subscribed: messages may be lost
 					l.waiters.WakeAll()
+					if f := l.obs.Resubscribe; f != nil {
+						f("events")
+					}
 				}
 			case *goredis.Message:
 				l.waiters.Wake(m.Payload)

@@ -73,6 +73,9 @@ func (r *Revocations) listen(ctx context.Context) {
 			case *goredis.Subscription:
 				if m.Kind == "subscribe" {
 					r.requestResync() // re-subscribed: messages may be lost
+					if f := r.cfg.Observer.Resubscribe; f != nil {
+						f("revocations")
+					}
 				}
 			case *goredis.Message:
 				r.onMessage(m.Payload)
@@ -112,12 +115,13 @@ func (r *Revocations) pollLoop(ctx context.Context) {
 	defer tick.Stop()
 	lastFull := time.Now()
 	full, lost := false, false // a re-sync is due; data was lost
+	reason := ""
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-r.resyncReq:
-			full = true
+			full, reason = true, "gap"
 		case <-tick.C:
 			if !full && time.Since(lastFull) < r.cfg.ResyncInterval {
 				need, loss, err := r.poll(ctx)
@@ -126,12 +130,16 @@ func (r *Revocations) pollLoop(ctx context.Context) {
 					continue
 				}
 				full, lost = need, lost || loss
-			} else {
-				full = true
+				reason = "gap"
+			} else if !full {
+				full, reason = true, "periodic"
 			}
 		}
 		if full {
-			if err := r.resync(ctx, lost); err != nil {
+			if lost {
+				reason = "loss"
+			}
+			if err := r.resync(ctx, lost, reason); err != nil {
 				r.failed("re-sync revocations", err)
 				continue // full stays set: the next tick retries
 			}

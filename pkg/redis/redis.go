@@ -232,6 +232,24 @@ type Config struct {
 	// Replication says when a write is acknowledged (WAIT). The zero value
 	// acknowledges what the master applied.
 	Replication Replication
+	// Observer is told what the mirror does, for metrics.
+	Observer Observer
+}
+
+// Observer receives what the Redis adapters measure, for metrics. Every
+// field may be nil. The functions are called synchronously and must return
+// quickly.
+type Observer struct {
+	// RevocationWrite is told how long an acknowledged revocation write
+	// took, and whether it failed.
+	RevocationWrite func(d time.Duration, err error)
+	// Resync is told of every full re-sync of the mirror: "start",
+	// "periodic", "gap" (a missed or out-of-order message, a re-subscribe)
+	// or "loss" (the marker gone, the version gone backwards).
+	Resync func(reason string)
+	// Resubscribe is told each time a subscription ("revocations",
+	// "events") is re-established after it broke.
+	Resubscribe func(subscription string)
 }
 
 func (c Config) withDefaults() (Config, error) {

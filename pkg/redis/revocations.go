@@ -199,7 +199,7 @@ func (r *Revocations) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.resync(ctx, false); err != nil {
+	if err := r.resync(ctx, false, "start"); err != nil {
 		_ = ps.Close()
 		return err
 	}
@@ -242,7 +242,23 @@ func (r *Revocations) Revoke(ctx context.Context, e revoke.Entry) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	return r.write(ctx, &e, true)
+	begin := time.Now()
+	err := r.write(ctx, &e, true)
+	if f := r.cfg.Observer.RevocationWrite; f != nil {
+		f(time.Since(begin), err)
+	}
+	return err
+}
+
+// Age returns how long ago the mirror was last confirmed current: the
+// figure the staleness budget bounds, for a gauge.
+func (r *Revocations) Age() time.Duration {
+	r.freshMu.Lock()
+	defer r.freshMu.Unlock()
+	if r.freshAt.IsZero() {
+		return 0
+	}
+	return time.Since(r.freshAt)
 }
 
 // IsRevoked reports whether a token with claims c is revoked, from the

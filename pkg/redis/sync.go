@@ -89,7 +89,10 @@ func (r *Revocations) load(ctx context.Context) (*snapshot, error) {
 // entry first if the marker is missing, and writes back what Redis lost.
 // lost means the version went backwards or the marker vanished: the version
 // bookkeeping restarts from Redis's.
-func (r *Revocations) resync(ctx context.Context, lost bool) error {
+func (r *Revocations) resync(ctx context.Context, lost bool, reason string) error {
+	if f := r.cfg.Observer.Resync; f != nil {
+		f(reason)
+	}
 	sent := time.Now()
 	snap, err := r.load(ctx)
 	if err != nil {
