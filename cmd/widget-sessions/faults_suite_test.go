@@ -23,6 +23,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -31,7 +32,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/causeflow/widget-sessions/pkg/keys"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
+	"github.com/causeflow/widget-sessions/pkg/token"
 )
 
 // faultScenario is one fault against one topology.
@@ -42,7 +45,7 @@ type faultScenario struct {
 	// fault injects the fault and returns once it is over as far as the
 	// engine goes (the server restarted, the replica promoted, the pause
 	// ended).
-	fault func(t *testing.T)
+	fault func(t *testing.T, l *faultLoad)
 	// emptied says the fault loses every revocation: the service must then
 	// revoke every token issued before it (the marker).
 	emptied bool
@@ -53,12 +56,12 @@ func faultScenarios(t *testing.T) []func(t *testing.T) faultScenario {
 		func(t *testing.T) faultScenario {
 			s := redistest.Start(t)
 			return faultScenario{name: "standalone SIGKILL, restarted empty", url: s.URL(), minReplicas: "0", emptied: true,
-				fault: func(t *testing.T) { s.Stop(); time.Sleep(time.Second); s.Restart() }}
+				fault: func(t *testing.T, _ *faultLoad) { s.Stop(); time.Sleep(time.Second); s.Restart() }}
 		},
 		func(t *testing.T) faultScenario {
 			s := redistest.Start(t)
 			return faultScenario{name: "standalone CLIENT PAUSE 2s", url: s.URL(), minReplicas: "0",
-				fault: func(t *testing.T) {
+				fault: func(t *testing.T, _ *faultLoad) {
 					if out, err := s.Command("client", "pause", "2000", "all"); err != nil {
 						t.Fatalf("CLIENT PAUSE: %v %s", err, out)
 					}
@@ -68,7 +71,7 @@ func faultScenarios(t *testing.T) []func(t *testing.T) faultScenario {
 		func(t *testing.T) faultScenario {
 			s := redistest.StartWith(t, "--enable-debug-command", "yes")
 			return faultScenario{name: "standalone DEBUG SLEEP 2", url: s.URL(), minReplicas: "0",
-				fault: func(t *testing.T) {
+				fault: func(t *testing.T, _ *faultLoad) {
 					if out, err := s.Command("debug", "sleep", "2"); err != nil {
 						t.Fatalf("DEBUG SLEEP: %v %s", err, out)
 					}
@@ -77,16 +80,21 @@ func faultScenarios(t *testing.T) []func(t *testing.T) faultScenario {
 		func(t *testing.T) faultScenario {
 			s := redistest.StartSentinel(t, 2)
 			return faultScenario{name: "sentinel failover", url: s.URL(), minReplicas: "1",
-				fault: func(t *testing.T) {
+				fault: func(t *testing.T, _ *faultLoad) {
 					old := s.CurrentMaster()
 					old.Stop()
 					s.WaitPromoted(old, 20*time.Second)
 				}}
 		},
 		func(t *testing.T) faultScenario {
+			s := redistest.Start(t)
+			return faultScenario{name: "key rotation and a replica restarted", url: s.URL(), minReplicas: "0",
+				fault: func(t *testing.T, l *faultLoad) { l.rotateAndRestart(t) }}
+		},
+		func(t *testing.T) faultScenario {
 			c := redistest.StartCluster(t)
 			return faultScenario{name: "cluster failover", url: c.URL(), minReplicas: "0",
-				fault: func(t *testing.T) {
+				fault: func(t *testing.T, _ *faultLoad) {
 					old := c.MasterOf("{wrev-test}")
 					old.Stop()
 					c.WaitServed("{wrev-test}", old, 20*time.Second)
@@ -122,7 +130,8 @@ type revokedToken struct {
 
 // faultLoad is the load and what it has seen.
 type faultLoad struct {
-	servers         []*testServer
+	cluster         *cluster
+	servers         []*testServer // guarded by mu: a replica may be replaced
 	admin, service  string
 	mu              sync.Mutex
 	revoked         []revokedToken
@@ -151,6 +160,7 @@ func runFaultScenario(t *testing.T, sc faultScenario) {
 		"WIDGET_REDIS_MIN_REPLICAS": sc.minReplicas,
 	})
 	l := &faultLoad{
+		cluster: c,
 		servers: []*testServer{startServer(t, c.env), startServer(t, c.env)},
 		admin:   c.caller(t, "demo", "admin"), service: c.caller(t, "causeflow", "service"),
 		seenInactive: map[string]time.Duration{},
@@ -173,7 +183,7 @@ func runFaultScenario(t *testing.T, sc faultScenario) {
 		}
 	}
 	faultAt := time.Now()
-	sc.fault(t)
+	sc.fault(t, l)
 	faultEnd := time.Now()
 	time.Sleep(faultLoadAfter)
 	stop()
@@ -244,7 +254,7 @@ func runFaultScenario(t *testing.T, sc faultScenario) {
 // mint mints a session on replica 0 without failing the test (Redis may
 // be down for the incident cache: no incident is named, so it is not).
 func (l *faultLoad) mint() (createSessionResponse, bool) {
-	s := l.servers[0]
+	s := l.server(0)
 	req, _ := http.NewRequest(http.MethodPost, s.public+"/v1/widget/sessions", strings.NewReader(`{"userId": "user_alice"}`))
 	req.Header.Set("Authorization", "Bearer "+l.admin)
 	req.Header.Set("Content-Type", "application/json")
@@ -270,7 +280,7 @@ func (l *faultLoad) revokeLoop(ctx context.Context) {
 			continue
 		}
 		by := i % 2
-		s := l.servers[by]
+		s := l.server(by)
 		req, _ := http.NewRequest(http.MethodDelete, s.public+"/v1/widget/sessions/"+m.SessionID, nil)
 		req.Header.Set("Authorization", "Bearer "+l.admin)
 		resp, err := s.client.Do(req)
@@ -298,8 +308,8 @@ func (l *faultLoad) checkLoop(ctx context.Context) {
 		l.mu.Unlock()
 		for _, r := range recent {
 			inactive := 0
-			for i, s := range l.servers {
-				active, known := introspectQuiet(s, l.service, r.token)
+			for i := range 2 {
+				active, known := introspectQuiet(l.server(i), l.service, r.token)
 				since := time.Since(r.at)
 				switch {
 				case known && active && i == r.by:
@@ -310,7 +320,7 @@ func (l *faultLoad) checkLoop(ctx context.Context) {
 					inactive++
 				}
 			}
-			if inactive == len(l.servers) {
+			if inactive == 2 {
 				l.mu.Lock()
 				if _, ok := l.seenInactive[r.token]; !ok {
 					l.seenInactive[r.token] = time.Since(r.at)
@@ -363,11 +373,11 @@ func (l *faultLoad) streamLoop(ctx context.Context, compare bool) streamResult {
 	go func() {
 		for i := 0; i < 200 && sendCtx.Err() == nil; i++ {
 			time.Sleep(300 * time.Millisecond)
-			req, _ := http.NewRequest(http.MethodPost, l.servers[0].public+"/v1/widget/sessions/"+m.SessionID+"/messages",
+			req, _ := http.NewRequest(http.MethodPost, l.server(0).public+"/v1/widget/sessions/"+m.SessionID+"/messages",
 				strings.NewReader(fmt.Sprintf(`{"content": "question %d"}`, i)))
 			req.Header.Set("Authorization", "Bearer "+m.SessionToken)
 			req.Header.Set("Content-Type", "application/json")
-			if resp, err := l.servers[0].client.Do(req); err == nil {
+			if resp, err := l.server(0).client.Do(req); err == nil {
 				resp.Body.Close()
 			}
 		}
@@ -375,7 +385,7 @@ func (l *faultLoad) streamLoop(ctx context.Context, compare bool) streamResult {
 	var seen []string // id + type of every event, in order
 	last, lastAt := "", time.Now()
 	for i := 0; i < 500 && ctx.Err() == nil; i++ {
-		got, err := readStream(ctx, l.servers[1].public+"/v1/widget/sessions/"+m.SessionID+"/stream", m.SessionToken, last, func(id, typ string) {
+		got, err := readStream(ctx, l.server(1).public+"/v1/widget/sessions/"+m.SessionID+"/stream", m.SessionToken, last, func(id, typ string) {
 			now := time.Now()
 			res.gap = max(res.gap, now.Sub(lastAt))
 			lastAt = now
@@ -403,7 +413,7 @@ func (l *faultLoad) streamLoop(ctx context.Context, compare bool) streamResult {
 	defer cancel()
 	for i := 0; i < 50 && len(full) < len(seen) && readCtx.Err() == nil; i++ {
 		full = full[:0]
-		_, _ = readStream(readCtx, l.servers[0].public+"/v1/widget/sessions/"+m.SessionID+"/stream", m.SessionToken, "", func(id, typ string) {
+		_, _ = readStream(readCtx, l.server(0).public+"/v1/widget/sessions/"+m.SessionID+"/stream", m.SessionToken, "", func(id, typ string) {
 			full = append(full, id+" "+typ)
 			if len(full) >= len(seen) {
 				cancel()
@@ -457,4 +467,42 @@ func readStream(ctx context.Context, streamURL, tok, after string, fn func(id, t
 		}
 	}
 	return n, sc.Err()
+}
+
+// server returns replica i.
+func (l *faultLoad) server(i int) *testServer {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.servers[i]
+}
+
+// rotateAndRestart rotates the signing keys as an operator does, under the
+// load: the next key is appended to the key file and announced (SIGHUP:
+// published, not yet signing), then replica 1 is stopped and a new one
+// started signing with the next key. A session minted by the new replica
+// is active on the old one, which publishes the key already.
+func (l *faultLoad) rotateAndRestart(t *testing.T) {
+	next, err := keys.AppendToFile(l.cluster.env["WIDGET_SIGNING_KEYS"], token.AlgEdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sighup(t)
+	if !waitForKID(t, l.server(0), next) {
+		t.Fatal("the next key was not published after SIGHUP")
+	}
+	old := l.server(1)
+	old.stop(t)
+	env := maps.Clone(l.cluster.env)
+	env["WIDGET_SIGNING_KID"] = next
+	fresh := startServer(t, env)
+	l.mu.Lock()
+	l.servers[1] = fresh
+	l.mu.Unlock()
+	m := fresh.mintCreated(t, l.admin, `{"userId": "user_bob"}`)
+	if headerKID(t, m.SessionToken) != next {
+		t.Error("the restarted replica does not sign with the next key")
+	}
+	if !l.server(0).active(t, l.service, m.SessionToken) {
+		t.Error("a session signed with the next key is not active on the replica that published it")
+	}
 }
