@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"time"
@@ -94,12 +93,8 @@ type EventLog struct {
 	obs     Observer
 	waiters events.Waiters
 
-	runMu   sync.Mutex
-	started bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	psMu    sync.Mutex
-	ps      *goredis.PubSub
+	runMu sync.Mutex
+	sub   *subscription // nil until Start, and after Close
 }
 
 var _ events.Log = (*EventLog)(nil)
@@ -137,30 +132,27 @@ func NewEventLog(client goredis.UniversalClient, cfg EventLogConfig) (*EventLog,
 }
 
 // Start subscribes to the notification channel and relays its messages to
-// the local waiters until ctx is done or Close is called. It returns an
-// error wrapping events.ErrUnavailable, and starts nothing, when Redis does
-// not confirm the subscription.
+// the local waiters until Close is called. It returns an error wrapping
+// events.ErrUnavailable, and starts nothing, when Redis does not confirm
+// the subscription.
 func (l *EventLog) Start(ctx context.Context) error {
 	l.runMu.Lock()
 	defer l.runMu.Unlock()
-	if l.started {
+	if l.sub != nil {
 		return errors.New("redis: event log already started")
 	}
-	ps := l.client.Subscribe(ctx, l.channel)
-	for {
-		msg, err := ps.ReceiveTimeout(ctx, eventQuiet)
-		if err != nil {
-			_ = ps.Close()
-			return fmt.Errorf("redis: subscribe to %s: %w: %w", l.channel, events.ErrUnavailable, err)
+	sub, err := subscribeTo(ctx, l.client, l.channel, eventQuiet, l.log, l.waiters.Wake, func() {
+		// Re-subscribed: notifications may have been missed, so every
+		// local waiter re-reads; the stream is the source of truth.
+		l.waiters.WakeAll()
+		if f := l.obs.Resubscribe; f != nil {
+			f("events")
 		}
-		if s, ok := msg.(*goredis.Subscription); ok && s.Kind == "subscribe" {
-			break
-		}
+	}, events.ErrUnavailable)
+	if err != nil {
+		return err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	l.started, l.cancel, l.ps = true, cancel, ps
-	l.wg.Add(1)
-	go func() { defer l.wg.Done(); l.listen(runCtx) }()
+	l.sub = sub
 	// Followers that asked before Start had no notification: re-read.
 	l.waiters.WakeAll()
 	return nil
@@ -172,13 +164,9 @@ func (l *EventLog) Start(ctx context.Context) error {
 func (l *EventLog) Close() error {
 	l.runMu.Lock()
 	defer l.runMu.Unlock()
-	if l.cancel != nil {
-		l.cancel()
-		l.psMu.Lock()
-		_ = l.ps.Close() // unblocks the listener
-		l.psMu.Unlock()
-		l.wg.Wait()
-		l.cancel = nil
+	if l.sub != nil {
+		l.sub.Close()
+		l.sub = nil
 	}
 	return nil
 }
@@ -248,64 +236,4 @@ func (l *EventLog) Range(ctx context.Context, sid, afterID string, limit int) ([
 // See events.Log.
 func (l *EventLog) Notify(sid string) (wake <-chan struct{}, cancel func()) {
 	return l.waiters.Add(sid)
-}
-
-// listen relays notifications until ctx is done. Its structure follows the
-// revocation mirror's (see Revocations.listen): go-redis re-dials a broken
-// subscription on the next receive, and a silent one is pinged, then
-// replaced.
-func (l *EventLog) listen(ctx context.Context) {
-	pinged, failures := false, 0
-	for ctx.Err() == nil {
-		l.psMu.Lock()
-		ps := l.ps
-		l.psMu.Unlock()
-		msg, err := ps.ReceiveTimeout(ctx, eventQuiet)
-		if ctx.Err() != nil {
-			return
-		}
-		var ne net.Error
-		switch {
-		case err != nil && errors.As(err, &ne) && ne.Timeout() && !pinged:
-			pinged = true
-			if err := ps.Ping(ctx); err != nil {
-				l.log.Warn("cannot ping the event notification subscription", zap.Error(err))
-			}
-		case err != nil && errors.As(err, &ne) && ne.Timeout():
-			l.log.Warn("event notification subscription silent after a ping; replacing it")
-			l.psMu.Lock()
-			if ctx.Err() == nil { // Close may have closed l.ps already
-				_ = l.ps.Close()
-				l.ps = l.client.Subscribe(ctx, l.channel)
-			}
-			l.psMu.Unlock()
-			pinged = false
-		case err != nil:
-			failures++
-			if failures == 1 {
-				l.log.Warn("event notification subscription broken; followers fall back on polling until it is back", zap.Error(err))
-			} else {
-				// The re-dial failed too (Redis down): back off, from 10ms
-				// up to a second, so a short blip costs little and an
-				// outage does not spin.
-				sleep(ctx, min(10*time.Millisecond<<min(failures-2, 7), time.Second))
-			}
-		default:
-			if failures > 0 {
-				l.log.Info("event notification subscription back")
-			}
-			pinged, failures = false, 0
-			switch m := msg.(type) {
-			case *goredis.Subscription:
-				if m.Kind == "subscribe" { // re-subscribed: messages may be lost
-					l.waiters.WakeAll()
-					if f := l.obs.Resubscribe; f != nil {
-						f("events")
-					}
-				}
-			case *goredis.Message:
-				l.waiters.Wake(m.Payload)
-			}
-		}
-	}
 }

@@ -1,8 +1,9 @@
 // Package redis adapts Redis to the service. It is the only package of the
 // module that imports go-redis. It holds the state replicas share:
 //
-//   - the revocation store, and the mirror of it each replica keeps in
-//     memory (revocations.go, mirror.go, sync.go; layout below);
+//   - the revocation store (revocations.go: the write script; sync.go: the
+//     reads and repairs of revoke.Source; layout below), which feeds the
+//     backend-agnostic mirror each replica keeps in memory (revoke.Mirror);
 //   - the per-session event log, a Redis Stream per session with one
 //     pub/sub notification channel (events.go);
 //   - the incident-context cache (incidents.go), single-use stream tickets
@@ -46,7 +47,9 @@
 //
 // # The mirror
 //
-// See Revocations.
+// See revoke.Mirror, and Revocations for how Redis feeds it: one
+// subscription (subscription.go, shared with the event log) and the
+// source's polls and loads.
 //
 // # An emptied Redis
 //

@@ -2,11 +2,12 @@ package redis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"sync"
-	"sync/atomic"
+
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -97,26 +98,14 @@ return out
 `)
 
 // Revocations is the revocation store on Redis and, on every replica that
-// validates tokens, the in-memory mirror of it.
+// validates tokens, the in-memory mirror of it: a thin adapter (the write
+// script, the reads and repairs of revoke.Source) around a revoke.Mirror,
+// fed by one subscription to the events channel.
 //
-// Start loads the whole set, subscribes to the events channel and applies
-// each published entry as it arrives, so a revocation reaches every replica
-// in milliseconds. Every PollInterval one pipelined round trip reads the
-// version and checks the marker: a version this mirror has not caught up
-// with a poll later (a message lost), a version gone backwards (data lost),
-// a missing marker, or a re-established subscription trigger a full re-sync;
-// one happens every ResyncInterval anyway. A re-sync merges what Redis holds
-// into the mirror, never replaces it: entries only go away by expiring, so an
-// entry the mirror holds but Redis lacks was lost by Redis (a failover to a
-// lagging replica, say), and the mirror writes it back.
-//
-// IsRevoked is a map lookup. When no poll or sync has succeeded within
-// StalenessBudget it fails closed with revoke.ErrStale; a token the mirror
-// knows to be revoked is reported revoked even then.
-//
-// Subscribers are told of entries that arrive by pub/sub or by this
-// replica's own writes; entries that only a re-sync brings (published while
-// the subscription was down) are applied to the mirror, and told too.
+// Start subscribes, loads the whole set and keeps the mirror current (see
+// revoke.Mirror): each published entry is applied as it arrives, so a
+// revocation reaches every replica in milliseconds; every re-established
+// subscription is followed by a full re-sync.
 //
 // Revocations is safe for concurrent use.
 type Revocations struct {
@@ -124,39 +113,13 @@ type Revocations struct {
 	cfg    Config
 	keys   Layout
 	log    *zap.Logger
-	stale  error // the error IsRevoked returns when stale, built once
-
-	mu  sync.RWMutex
-	set revoke.Set
-
-	listeners revoke.Listeners
-
-	// Freshness: isStale flips to true when freshAt is older than the
-	// budget, by a timer, so that IsRevoked reads no clock.
-	isStale    atomic.Bool
-	freshMu    sync.Mutex
-	freshAt    time.Time
-	staleTimer *time.Timer
-	closed     bool
-
-	// Versions: applied is the version up to which every entry is known;
-	// pending holds versions received ahead of it; polled is the version
-	// the previous poll read.
-	vmu     sync.Mutex
-	applied int64
-	pending map[int64]struct{}
-	polled  int64
-
-	resyncReq  chan struct{}
-	failing    atomic.Bool
-	overflowed atomic.Bool // Redis holds more than Limits.MaxEntries
+	mirror *revoke.Mirror
 
 	runMu   sync.Mutex
 	started bool
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
-	psMu    sync.Mutex
-	ps      *goredis.PubSub
+	sub     *subscription
 }
 
 // NewRevocations returns the store over client, not yet started: it can
@@ -170,17 +133,20 @@ func NewRevocations(client goredis.UniversalClient, cfg Config) (*Revocations, e
 		return nil, err
 	}
 	r := &Revocations{
-		client:    client,
-		cfg:       cfg,
-		keys:      LayoutOf(cfg.Namespace),
-		log:       cfg.Logger.With(zap.String("component", "revocations")),
-		stale:     fmt.Errorf("redis: revocation mirror not refreshed within %v: %w", cfg.StalenessBudget, revoke.ErrStale),
-		pending:   make(map[int64]struct{}),
-		resyncReq: make(chan struct{}, 1),
+		client: client,
+		cfg:    cfg,
+		keys:   LayoutOf(cfg.Namespace),
+		log:    cfg.Logger.With(zap.String("component", "revocations")),
 	}
-	r.isStale.Store(true)
-	r.staleTimer = time.AfterFunc(time.Hour, r.checkStale)
-	r.staleTimer.Stop()
+	r.mirror, err = revoke.NewMirror(source{r}, revoke.MirrorConfig{
+		PollInterval: cfg.PollInterval, ResyncInterval: cfg.ResyncInterval,
+		StalenessBudget: cfg.StalenessBudget, Leeway: cfg.Leeway,
+		MaxEntries: cfg.Limits.MaxEntries, Now: cfg.Now, Logger: r.log,
+		OnResync: cfg.Observer.Resync,
+	})
+	if err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -195,21 +161,26 @@ func (r *Revocations) Start(ctx context.Context) error {
 	}
 	// Subscribe before loading, so that nothing published in between is
 	// missed.
-	ps, err := r.subscribe(ctx)
+	quiet := max(2*r.cfg.PollInterval, time.Second)
+	sub, err := subscribeTo(ctx, r.client, r.keys.Channel, quiet, r.log, r.onMessage, func() {
+		r.mirror.RequestResync("gap")
+		if f := r.cfg.Observer.Resubscribe; f != nil {
+			f("revocations")
+		}
+	}, revoke.ErrUnavailable)
 	if err != nil {
 		return err
 	}
-	if err := r.resync(ctx, false, "start"); err != nil {
-		_ = ps.Close()
+	if err := r.mirror.Sync(ctx); err != nil {
+		sub.Close()
 		return err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
-	r.started, r.cancel, r.ps = true, cancel, ps
-	r.wg.Add(2)
-	go func() { defer r.wg.Done(); r.listen(runCtx) }()
-	go func() { defer r.wg.Done(); r.pollLoop(runCtx) }()
+	r.started, r.cancel, r.sub = true, cancel, sub
+	r.wg.Add(1)
+	go func() { defer r.wg.Done(); r.mirror.Run(runCtx) }()
 	// The mirror is kept fresh from here on, while Start waits.
-	r.waitOutAllSecond(ctx)
+	r.mirror.WaitOutAllSecond(ctx)
 	return nil
 }
 
@@ -220,120 +191,112 @@ func (r *Revocations) Close() error {
 	defer r.runMu.Unlock()
 	if r.cancel != nil {
 		r.cancel()
-		r.psMu.Lock()
-		_ = r.ps.Close() // unblocks the listener
-		r.psMu.Unlock()
+		r.sub.Close()
 		r.wg.Wait()
 		r.cancel = nil
 	}
-	r.freshMu.Lock()
-	r.closed = true
-	r.staleTimer.Stop()
-	r.isStale.Store(true)
-	r.freshMu.Unlock()
+	r.mirror.Close()
 	return nil
 }
 
-// Revoke writes e to Redis and returns once Redis has acknowledged it; the
-// mirror then holds it too. Any failure returns an error wrapping
-// revoke.ErrUnavailable (the entry may or may not have been written; writing
-// it again is harmless).
+// Revoke writes e to Redis and returns once it is acknowledged (applied by
+// the master and, with Replication, confirmed by the replicas); the mirror
+// then holds it too. Any failure returns an error wrapping
+// revoke.ErrUnavailable (the entry may or may not have been written;
+// writing it again is harmless), or revoke.ErrTenantLimit.
 func (r *Revocations) Revoke(ctx context.Context, e revoke.Entry) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
 	begin := time.Now()
-	err := r.write(ctx, &e, true)
+	res, err := r.write(ctx, &e, true)
+	if res.emptied {
+		r.mirror.Apply(res.all)
+		r.mirror.RequestResync("loss")
+	}
+	if res.written {
+		r.mirror.Apply(res.stored)
+	}
 	if f := r.cfg.Observer.RevocationWrite; f != nil {
 		f(time.Since(begin), err)
 	}
 	return err
 }
 
-// Age returns how long ago the mirror was last confirmed current: the
-// figure the staleness budget bounds, for a gauge.
-func (r *Revocations) Age() time.Duration {
-	r.freshMu.Lock()
-	defer r.freshMu.Unlock()
-	if r.freshAt.IsZero() {
-		return 0
-	}
-	return time.Since(r.freshAt)
-}
-
 // IsRevoked reports whether a token with claims c is revoked, from the
 // mirror. Its error wraps revoke.ErrStale when the mirror cannot vouch for
 // its freshness; it never does I/O and never allocates.
-func (r *Revocations) IsRevoked(c *token.Claims) (bool, error) {
-	r.mu.RLock()
-	revoked := r.set.Revoked(c)
-	r.mu.RUnlock()
-	if !revoked && (r.isStale.Load() || r.overflowed.Load()) {
-		return false, r.stale
-	}
-	return revoked, nil
-}
+func (r *Revocations) IsRevoked(c *token.Claims) (bool, error) { return r.mirror.IsRevoked(c) }
 
-// Fresh returns nil when the mirror has synced within the staleness
-// budget, and the error IsRevoked would return (wrapping revoke.ErrStale)
-// otherwise: the readiness check of a validator. (IsRevoked itself answers
-// true for a token it knows revoked even when stale, so a probe with
-// made-up claims cannot stand in for Fresh.)
-func (r *Revocations) Fresh() error {
-	if r.isStale.Load() || r.overflowed.Load() {
-		return r.stale
-	}
-	return nil
-}
+// Fresh returns nil when the mirror is current within the staleness
+// budget, and the error IsRevoked would return otherwise: the readiness
+// check of a validator. (IsRevoked itself answers true for a token it
+// knows revoked even when stale, so a probe with made-up claims cannot
+// stand in for Fresh.)
+func (r *Revocations) Fresh() error { return r.mirror.Fresh() }
 
-// overflow records that Redis holds more than Limits.MaxEntries entries
-// (n, or more): the mirror cannot hold them all, so it cannot vouch for
-// any token it does not know revoked, and validation fails closed until a
-// re-sync finds the set within bounds.
-func (r *Revocations) overflow(n int) {
-	if !r.overflowed.Swap(true) {
-		r.log.Error("Redis holds more revocation entries than WIDGET_REVOCATION_MAX_ENTRIES: refusing to load them, validation fails closed",
-			zap.Int("entries", n), zap.Int("max", r.cfg.Limits.MaxEntries))
-	}
-	r.requestResync()
-}
+// Age returns how long ago the mirror was last confirmed current.
+func (r *Revocations) Age() time.Duration { return r.mirror.Age() }
 
 // Subscribe calls fn with each entry that revokes more than the mirror held
 // before, until cancel is called. See revoke.Listeners.
 func (r *Revocations) Subscribe(fn func(revoke.Entry)) (cancel func()) {
-	return r.listeners.Subscribe(fn)
+	return r.mirror.Subscribe(fn)
 }
 
 // Len returns the number of entries in the mirror.
-func (r *Revocations) Len() int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.set.Len()
-}
+func (r *Revocations) Len() int { return r.mirror.Len() }
 
 // Entries returns the mirror's entries, ordered by kind, tenant, subject.
-func (r *Revocations) Entries() []revoke.Entry {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.set.Entries()
+func (r *Revocations) Entries() []revoke.Entry { return r.mirror.Entries() }
+
+// onMessage applies one published entry.
+func (r *Revocations) onMessage(payload string) {
+	var m struct {
+		V       int64  `json:"v"`
+		Field   string `json:"field"`
+		Before  int64  `json:"before"`
+		Expires int64  `json:"expires"`
+	}
+	err := json.Unmarshal([]byte(payload), &m)
+	var e revoke.Entry
+	if err == nil {
+		e, err = parseEntry(m.Field, m.Before, m.Expires)
+	}
+	if err != nil {
+		r.log.Error("malformed revocation event; re-syncing", zap.Error(err))
+		r.mirror.RequestResync("gap")
+		return
+	}
+	if r.mirror.Apply(e) && e.Kind == revoke.KindAll {
+		r.log.Warn("every token issued at or before a time is revoked (Redis was found empty)", zap.Time("revokedBefore", e.Before))
+	}
+	r.mirror.Noted(m.V)
+}
+
+// writeResult is what the write script stored.
+type writeResult struct {
+	emptied bool         // the marker was missing: all was written first
+	all     revoke.Entry // the all entry, as stored
+	written bool         // stored holds the entry written
+	stored  revoke.Entry
 }
 
 // write runs the write script for e, or only makes sure of the marker when
-// e is nil, and applies what Redis stored to the mirror. Only a write that
-// is acknowledged to a caller (ack) waits for the replicas: the marker,
+// e is nil, and returns what Redis stored. Only a write that is
+// acknowledged to a caller (ack) waits for the replicas: the marker,
 // pruning and repairs are made again by whoever finds them missing.
-func (r *Revocations) write(ctx context.Context, e *revoke.Entry, ack bool) error {
+func (r *Revocations) write(ctx context.Context, e *revoke.Entry, ack bool) (writeResult, error) {
+	var out writeResult
 	now := r.cfg.Now()
 	all := revoke.AllEntry(now, r.cfg.Leeway)
 	field, before, expires := "", int64(0), int64(0)
+	tenant, capped := "", "0"
 	if e != nil {
 		field, expires = Field(*e), e.Expires.Unix()
 		if e.Kind != revoke.KindSession {
 			before = e.Before.Unix()
 		}
-	}
-	tenant, capped := "", "0"
-	if e != nil {
 		tenant = e.Tenant
 		if e.Capped() {
 			capped = "1"
@@ -363,17 +326,16 @@ func (r *Revocations) write(ctx context.Context, e *revoke.Entry, ack bool) erro
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("redis: revocation not recorded: %w: %w", revoke.ErrUnavailable, err)
+		return out, fmt.Errorf("redis: revocation not recorded: %w: %w", revoke.ErrUnavailable, err)
 	}
 	if res[0] == 1 {
-		r.log.Error("the revocation store in Redis was empty (first start of a deployment, a restart without persistence, a flush, or a failover to an empty replica): every token issued at or before the detection is revoked, so every open widget session must be reopened",
+		r.log.Error("the revocation store in Redis was empty (first start of a deployment, a restart without persistence, a flush, the entries evicted or deleted, or a failover to an empty replica): every token issued at or before the detection is revoked, so every open widget session must be reopened",
 			zap.Time("revokedBefore", all.Before), zap.String("entries", r.keys.Entries))
 		all.Before, all.Expires = time.Unix(res[2], 0), time.Unix(res[3], 0)
-		r.apply(all)
-		r.requestResync()
+		out.emptied, out.all = true, all
 	}
 	if res[7] == 1 {
-		return fmt.Errorf("redis: tenant %q holds %d live entries: %w", e.Tenant, r.cfg.Limits.MaxPerTenant, revoke.ErrTenantLimit)
+		return out, fmt.Errorf("redis: tenant %q holds %d live entries: %w", e.Tenant, r.cfg.Limits.MaxPerTenant, revoke.ErrTenantLimit)
 	}
 	if e != nil {
 		stored := *e
@@ -381,45 +343,13 @@ func (r *Revocations) write(ctx context.Context, e *revoke.Entry, ack bool) erro
 		if e.Kind == revoke.KindSession {
 			stored.Before = time.Time{}
 		}
-		r.apply(stored)
+		out.written, out.stored = true, stored
 	}
 	if werr != nil {
-		// Applied by the master (and so by this mirror and, through pub/sub,
-		// the others), but not confirmed by enough replicas: not durable
-		// through a failover, so not acknowledged.
-		return fmt.Errorf("redis: revocation written but not acknowledged: %w: %w", revoke.ErrUnavailable, werr)
+		// Applied by the master (and so, through pub/sub, by every mirror),
+		// but not confirmed by enough replicas: not durable through a
+		// failover, so not acknowledged.
+		return out, fmt.Errorf("redis: revocation written but not acknowledged: %w: %w", revoke.ErrUnavailable, werr)
 	}
-	return nil
-}
-
-// apply merges e, bounded at now, into the mirror and tells the listeners
-// when it changed anything. A new entry past Limits.MaxEntries is not
-// applied: the mirror fails closed until a re-sync finds the set within
-// bounds again.
-func (r *Revocations) apply(e revoke.Entry) (changed bool) {
-	now := r.cfg.Now()
-	e, ok := e.Bound(now, r.cfg.Leeway)
-	if !ok {
-		return false // a session that cannot have been minted
-	}
-	r.mu.Lock()
-	r.set.Prune(now)
-	if !r.set.Has(e) && r.set.Len() >= r.cfg.Limits.MaxEntries {
-		r.mu.Unlock()
-		r.overflow(r.cfg.Limits.MaxEntries + 1)
-		return false
-	}
-	merged, changed := r.set.Add(e)
-	r.mu.Unlock()
-	if changed {
-		r.listeners.Notify(merged)
-	}
-	return changed
-}
-
-func (r *Revocations) requestResync() {
-	select {
-	case r.resyncReq <- struct{}{}:
-	default:
-	}
+	return out, nil
 }
