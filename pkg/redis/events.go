@@ -141,7 +141,7 @@ func (l *EventLog) Start(ctx context.Context) error {
 	if l.sub != nil {
 		return errors.New("redis: event log already started")
 	}
-	sub, err := subscribeTo(ctx, l.client, l.channel, eventQuiet, l.log, l.waiters.Wake, func() {
+	sub, err := subscribeTo(ctx, l.client, l.channel, eventQuiet, l.log, l.waiters.Wake, nil, func() {
 		// Re-subscribed: notifications may have been missed, so every
 		// local waiter re-reads; the stream is the source of truth.
 		l.waiters.WakeAll()

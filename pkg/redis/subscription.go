@@ -29,6 +29,7 @@ type subscription struct {
 	log          *zap.Logger
 	onMessage    func(payload string)
 	resubscribed func()
+	broken       func() // optional: the subscription is down until resubscribed
 
 	mu     sync.Mutex // guards ps against Close
 	ps     *goredis.PubSub
@@ -38,10 +39,12 @@ type subscription struct {
 
 // subscribeTo subscribes to channel and waits for Redis to confirm, so
 // that everything published from then on is delivered, then relays the
-// messages in a goroutine of its own until Close. The error wraps
-// unavailable when Redis does not confirm within a few seconds.
+// messages in a goroutine of its own until Close. broken (optional) is
+// told when the subscription breaks, resubscribed when it is back. The
+// error wraps unavailable when Redis does not confirm within a few
+// seconds.
 func subscribeTo(ctx context.Context, client goredis.UniversalClient, channel string, quiet time.Duration, log *zap.Logger,
-	onMessage func(string), resubscribed func(), unavailable error) (*subscription, error) {
+	onMessage func(string), broken, resubscribed func(), unavailable error) (*subscription, error) {
 	ps := client.Subscribe(ctx, channel)
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, max(quiet, 5*time.Second))
@@ -56,7 +59,7 @@ func subscribeTo(ctx context.Context, client goredis.UniversalClient, channel st
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &subscription{
 		client: client, channel: channel, quiet: quiet, log: log,
-		onMessage: onMessage, resubscribed: resubscribed,
+		onMessage: onMessage, broken: broken, resubscribed: resubscribed,
 		ps: ps, cancel: cancel, done: make(chan struct{}),
 	}
 	go func() { defer close(s.done); s.run(runCtx) }()
@@ -102,11 +105,15 @@ func (s *subscription) run(ctx context.Context) {
 			failures++
 			if failures == 1 {
 				s.log.Warn("subscription broken; re-subscribing", zap.String("channel", s.channel), zap.Error(err))
+				if s.broken != nil {
+					s.broken()
+				}
 			} else {
 				// The re-dial failed too (Redis down, or a failover under
-				// way): back off, from 10 ms up to a second, so a blip
-				// costs little and an outage does not spin.
-				sleep(ctx, min(10*time.Millisecond<<min(failures-2, 7), time.Second))
+				// way): back off, from 10 ms up to a quarter second, so a
+				// blip costs little, an outage does not spin, and the
+				// subscription is back soon after Redis is.
+				sleep(ctx, min(10*time.Millisecond<<min(failures-2, 5), 250*time.Millisecond))
 			}
 		default:
 			if failures > 0 {

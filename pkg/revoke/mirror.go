@@ -154,6 +154,7 @@ type Mirror struct {
 	resyncReq  chan string
 	failing    atomic.Bool
 	overflowed atomic.Bool
+	feedDown   atomic.Bool // the adapter's feed of published writes is broken
 }
 
 // NewMirror returns a mirror of src, empty and stale until Sync.
@@ -270,6 +271,12 @@ func (m *Mirror) Noted(v int64) {
 	}
 }
 
+// FeedDown tells the mirror whether the adapter's feed of published writes
+// (a subscription) is broken. While it is, a poll that finds the store
+// ahead re-syncs at once rather than give the message a poll interval to
+// arrive: it will not.
+func (m *Mirror) FeedDown(down bool) { m.feedDown.Store(down) }
+
 // RequestResync asks Run for a full load soon: reason is "gap" (messages
 // may have been missed: a re-subscription, a malformed message) or "loss".
 func (m *Mirror) RequestResync(reason string) {
@@ -291,6 +298,13 @@ func (m *Mirror) Run(ctx context.Context) {
 	full, lost := false, false // a re-sync is due; data was lost
 	reason := ""
 	for {
+		// While the feed is broken, nothing but the polls tells of new
+		// writes: poll four times as often.
+		if m.feedDown.Load() {
+			tick.Reset(max(m.cfg.PollInterval/4, 10*time.Millisecond))
+		} else {
+			tick.Reset(m.cfg.PollInterval)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -379,6 +393,8 @@ func (m *Mirror) poll(ctx context.Context) (resync, lost bool, err error) {
 		return true, true, nil // the version went backwards: writes were lost
 	case applied < prev:
 		return true, false, nil // a message published a poll ago never came
+	case applied < v && m.feedDown.Load():
+		return true, false, nil // no message can come: the feed is broken
 	}
 	m.markFresh(sent)
 	return false, false, nil

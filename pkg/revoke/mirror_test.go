@@ -260,3 +260,18 @@ func TestMirrorBounded(t *testing.T) {
 		m.Close()
 	})
 }
+
+// TestMirrorFeedDown: while the adapter's feed is broken, the mirror polls
+// four times as often, and the first poll that finds the store ahead
+// re-syncs, without waiting a poll interval for a message that cannot come.
+func TestMirrorFeedDown(t *testing.T) {
+	mirrorWorld(t, func(t *testing.T, m *revoke.Mirror, src *fakeSource) {
+		iat := time.Now().Add(-time.Minute)
+		m.FeedDown(true)
+		time.Sleep(time.Second) // the next tick comes at the shorter interval
+		src.write(revoke.UserEntry("acme", "bob", time.Now(), time.Minute))
+		time.Sleep(250*time.Millisecond + time.Millisecond) // one poll
+		synctest.Wait()
+		wantRevoked(t, m, claimsOf("acme", "bob", iat), true)
+	})
+}
