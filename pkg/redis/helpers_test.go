@@ -61,7 +61,13 @@ func logs() (*zap.Logger, *observer.ObservedLogs) {
 // start returns a started mirror on srv, closed when the test ends.
 func start(t testing.TB, srv *redistest.Server, cfg redis.Config) *redis.Revocations {
 	t.Helper()
-	r, err := redis.NewRevocations(client(t, srv), cfg)
+	return startOn(t, client(t, srv), cfg)
+}
+
+// startOn returns a started mirror over c, closed when the test ends.
+func startOn(t testing.TB, c goredis.UniversalClient, cfg redis.Config) *redis.Revocations {
+	t.Helper()
+	r, err := redis.NewRevocations(c, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -255,18 +255,11 @@ type Observer struct {
 	Resubscribe func(subscription string)
 }
 
+// withDefaults sets what the store itself uses; the mirror's intervals
+// are defaulted and checked by revoke.NewMirror.
 func (c Config) withDefaults() (Config, error) {
 	if c.Namespace == "" {
 		c.Namespace = DefaultNamespace
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = time.Second
-	}
-	if c.ResyncInterval == 0 {
-		c.ResyncInterval = time.Minute
-	}
-	if c.StalenessBudget == 0 {
-		c.StalenessBudget = 5 * time.Second
 	}
 	if c.Leeway == 0 {
 		c.Leeway = 30 * time.Second
@@ -279,10 +272,8 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.Limits = c.Limits.WithDefaults()
 	switch {
-	case c.PollInterval < 0 || c.ResyncInterval < 0 || c.Leeway < 0:
-		return c, errors.New("redis: negative interval or leeway")
-	case c.StalenessBudget <= c.PollInterval:
-		return c, fmt.Errorf("redis: staleness budget %v must exceed the poll interval %v", c.StalenessBudget, c.PollInterval)
+	case c.Leeway < 0:
+		return c, errors.New("redis: negative leeway")
 	case strings.ContainsAny(c.Namespace, "{}"):
 		return c, fmt.Errorf("redis: namespace %q must not contain braces", c.Namespace)
 	}

@@ -3,11 +3,8 @@
 package redis_test
 
 import (
-	"context"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/causeflow/widget-sessions/pkg/events"
 	"github.com/causeflow/widget-sessions/pkg/events/eventstest"
@@ -78,18 +75,4 @@ func TestTopologyContracts(t *testing.T) {
 			})
 		})
 	}
-}
-
-// startOn returns a started mirror over c, closed when the test ends.
-func startOn(t testing.TB, c goredis.UniversalClient, cfg redis.Config) *redis.Revocations {
-	t.Helper()
-	r, err := redis.NewRevocations(c, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r
 }
