@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/pkg/events"
+	"github.com/causeflow/widget-sessions/pkg/sse"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
@@ -131,15 +132,13 @@ func (s *Server) stream(c *gin.Context) error {
 	}
 	defer release()
 
-	w := c.Writer
-	rc := http.NewResponseController(w)
-	h := w.Header()
+	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx and friends must not buffer a stream
-	w.WriteHeader(http.StatusOK)
-	sse := &sseWriter{w: w, rc: rc}
-	if err := sse.comment("stream " + claims.SessionID); err != nil {
+	c.Writer.WriteHeader(http.StatusOK)
+	out := sse.NewWriter(c.Writer, writeTimeout)
+	if err := out.Comment("stream " + claims.SessionID); err != nil {
 		return nil
 	}
 
@@ -167,17 +166,22 @@ func (s *Server) stream(c *gin.Context) error {
 	expiry := time.NewTimer(time.Until(time.Unix(claims.Expiry, 0)))
 	defer expiry.Stop()
 	final := func(code, msg string) {
-		_ = sse.event("", events.Error, mustJSON(map[string]string{"code": code, "message": msg}))
+		_ = out.Event("", events.Error, mustJSON(map[string]string{"code": code, "message": msg}))
 	}
 
 	for {
 		select {
 		case e := <-evc:
-			if err := sse.event(e.ID, e.Type, e.Data); err != nil {
+			var data bytes.Buffer // one line: the log holds JSON, compacted here
+			if err := json.Compact(&data, e.Data); err != nil {
+				s.logger(c).Error("an event of the log is not JSON; ending the stream", zap.String("event", e.ID), zap.Error(err))
+				return nil
+			}
+			if err := out.Event(e.ID, e.Type, data.Bytes()); err != nil {
 				return nil // the client went away
 			}
 		case <-heartbeat.C:
-			if err := sse.comment("ping"); err != nil {
+			if err := out.Comment("ping"); err != nil {
 				return nil
 			}
 		case <-liveness.C:
@@ -191,13 +195,13 @@ func (s *Server) stream(c *gin.Context) error {
 		case <-s.draining:
 			// This replica is going away: tell the client to come back at
 			// once; it resumes from its Last-Event-ID on another replica.
-			_ = sse.retry(250 * time.Millisecond)
+			_ = out.Retry(250 * time.Millisecond)
 			return nil
 		case err := <-followed:
 			followed <- err // for the deferred wait
 			if ctx.Err() == nil {
 				s.logger(c).Warn("event log follow ended", zap.Error(err))
-				_ = sse.retry(time.Second)
+				_ = out.Retry(time.Second)
 				final("stream_interrupted", "the stream was interrupted; reconnect to resume")
 			}
 			return nil
@@ -205,48 +209,6 @@ func (s *Server) stream(c *gin.Context) error {
 			return nil
 		}
 	}
-}
-
-// sseWriter writes Server-Sent Events, flushing each one.
-type sseWriter struct {
-	w   gin.ResponseWriter
-	rc  *http.ResponseController
-	buf bytes.Buffer
-}
-
-func (s *sseWriter) flush() error {
-	_ = s.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := s.w.Write(s.buf.Bytes()); err != nil {
-		return err
-	}
-	s.buf.Reset()
-	return s.rc.Flush()
-}
-
-// event writes one event. Data is compacted JSON, so it fits one data line.
-func (s *sseWriter) event(id, typ string, data json.RawMessage) error {
-	s.buf.Reset()
-	if id != "" {
-		s.buf.WriteString("id: " + id + "\n")
-	}
-	s.buf.WriteString("event: " + typ + "\ndata: ")
-	if err := json.Compact(&s.buf, data); err != nil {
-		return err
-	}
-	s.buf.WriteString("\n\n")
-	return s.flush()
-}
-
-func (s *sseWriter) comment(text string) error {
-	s.buf.Reset()
-	s.buf.WriteString(": " + text + "\n\n")
-	return s.flush()
-}
-
-func (s *sseWriter) retry(d time.Duration) error {
-	s.buf.Reset()
-	fmt.Fprintf(&s.buf, "retry: %d\n\n", d.Milliseconds())
-	return s.flush()
 }
 
 func mustJSON(v any) json.RawMessage {

@@ -1,7 +1,6 @@
 package assistant
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -16,6 +15,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/causeflow/widget-sessions/pkg/sse"
 )
 
 // Defaults of OpenAIConfig.
@@ -255,82 +256,45 @@ func (o *OpenAI) stream(ctx context.Context, body []byte, idle *time.Timer, emit
 	}
 	idle.Reset(o.idle)
 
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 4<<10), maxLine)
-	var data []byte // the data of the event being read
-	pending := false
-	// dispatch handles one event's data; done reports [DONE].
-	dispatch := func() (done bool, err error) {
-		d := data
-		data, pending = data[:0], false
-		if string(d) == "[DONE]" {
-			return true, nil
+	rd := sse.NewReader(resp.Body, maxLine)
+	for {
+		ev, err := rd.Next()
+		idle.Reset(o.idle) // a line, even a keep-alive comment, is a sign of life
+		switch {
+		case errors.Is(err, io.EOF):
+			return ErrTruncated
+		case errors.Is(err, sse.ErrTooLong):
+			return err
+		case err != nil:
+			return fmt.Errorf("reading the stream: %w", err)
+		case !ev.HasData:
+			continue // a comment, or fields the protocol does not use
+		}
+		if string(ev.Data) == "[DONE]" {
+			return nil
 		}
 		var c chatChunk
-		if err := json.Unmarshal(d, &c); err != nil {
-			return false, errors.New("malformed chunk: not a JSON object of the expected shape")
+		if err := json.Unmarshal(ev.Data, &c); err != nil {
+			return errors.New("malformed chunk: not a JSON object of the expected shape")
 		}
 		if len(c.Error) > 0 && string(c.Error) != "null" {
-			if msg := o.upstreamMessage(d); msg != "" {
-				return false, fmt.Errorf("error in the stream: %s", msg)
+			if msg := o.upstreamMessage(ev.Data); msg != "" {
+				return fmt.Errorf("error in the stream: %s", msg)
 			}
-			return false, errors.New("error in the stream")
+			return errors.New("error in the stream")
 		}
 		if len(c.Choices) == 0 || c.Choices[0].Delta.Content == "" {
-			return false, nil // a role-only, usage or keep-alive chunk
+			continue // a role-only, usage or keep-alive chunk
 		}
 		if err := ctx.Err(); err != nil {
-			return false, err // emit no more once ctx has ended
+			return err // emit no more once ctx has ended
 		}
 		idle.Stop()
 		if err := emit(c.Choices[0].Delta.Content); err != nil {
-			return false, emitError{err}
+			return emitError{err}
 		}
 		idle.Reset(o.idle)
-		return false, nil
 	}
-	for sc.Scan() {
-		idle.Reset(o.idle)
-		line := sc.Bytes()
-		switch {
-		case len(line) == 0: // the end of an event
-			if !pending {
-				continue
-			}
-			if done, err := dispatch(); done || err != nil {
-				return err
-			}
-		case line[0] == ':': // a comment, such as a keep-alive
-		default:
-			field, value, _ := bytes.Cut(line, []byte(":"))
-			if string(field) != "data" {
-				continue // event, id, retry: nothing the protocol uses
-			}
-			value = bytes.TrimPrefix(value, []byte(" "))
-			if len(data)+len(value)+1 > maxLine {
-				return fmt.Errorf("event larger than %d bytes", maxLine)
-			}
-			// Several data lines make one event, joined by newlines.
-			if pending {
-				data = append(data, '\n')
-			}
-			data, pending = append(data, value...), true
-		}
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return fmt.Errorf("line longer than %d bytes", maxLine)
-		}
-		return fmt.Errorf("reading the stream: %w", err)
-	}
-	// An event not ended by a blank line before the end of the stream is
-	// still read: some servers end with "data: [DONE]\n" alone.
-	if pending {
-		if done, err := dispatch(); done || err != nil {
-			return err
-		}
-	}
-	return ErrTruncated
 }
 
 // upstreamMessage returns the server's own words in body, short and
