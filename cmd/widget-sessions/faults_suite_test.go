@@ -315,8 +315,10 @@ func (l *faultLoad) checkLoop(ctx context.Context) {
 		for _, r := range recent {
 			inactive := 0
 			for i := range 2 {
-				active, known := introspectQuiet(l.server(i), l.service, r.token)
+				// Measured from when the question was sent: the answer
+				// reflects the replica's state at that moment or later.
 				since := time.Since(r.at)
+				active, known := introspectQuiet(l.server(i), l.service, r.token)
 				switch {
 				case known && active && i == r.by:
 					l.violate("replica %d reported active a token it had revoked %v before", i, since)
