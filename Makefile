@@ -57,7 +57,7 @@ fuzz:
 # because it holds timing bounds, which `make test` never does; CI
 # (.ci/run) runs it.
 test-faults: test-deps
-	$(GO) test -race -count=1 -tags faults -run 'TestTopologies|TestTopologyContracts|TestFailover|TestFault|OnTopologies' ./pkg/redis/... ./cmd/widget-sessions/
+	$(GO) test -race -count=1 -v -tags faults -run 'TestTopologies|TestTopologyContracts|TestFailover|TestFault|OnTopologies' ./pkg/redis/... ./cmd/widget-sessions/
 
 # Benchmarks report figures next to a raw baseline measured in the same run
 # (a bare Ed25519 sign or verify), so ratios, not absolute times, are

@@ -97,6 +97,7 @@ type fixtureConfig struct {
 	ticketMax   int           // outstanding tickets per session; default ticket.DefaultMaxPerSession
 	mintLimit   int           // mints per hour per tenant; default 1,000,000
 	tickets     api.Tickets   // default ticket.NewMemory
+	eventCap    int           // events a session's log keeps; default events.DefaultMaxLen
 }
 
 func (c fixtureConfig) messageLimit() int {
@@ -112,6 +113,9 @@ func withMessageLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.m
 // withRevokeLimit sets the revocation requests a caller tenant may make
 // per hour.
 func withRevokeLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.revokeLimit = n } }
+
+// withEventCap sets how many events a session's log keeps.
+func withEventCap(n int) fixtureOption { return func(c *fixtureConfig) { c.eventCap = n } }
 
 // withTickets replaces the ticket store.
 func withTickets(tk api.Tickets) fixtureOption { return func(c *fixtureConfig) { c.tickets = tk } }
@@ -257,7 +261,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.events, err = events.NewMemory(events.MemoryOptions{})
+	f.events, err = events.NewMemory(events.MemoryOptions{MaxLen: cfg.eventCap})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -308,3 +308,42 @@ func TestStreamRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamResetOnLoss: a resume whose Last-Event-ID is followed by
+// events the log no longer holds (its cap trimmed them) starts with
+// stream.reset, no id, naming the oldest id held, then the whole log as
+// held; a resume after a held id says nothing of the kind.
+func TestStreamResetOnLoss(t *testing.T) {
+	f := newFixture(t, withEventCap(20)) // one reply (14 events) fits, two do not
+	m := f.mint(t, withIncident)
+	first := f.send(t, m, "What happened?")
+	firstReply := waitForReply(t, f.events, m.SessionID, first)
+	second := f.send(t, m, "And then?")
+	waitForReply(t, f.events, m.SessionID, second)
+	held, err := f.events.Range(t.Context(), m.SessionID, "", 100)
+	if err != nil || len(held) != 20 || held[0].ID == firstReply[0].ID {
+		t.Fatalf("the log holds %d events (%v), want its cap of 20, the first question trimmed", len(held), err)
+	}
+
+	s, resp := f.openStream(t, m.SessionID, streamOpts{token: m.SessionToken, lastEventID: firstReply[0].ID})
+	if s == nil {
+		t.Fatalf("status %d: %s", resp.Status, resp.Body)
+	}
+	got := s.events(t, 1+len(held))
+	if reset := got[0]; reset.Type != events.StreamReset || reset.hasID || reset.Data != `{"oldestId":"`+held[0].ID+`"}` {
+		t.Fatalf("first event %+v, want stream.reset without id naming %s", reset, held[0].ID)
+	}
+	for i, e := range held {
+		if got[i+1].ID != e.ID || got[i+1].Type != e.Type {
+			t.Fatalf("after the reset, event %d = %+v, want %s %s", i, got[i+1], e.ID, e.Type)
+		}
+	}
+
+	s2, resp := f.openStream(t, m.SessionID, streamOpts{token: m.SessionToken, lastEventID: held[3].ID})
+	if s2 == nil {
+		t.Fatalf("status %d: %s", resp.Status, resp.Body)
+	}
+	if e := s2.events(t, 1)[0]; e.ID != held[4].ID {
+		t.Fatalf("a resume after a held id starts with %+v, want %s", e, held[4].ID)
+	}
+}

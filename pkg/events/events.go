@@ -17,10 +17,10 @@
 // # Bounds
 //
 // A session's log is capped (MaxLen events, the oldest trimmed first) and
-// expires with the session. A client that resumes from an id older than the
-// oldest event still held resumes from that oldest one: a gap is possible
-// only past the cap (or once the log expired, or Redis lost its data), and
-// never otherwise.
+// expires with the session. A client that resumes from an id whose
+// successors are no longer held (past the cap, or once the log expired, or
+// Redis lost its data) is told so: its stream starts with a StreamReset
+// event, then the whole log as held. Loss is never silent.
 //
 // Memory is the embedded default's log; the Redis adapter (pkg/redis) serves
 // many replicas. Both pass eventstest.Run.
@@ -49,6 +49,12 @@ const (
 	// Error tells the widget something went wrong (and, as the last event
 	// of a stream, why it ends).
 	Error = "error"
+	// StreamReset starts a resumed stream that cannot continue where the
+	// client left it: events after its Last-Event-ID are no longer held
+	// (trimmed by the cap, expired, or lost). The events that follow are
+	// the whole log as held; the widget shows the conversation afresh. It
+	// has no id, and its data is {"oldestId": the oldest id held, or ""}.
+	StreamReset = "stream.reset"
 )
 
 // DefaultMaxLen is how many events a session's log keeps when the log's
@@ -84,6 +90,12 @@ type Log interface {
 	// after afterID ("" = from the start), oldest first; none when there are
 	// none, or the log expired.
 	Range(ctx context.Context, sid, afterID string, limit int) ([]Event, error)
+	// Gap reports whether resuming sid's log after afterID would skip
+	// events it no longer holds: afterID is not held, and is not the last
+	// id the cap trimmed (after which nothing is missing), or the log is
+	// gone (expired, lost). oldest is the oldest id held ("" when none).
+	// An afterID of "" never has a gap.
+	Gap(ctx context.Context, sid, afterID string) (gap bool, oldest string, err error)
 	// Notify returns a channel that receives a value when sid may have new
 	// events, until cancel is called (cancel may be called more than once).
 	// The channel has a buffer of one and wake-ups coalesce: one value

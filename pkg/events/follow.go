@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -30,9 +31,9 @@ const followPage = 256
 // wake-up or poll, so a stream survives an outage and resumes where it was;
 // meanwhile it is silent (the caller's heartbeats keep the connection). Any
 // other read error (ErrInvalidSession, ErrInvalidID, ...) is returned at
-// once. If afterID is older than the oldest event the log still holds
-// (trimmed by its cap) or the log expired, Follow delivers from the oldest
-// one held: a gap is possible only past the cap.
+// once. If the log no longer holds what followed afterID (trimmed by its
+// cap, expired, or lost), Follow says so first: a StreamReset event, then
+// the whole log as held. Loss is never silent.
 //
 // Follow does not end when the session does: its log just stays empty. The
 // caller ends it, by ctx, at the session's expiry or revocation.
@@ -52,12 +53,14 @@ func Follow(ctx context.Context, log Log, sid, afterID string, poll time.Duratio
 	defer cancel()
 	timer := time.NewTimer(poll)
 	defer timer.Stop()
-	last := afterID
+	last, err := resume(ctx, log, sid, afterID, poll, deliver)
+	if err != nil {
+		return err
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var err error
 		last, err = catchUp(ctx, log, sid, last, deliver)
 		var de deliverError
 		switch {
@@ -77,6 +80,38 @@ func Follow(ctx context.Context, log Log, sid, afterID string, poll time.Duratio
 		case <-wake:
 		case <-timer.C:
 		}
+	}
+}
+
+// resume decides where a stream resuming after afterID starts. When the
+// log no longer holds what followed afterID, silence would lose it: the
+// stream starts with a StreamReset event and then delivers the whole log
+// as held (from ""). While the log is unavailable, it waits and asks again.
+func resume(ctx context.Context, log Log, sid, afterID string, poll time.Duration, deliver func(Event) error) (string, error) {
+	for {
+		gap, oldest, err := log.Gap(ctx, sid, afterID)
+		switch {
+		case errors.Is(err, ErrUnavailable):
+			t := time.NewTimer(poll)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return "", ctx.Err()
+			case <-t.C:
+			}
+			continue
+		case err != nil:
+			return "", err
+		case !gap:
+			return afterID, nil
+		}
+		data, _ := json.Marshal(struct {
+			OldestID string `json:"oldestId"`
+		}{oldest})
+		if err := deliver(Event{Type: StreamReset, Data: data}); err != nil {
+			return "", err
+		}
+		return "", nil
 	}
 }
 

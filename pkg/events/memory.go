@@ -46,6 +46,7 @@ type memLog struct {
 	ids     []ID // ids[i] is events[i].ID parsed, for the binary search
 	events  []Event
 	last    ID // the last id handed out, even once trimmed
+	trimmed ID // the last id the cap trimmed (zero: none)
 	expires time.Time
 }
 
@@ -92,6 +93,7 @@ func (m *Memory) Append(ctx context.Context, sid, typ string, data json.RawMessa
 	e := Event{ID: id.String(), Type: typ, Data: data}
 	if len(l.events) >= m.maxLen { // trim to maxLen-1, then add: exact
 		drop := len(l.events) - m.maxLen + 1
+		l.trimmed = l.ids[drop-1]
 		clear(l.events[:drop]) // let the dropped payloads be collected
 		l.ids, l.events = l.ids[drop:], l.events[drop:]
 	}
@@ -134,6 +136,28 @@ func (m *Memory) Range(ctx context.Context, sid, afterID string, limit int) ([]E
 		return nil, nil
 	}
 	return append([]Event(nil), l.events[i:i+n]...), nil
+}
+
+// Gap reports whether resuming after afterID skips events. See Log.
+func (m *Memory) Gap(ctx context.Context, sid, afterID string) (bool, string, error) {
+	after, err := CheckRange(sid, afterID, 1)
+	if err != nil || afterID == "" {
+		return false, "", err
+	}
+	if err := ctx.Err(); err != nil {
+		return false, "", err
+	}
+	now := m.now()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	l := m.logs[sid]
+	if l == nil || !now.Before(l.expires) || len(l.ids) == 0 {
+		return true, "", nil
+	}
+	oldest := l.ids[0].String()
+	i := sort.Search(len(l.ids), func(i int) bool { return l.ids[i].Compare(after) >= 0 })
+	held := i < len(l.ids) && l.ids[i] == after
+	return !held && after != l.trimmed, oldest, nil
 }
 
 // Notify returns a channel signalled by every Append to sid. See Log.

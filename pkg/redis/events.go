@@ -31,14 +31,29 @@ const (
 	eventDataField = "d"
 )
 
-// appendEventScript appends one event, caps and expires the log, and
-// announces it, atomically and in one round trip. It returns the new id.
+// TrimmedKey returns the key holding the id of the last event the cap
+// trimmed from session sid's log: what tells a resume that lost events from
+// one that lost none (Redis keeps no such record for a MAXLEN trim). It
+// shares the log's hash tag, and its expiry.
+func TrimmedKey(namespace, sid string) string { return EventKey(namespace, sid) + ":trimmed" }
+
+// appendEventScript appends one event, caps the log (recording the last id
+// it trims), expires both keys with the session, and announces the event,
+// atomically and in one round trip. It returns the new id.
 //
-//	KEYS: the session's stream
+//	KEYS: the session's stream, its trimmed-id key
 //	ARGV: max length, expiry (Unix ms), channel, sid, type, data
 var appendEventScript = goredis.NewScript(`
+local over = redis.call('XLEN', KEYS[1]) + 1 - tonumber(ARGV[1])
+if over > 0 then
+  local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', over)
+  redis.call('SET', KEYS[2], gone[#gone][1])
+end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 't', ARGV[5], 'd', ARGV[6])
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+if over > 0 then
+  redis.call('PEXPIREAT', KEYS[2], ARGV[2])
+end
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return id
 `)
@@ -71,9 +86,10 @@ type EventLogConfig struct {
 // an events.Log.
 //
 // A session's log is a Redis Stream (EventKey), entries {t: type, d: data},
-// ids assigned by Redis. Append is one script: XADD with an exact MAXLEN,
-// PEXPIREAT at the session's expiry, and a PUBLISH of the session id on
-// EventChannel. Range is an XRANGE.
+// ids assigned by Redis. Append is one script: XADD with an exact MAXLEN
+// (the last id it trims recorded at TrimmedKey), PEXPIREAT at the
+// session's expiry, and a PUBLISH of the session id on EventChannel. Range
+// is an XRANGE; Gap reads the id, the oldest entry and TrimmedKey.
 //
 // Each EventLog holds one pub/sub connection (Start), whatever the number
 // of sessions and streams it serves: it wakes the local waiters of the
@@ -186,7 +202,7 @@ func (l *EventLog) Append(ctx context.Context, sid, typ string, data json.RawMes
 	key := EventKey(l.ns, sid)
 	var cmd *goredis.Cmd
 	err = l.repl.exec(ctx, l.client, key, "event", func(p goredis.Pipeliner, eval bool) {
-		cmd = queueScript(ctx, p, appendEventScript, eval, []string{key},
+		cmd = queueScript(ctx, p, appendEventScript, eval, []string{key, TrimmedKey(l.ns, sid)},
 			l.maxLen, expires.UnixMilli(), l.channel, sid, typ, []byte(data))
 	})
 	var id string
@@ -229,6 +245,34 @@ func (l *EventLog) Range(ctx context.Context, sid, afterID string, limit int) ([
 		out[i] = events.Event{ID: m.ID, Type: typ, Data: json.RawMessage(data)}
 	}
 	return out, nil
+}
+
+// Gap reports whether resuming after afterID skips events (see
+// events.Log): the id is looked up in the stream, and compared with the
+// last id the cap trimmed (XINFO STREAM's max-deleted-entry-id). A stream
+// that is gone (expired, or lost with Redis's data) is a gap.
+func (l *EventLog) Gap(ctx context.Context, sid, afterID string) (bool, string, error) {
+	after, err := events.CheckRange(sid, afterID, 1)
+	if err != nil || afterID == "" {
+		return false, "", err
+	}
+	key := EventKey(l.ns, sid)
+	var held, first *goredis.XMessageSliceCmd
+	var trimmed *goredis.StringCmd
+	_, err = l.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		held = p.XRangeN(ctx, key, afterID, afterID, 1)
+		first = p.XRangeN(ctx, key, "-", "+", 1)
+		trimmed = p.Get(ctx, TrimmedKey(l.ns, sid))
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return false, "", fmt.Errorf("redis: read the event log: %w: %w", events.ErrUnavailable, err)
+	}
+	if len(first.Val()) == 0 {
+		return true, "", nil // expired, or lost with Redis's data
+	}
+	last, _ := events.ParseID(trimmed.Val()) // none: the zero id
+	return len(held.Val()) == 0 && after != last, first.Val()[0].ID, nil
 }
 
 // Notify returns a channel signalled when a notification for sid arrives

@@ -168,6 +168,7 @@
     es.addEventListener("message.created", handler(onCreated));
     es.addEventListener("response.delta", handler(onDelta));
     es.addEventListener("response.completed", handler(onCompleted));
+    es.addEventListener("stream.reset", handler(onReset));
     // "error" is both the server's event (a MessageEvent with data) and
     // EventSource's own connection error (a plain Event).
     es.addEventListener("error", function (ev) {
@@ -240,6 +241,18 @@
     }
     b.next++;
     setText(b, b.raw + String(d.delta || ""));
+  }
+
+  // stream.reset: what followed the last event seen is no longer held (the
+  // log's cap, or a lost log). What comes next is the whole conversation
+  // as held: show it afresh rather than a transcript with a silent hole.
+  function onReset() {
+    bubbles = {};
+    replies = {};
+    while (el.messages.firstChild) {
+      el.messages.removeChild(el.messages.firstChild);
+    }
+    notice("Part of the conversation is no longer available; showing what is.");
   }
 
   function onCompleted(d) {

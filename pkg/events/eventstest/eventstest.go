@@ -83,6 +83,7 @@ func Run(t *testing.T, newLog func(t *testing.T, opts Options) events.Log) {
 		{"follow: backlog, then live", 50, testFollowLive},
 		{"follow: resume after any id", 50, testFollowResume},
 		{"follow: from a trimmed id", 5, testFollowTrimmed},
+		{"gap: what a resume would miss", 5, testGap},
 		{"follow: every follower sees everything", 50, testFollowMany},
 		{"follow: concurrent appenders, one order", 500, testFollowConcurrent},
 		{"follow: errors", 50, testFollowErrors},

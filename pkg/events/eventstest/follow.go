@@ -126,14 +126,19 @@ func testFollowResume(t *testing.T, e env) {
 	}
 }
 
+// testFollowTrimmed: a resume after a trimmed id starts with a
+// stream.reset naming the oldest id held, then the whole log as held; a
+// resume after the last trimmed id, or a held one, misses nothing and
+// says nothing.
 func testFollowTrimmed(t *testing.T, e env) {
 	sid := SID(t)
-	all := appendN(t, e, sid, 12) // the cap is 5: 7..11 held
+	all := appendN(t, e, sid, 12) // the cap is 5: 7..11 held, 6 the last trimmed
+	reset := events.Event{Type: events.StreamReset, Data: json.RawMessage(`{"oldestId":"` + all[7].ID + `"}`)}
 	for _, tc := range []struct {
 		after string
 		want  []events.Event
 	}{
-		{all[1].ID, all[7:]},
+		{all[1].ID, append([]events.Event{reset}, all[7:]...)},
 		{all[6].ID, all[7:]},
 		{all[9].ID, all[10:]},
 	} {
@@ -251,5 +256,31 @@ func testFollowErrors(t *testing.T, e env) {
 				t.Fatalf("Follow = %v after %d deliveries; want %v after %d", err, calls, tc.want, tc.calls)
 			}
 		})
+	}
+}
+
+// testGap: what Gap says of each place a stream may resume from.
+func testGap(t *testing.T, e env) {
+	sid := SID(t)
+	all := appendN(t, e, sid, 12) // the cap is 5: 7..11 held, 6 the last trimmed
+	future := all[11].ID[:len(all[11].ID)-1] + "9"
+	for _, tc := range []struct {
+		name, after string
+		gap         bool
+	}{
+		{"from the start", "", false},
+		{"after a held id", all[8].ID, false},
+		{"after the newest", all[11].ID, false},
+		{"after the last trimmed id", all[6].ID, false},
+		{"after an older trimmed id", all[2].ID, true},
+		{"after an id the log never held", future, true},
+	} {
+		gap, oldest, err := e.log.Gap(t.Context(), sid, tc.after)
+		if err != nil || gap != tc.gap || (tc.after != "" && oldest != all[7].ID) {
+			t.Errorf("%s: Gap = %v, %q, %v; want %v, %q", tc.name, gap, oldest, err, tc.gap, all[7].ID)
+		}
+	}
+	if gap, oldest, err := e.log.Gap(t.Context(), SID(t), all[8].ID); err != nil || !gap || oldest != "" {
+		t.Errorf("a log that is gone: Gap = %v, %q, %v; want a gap and no oldest id", gap, oldest, err)
 	}
 }
