@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/causeflow/widget-sessions/pkg/events"
 )
@@ -21,6 +22,7 @@ import (
 type fakeModel struct {
 	chunks    []string
 	failAfter int
+	delay     time.Duration // between two chunks; the request's end stops it
 
 	mu       sync.Mutex
 	requests []map[string]any
@@ -45,6 +47,13 @@ func (m *fakeModel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for i, c := range m.chunks {
 		if m.failAfter > 0 && i == m.failAfter {
 			panic(http.ErrAbortHandler) // the upstream dies mid-answer
+		}
+		if m.delay > 0 && i > 0 {
+			select {
+			case <-r.Context().Done():
+				return // the service cancelled the request
+			case <-time.After(m.delay):
+			}
 		}
 		b, _ := json.Marshal(map[string]any{"id": "c1", "object": "chat.completion.chunk",
 			"choices": []any{map[string]any{"index": 0, "delta": map[string]string{"content": c}}}})

@@ -78,7 +78,7 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 		chatService.Close()
 		chatService, err = chat.New(chat.Config{
 			Log: st.events, Assistant: assistant.NewEmbedded(0), Incidents: incidents,
-			Limiter: st.limiter, Logger: logger.Named("chat"),
+			Limiter: st.limiter, Stops: st.stops, Logger: logger.Named("chat"),
 		})
 		if err != nil {
 			tb.Fatal(err)

@@ -434,3 +434,60 @@ func TestBrowserSDKRefusesCleartext(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserWidgetStop: while an answer streams the widget shows a Stop
+// button; pressing it, or Escape, stops the answer where it is: the
+// bubble keeps what had streamed, marked as cancelled, the button goes,
+// and the next question is answered. The model streams slowly, so the
+// stop always lands mid-answer.
+func TestBrowserWidgetStop(t *testing.T) {
+	chunks := make([]string, 60)
+	for i := range chunks {
+		chunks[i] = fmt.Sprintf("part %d. ", i)
+	}
+	model := &fakeModel{chunks: chunks, delay: 150 * time.Millisecond}
+	upstream := httptest.NewServer(model)
+	defer upstream.Close()
+	data := &hostPageData{}
+	host := startHost(t, data)
+	s := startServer(t, map[string]string{"WIDGET_EMBED_ORIGINS": host,
+		"WIDGET_ASSISTANT_URL": upstream.URL + "/v1", "WIDGET_ASSISTANT_MODEL": "test-model"})
+	m := s.mintCreated(t, devToken(t, s, "demo", "user_alice", "admin"), `{"userId": "user_alice", "incidentId": "inc_EXAMPLE_01JX"}`)
+	widgetURL := s.public + "/embed?session=" + m.SessionID
+	*data = hostPageData{SDK: s.public + "/sdk.js", Token: m.SessionToken, WidgetURL: widgetURL}
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(host+"/")); err != nil {
+		t.Fatalf("opening the host page: %v", err)
+	}
+	frame := frameContext(t, ctx, widgetURL)
+	evalUntil(t, frame, 15*time.Second, "the input enabled", `String(!document.getElementById("cf-input").disabled)`,
+		func(v string) bool { return v == "true" })
+
+	for i, how := range []struct{ name, js string }{
+		{"the Stop button", `document.getElementById("cf-stop").click()`},
+		{"Escape", `document.dispatchEvent(new KeyboardEvent("keydown", {key: "Escape", bubbles: true}))`},
+	} {
+		question := fmt.Sprintf("question %d", i)
+		if err := chromedp.Do(frame, chromedp.SetValue(chromedp.CSS("#cf-input"), question)); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(frame, chromedp.Click(chromedp.CSS("#cf-send"))); err != nil {
+			t.Fatal(err)
+		}
+		nth := fmt.Sprintf(`document.querySelectorAll('.msg.assistant')[%d]`, i)
+		evalUntil(t, frame, 15*time.Second, "the answer streaming, the Stop button shown",
+			`(function(b, e){ return String(!b.hidden && !!e && e.classList.contains("streaming") && e.textContent.length > 0) })(document.getElementById("cf-stop"), `+nth+`)`,
+			func(v string) bool { return v == "true" })
+		if _, err := chromedp.Run(frame, chromedp.Evaluate[any](how.js+`; null`)); err != nil {
+			t.Fatalf("%s: %v", how.name, err)
+		}
+		state := evalUntil(t, frame, 10*time.Second, "the answer stopped by "+how.name,
+			`(function(b, e){ return e && !e.classList.contains("streaming") ? e.getAttribute("class") + "|" + b.hidden + "|" + e.textContent : "" })(document.getElementById("cf-stop"), `+nth+`)`,
+			func(v string) bool { return v != "" })
+		class, rest, _ := strings.Cut(state, "|")
+		hidden, text, _ := strings.Cut(rest, "|")
+		if !strings.Contains(class, "cancelled") || hidden != "true" || !strings.HasPrefix(text, "part 0. ") || strings.Contains(text, "part 59.") {
+			t.Errorf("%s: answer %q (class %q, stop hidden %s), want a cancelled, partial answer and the button gone", how.name, text, class, hidden)
+		}
+	}
+}

@@ -179,3 +179,43 @@ func TestEdgeOnlyReplica(t *testing.T) {
 		t.Error("the edge replica loaded signing keys")
 	}
 }
+
+// TestStopAcrossReplicas: a reply running on A is stopped by a request to
+// B; the stream ends the reply with response.cancelled carrying exactly
+// what had streamed, and no response.completed follows for it.
+func TestStopAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, redistest.Start(t).URL(), nil)
+	a, b := startServer(t, c.env), startServer(t, c.env)
+	sess := a.mintCreated(t, c.caller(t, "demo", "admin"), readmeBody)
+	st := mustOpenStream(t, streamClient(t), b.streamURL(sess.SessionID), bearer(sess.SessionToken))
+	msg := a.mustSend(t, sess.SessionID, sess.SessionToken, causeQuestion)
+	var said strings.Builder
+	var reply string
+	for _, e := range st.until(t, streamWait, func(e sseEvent) bool { return e.Type == events.ResponseDelta }) {
+		if e.Type == events.ResponseDelta {
+			r := e.reply(t)
+			said.WriteString(r.Delta)
+			reply = r.MessageID
+		}
+	}
+	r := b.do(t, http.MethodPost, b.public+"/v1/widget/sessions/"+sess.SessionID+"/messages/"+msg+"/stop", bearer(sess.SessionToken), "")
+	if r.status != http.StatusNoContent {
+		t.Fatalf("stop on B: %d %s", r.status, r.body)
+	}
+	end := st.until(t, streamWait, func(e sseEvent) bool {
+		return e.Type == events.ResponseCancelled || e.Type == events.ResponseCompleted || e.Type == events.Error
+	})
+	for _, e := range end {
+		if e.Type == events.ResponseDelta {
+			said.WriteString(e.reply(t).Delta)
+		}
+	}
+	last := end[len(end)-1]
+	if last.Type != events.ResponseCancelled {
+		t.Fatalf("the reply ended with %s %s, want response.cancelled", last.Type, last.Data)
+	}
+	if d := last.reply(t); d.InReplyTo != msg || d.MessageID != reply || d.Content != said.String() {
+		t.Errorf("response.cancelled %s; want in reply to %s, reply %s, content %q (what streamed)", last.Data, msg, reply, said.String())
+	}
+}

@@ -58,7 +58,7 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *
 	}
 	chatService, err := chat.New(chat.Config{
 		Log: st.events, Assistant: asst, Incidents: incidents,
-		Limiter: st.limiter, Logger: logger.Named("chat"),
+		Limiter: st.limiter, Stops: st.stops, Logger: logger.Named("chat"),
 	})
 	if err != nil {
 		return nil, nil, err

@@ -40,6 +40,7 @@ type stores struct {
 	events        events.Log
 	tickets       api.Tickets
 	limiter       chat.Limiter // messages, per session
+	stops         chat.Stops
 	revokeLimiter session.Limiter
 	ticketLimiter ratelimit.Limiter
 	incidentCache incident.Cache
@@ -74,7 +75,7 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg 
 		}
 		return &stores{
 			revs: revoke.NewMemory(time.Now, revocationLimits(cfg)), revsReady: func() error { return nil },
-			events: log, tickets: ticket.NewMemory(time.Now, cfg.MaxTicketsPerSession), limiter: limiter,
+			events: log, tickets: ticket.NewMemory(time.Now, cfg.MaxTicketsPerSession), limiter: limiter, stops: &chat.LocalStops{},
 			revokeLimiter: revokeLimiter, ticketLimiter: ticketLimiter,
 			incidentCache: incident.NewMemoryCache(time.Now),
 		}, nil
@@ -147,6 +148,12 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 		return err
 	}
 	st.tickets = redis.NewTickets(client, ns, cfg.MaxTicketsPerSession, repl)
+	stops := redis.NewStops(client, ns, logger.Named("stops"))
+	if err := stops.Start(ctx); err != nil {
+		return fmt.Errorf("stop requests: redis: %w", err)
+	}
+	st.closers = append(st.closers, stops.Close)
+	st.stops = stops
 	st.incidentCache = redis.NewIncidentCache(client, ns)
 	return nil
 }

@@ -33,6 +33,7 @@ type RevocationChecker interface {
 // Chat accepts a user's message and starts the assistant's reply.
 type Chat interface {
 	Send(ctx context.Context, c *token.Claims, content string) (messageID string, err error)
+	Stop(ctx context.Context, c *token.Claims, messageID string) error
 }
 
 // Tickets issues and redeems single-use stream tickets.
@@ -203,6 +204,26 @@ func (s *Server) sendMessage(c *gin.Context) error {
 		return err
 	}
 	c.JSON(http.StatusAccepted, gin.H{"messageId": id})
+	return nil
+}
+
+// stopReply handles POST /v1/widget/sessions/{sessionId}/messages/{messageId}/stop:
+// the reply to that message, wherever it runs, ends with response.cancelled.
+func (s *Server) stopReply(c *gin.Context) error {
+	claims, err := s.sessionCaller(c)
+	if err != nil {
+		return err
+	}
+	if err := ownSession(c, claims); err != nil {
+		return err
+	}
+	if err := onlyQuery(c); err != nil {
+		return err
+	}
+	if err := s.deps.Edge.Chat.Stop(c, claims, c.Param("messageId")); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
 	return nil
 }
 

@@ -271,7 +271,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	}
 	f.chat, err = chat.New(chat.Config{
 		Log: f.events, Assistant: assistant.NewEmbedded(0), Incidents: f.incidents,
-		Limiter: limiter, Logger: zap.NewNop(),
+		Limiter: limiter, Stops: &chat.LocalStops{}, Logger: zap.NewNop(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"fmt"
+	"github.com/segmentio/ksuid"
 	"net/http"
 	"strings"
 	"testing"
@@ -83,6 +84,9 @@ func TestEdgeConformsToSpec(t *testing.T) {
 	msg := func(name string, fx *fixture, sid, tok, ctype, body string, status int, code string) call {
 		return call{name, fx, http.MethodPost, widgetPath(sid, "messages"), tok, ctype, body, status, code}
 	}
+	stop := func(name string, fx *fixture, sid, tok, msg string, status int, code string) call {
+		return call{name, fx, http.MethodPost, widgetPath(sid, "messages/"+msg+"/stop"), tok, "", "", status, code}
+	}
 	tkt := func(name string, fx *fixture, sid, tok string, status int, code string) call {
 		return call{name, fx, http.MethodPost, widgetPath(sid, "stream-tickets"), tok, "", "", status, code}
 	}
@@ -108,6 +112,13 @@ func TestEdgeConformsToSpec(t *testing.T) {
 		msg("message rate limited", limited, lm.SessionID, lm.SessionToken, js, `{"content":"hi"}`, 429, "rate_limited"),
 		msg("message internal", broken, bm.SessionID, bm.SessionToken, js, `{"content":"hi"}`, 500, "internal_error"),
 		msg("message revocation unknown", down, dm.SessionID, dm.SessionToken, js, `{"content":"hi"}`, 503, "revocation_state_unknown"),
+
+		stop("stop", f, m.SessionID, m.SessionToken, "msg_"+ksuid.New().String(), 204, ""),
+		stop("stop validation", f, m.SessionID, m.SessionToken, "msg_nope", 400, "validation_error"),
+		stop("stop unauthorized", f, m.SessionID, "", "msg_"+ksuid.New().String(), 401, "unauthorized"),
+		stop("stop forbidden", f, other.SessionID, m.SessionToken, "msg_"+ksuid.New().String(), 403, "forbidden"),
+		stop("stop internal", broken, bm.SessionID, bm.SessionToken, "msg_"+ksuid.New().String(), 500, "internal_error"),
+		stop("stop revocation unknown", down, dm.SessionID, dm.SessionToken, "msg_"+ksuid.New().String(), 503, "revocation_state_unknown"),
 
 		tkt("ticket created", f, m.SessionID, m.SessionToken, 201, ""),
 		tkt("ticket unauthorized", f, m.SessionID, "", 401, "unauthorized"),
@@ -153,6 +164,7 @@ func TestEdgeConformsToSpec(t *testing.T) {
 	for _, p := range []struct{ path, method string }{
 		{"/v1/widget/session", http.MethodGet},
 		{"/v1/widget/sessions/{sessionId}/messages", http.MethodPost},
+		{"/v1/widget/sessions/{sessionId}/messages/{messageId}/stop", http.MethodPost},
 		{"/v1/widget/sessions/{sessionId}/stream-tickets", http.MethodPost},
 		{"/v1/widget/sessions/{sessionId}/stream", http.MethodGet},
 	} {

@@ -19,6 +19,7 @@ func (s *Server) routes(e *gin.Engine) {
 	if edge {
 		e.GET("/v1/widget/session", s.handle(s.widgetSession))
 		e.POST("/v1/widget/sessions/:sessionId/messages", s.handle(s.sendMessage))
+		e.POST("/v1/widget/sessions/:sessionId/messages/:messageId/stop", s.handle(s.stopReply))
 		e.POST("/v1/widget/sessions/:sessionId/stream-tickets", s.handle(s.streamTicket))
 		e.GET("/v1/widget/sessions/:sessionId/stream", s.handle(s.stream))
 		e.GET("/embed", s.handle(s.embedPage))

@@ -42,6 +42,7 @@ type Config struct {
 	Assistant    assistant.Assistant
 	Incidents    Incidents
 	Limiter      Limiter
+	Stops        Stops // carries stop requests to the replica running a reply
 	Logger       *zap.Logger
 	ReplyTimeout time.Duration // bounds one reply; default 2 minutes
 	Now          func() time.Time
@@ -53,12 +54,15 @@ type Service struct {
 	replies sync.WaitGroup
 	stop    context.Context // cancelled by Close: replies in flight end
 	cancel  context.CancelFunc
+
+	runMu   sync.Mutex
+	running map[string]context.CancelCauseFunc // the replies this replica runs, by session and message
 }
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Log == nil || cfg.Assistant == nil || cfg.Incidents == nil || cfg.Limiter == nil || cfg.Logger == nil {
-		return nil, errors.New("chat: log, assistant, incidents, limiter and logger are required")
+	if cfg.Log == nil || cfg.Assistant == nil || cfg.Incidents == nil || cfg.Limiter == nil || cfg.Stops == nil || cfg.Logger == nil {
+		return nil, errors.New("chat: log, assistant, incidents, limiter, stops and logger are required")
 	}
 	if cfg.ReplyTimeout <= 0 {
 		cfg.ReplyTimeout = 2 * time.Minute
@@ -67,7 +71,9 @@ func New(cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{cfg: cfg, stop: ctx, cancel: cancel}, nil
+	s := &Service{cfg: cfg, stop: ctx, cancel: cancel, running: map[string]context.CancelCauseFunc{}}
+	cfg.Stops.Listen(s.stopLocal)
+	return s, nil
 }
 
 // Close ends the replies in flight (each writes a final error event if it
@@ -154,8 +160,11 @@ func (s *Service) Send(ctx context.Context, c *token.Claims, content string) (st
 // detached from the request: the answer belongs to the session, not to the
 // connection that asked.
 func (s *Service) reply(c *token.Claims, inReplyTo string) {
-	ctx, cancel := context.WithTimeout(s.stop, s.cfg.ReplyTimeout)
-	defer cancel()
+	tctx, cancelTimeout := context.WithTimeout(s.stop, s.cfg.ReplyTimeout)
+	defer cancelTimeout()
+	ctx, cancel := context.WithCancelCause(tctx)
+	defer cancel(nil)
+	defer s.track(c.SessionID, inReplyTo, cancel)()
 	log := s.cfg.Logger.With(zap.String("session", c.SessionID), zap.String("message", inReplyTo))
 	expires := time.Unix(c.Expiry, 0)
 	fail := func(code, msg string, err error) {
@@ -182,6 +191,16 @@ func (s *Service) reply(c *token.Claims, inReplyTo string) {
 		index++
 		return err
 	})
+	if err != nil && errors.Is(context.Cause(ctx), errStopped) {
+		// Stopped on request: record what was said, in a fresh context
+		// (the reply's own is what ended).
+		wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer wcancel()
+		if _, err := s.append(wctx, c.SessionID, events.ResponseCancelled, ResponseCancelled{MessageID: id, InReplyTo: inReplyTo, Content: string(full)}, expires); err != nil {
+			log.Error("could not record the stopped reply", zap.Error(err))
+		}
+		return
+	}
 	if err != nil {
 		fail("assistant_failed", "the assistant could not finish its answer", err)
 		return
@@ -217,7 +236,9 @@ func (s *Service) request(ctx context.Context, c *token.Claims) (assistant.Reque
 				if json.Unmarshal(e.Data, &m) == nil {
 					req.History = append(req.History, assistant.Message{Role: "user", Content: m.Content})
 				}
-			case events.ResponseCompleted:
+			case events.ResponseCompleted, events.ResponseCancelled:
+				// A stopped answer is part of the conversation as far as
+				// it went: the user saw it.
 				var m ResponseCompleted
 				if json.Unmarshal(e.Data, &m) == nil {
 					req.History = append(req.History, assistant.Message{Role: "assistant", Content: m.Content})

@@ -100,7 +100,7 @@ func newService(t *testing.T, edit func(p *parts)) (*chat.Service, *parts) {
 	if edit != nil {
 		edit(p)
 	}
-	s, err := chat.New(chat.Config{Log: p.log, Assistant: p.assistant, Incidents: p.incidents, Limiter: p.limiter, Logger: zap.NewNop()})
+	s, err := chat.New(chat.Config{Log: p.log, Assistant: p.assistant, Incidents: p.incidents, Limiter: p.limiter, Stops: &chat.LocalStops{}, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/chat"
 	"github.com/causeflow/widget-sessions/pkg/events"
 	"github.com/causeflow/widget-sessions/pkg/incident"
+	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
 func TestReplyIsAppendedInOrder(t *testing.T) {
@@ -171,4 +174,77 @@ func TestCloseCancelsAReplyInFlight(t *testing.T) {
 	if d := decode[chat.ErrorData](t, last); last.Type != events.Error || d.InReplyTo != id {
 		t.Errorf("last event %s %s, want an error in reply to %s", last.Type, last.Data, id)
 	}
+}
+
+// TestStopEndsAReplyInFlight: a stop request for a running reply cancels
+// the assistant's context, and the reply ends with response.cancelled
+// carrying what it had said; the next question's history holds that part.
+// A stop for a reply that has ended, or a malformed id, changes nothing.
+func TestStopEndsAReplyInFlight(t *testing.T) {
+	started := make(chan struct{})
+	var once sync.Once
+	var history []assistant.Message
+	s, p := newService(t, func(p *parts) {
+		p.assistant.reply = func(ctx context.Context, req assistant.Request, emit func(string) error) error {
+			history = req.History
+			if len(req.History) > 1 {
+				return emitAll(emit, "ok")
+			}
+			if err := emit("Thinking "); err != nil {
+				return err
+			}
+			once.Do(func() { close(started) })
+			<-ctx.Done() // a model that answers slowly
+			return ctx.Err()
+		}
+	})
+	c := claims(t, "")
+	id, err := s.Send(context.Background(), c, "What happened?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if err := s.Stop(context.Background(), c, id); err != nil {
+		t.Fatal(err)
+	}
+	var last events.Event
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		evs := all(t, p.log, c.SessionID)
+		if last = evs[len(evs)-1]; last.Type == events.ResponseCancelled {
+			break
+		}
+	}
+	d := decode[chat.ResponseCancelled](t, last)
+	if last.Type != events.ResponseCancelled || d.InReplyTo != id || d.Content != "Thinking " {
+		t.Fatalf("last event %s %s, want response.cancelled in reply to %s with the partial answer", last.Type, last.Data, id)
+	}
+	if err := s.Stop(context.Background(), c, id); err != nil { // ended already: nothing to stop
+		t.Errorf("a second stop: %v", err)
+	}
+	if err := s.Stop(context.Background(), c, "msg_nope"); widget.ErrorCode(err) != widget.CodeValidation {
+		t.Errorf("a malformed message id: %v, want a validation error", err)
+	}
+	next, err := s.Send(context.Background(), c, "And then?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && p.assistant.calls.Load() < 2; time.Sleep(5 * time.Millisecond) {
+	}
+	waitDone(t, p.log, c.SessionID, next)
+	if len(history) != 3 || history[1].Role != assistant.RoleAssistant || history[1].Content != "Thinking " {
+		t.Errorf("the next question's history %+v, want the stopped answer as far as it went", history)
+	}
+}
+
+// waitDone waits until the reply to msg has completed.
+func waitDone(t *testing.T, log events.Log, sid, msg string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, e := range all(t, log, sid) {
+			if e.Type == events.ResponseCompleted && strings.Contains(string(e.Data), msg) {
+				return
+			}
+		}
+	}
+	t.Fatalf("no completed reply to %s", msg)
 }

@@ -46,6 +46,9 @@ const (
 	ResponseDelta = "response.delta"
 	// ResponseCompleted ends the assistant's answer.
 	ResponseCompleted = "response.completed"
+	// ResponseCancelled ends an answer stopped on request, with what it
+	// had said.
+	ResponseCancelled = "response.cancelled"
 	// Error tells the widget something went wrong (and, as the last event
 	// of a stream, why it ends).
 	Error = "error"

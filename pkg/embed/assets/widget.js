@@ -23,7 +23,8 @@
     notice: document.getElementById("cf-notice"),
     form: document.getElementById("cf-form"),
     input: document.getElementById("cf-input"),
-    send: document.getElementById("cf-send")
+    send: document.getElementById("cf-send"),
+    stop: document.getElementById("cf-stop")
   };
 
   var token = null;       // the session token, from the host page only
@@ -169,6 +170,7 @@
     es.addEventListener("response.delta", handler(onDelta));
     es.addEventListener("response.completed", handler(onCompleted));
     es.addEventListener("stream.reset", handler(onReset));
+    es.addEventListener("response.cancelled", handler(onCancelled));
     // "error" is both the server's event (a MessageEvent with data) and
     // EventSource's own connection error (a plain Event).
     es.addEventListener("error", function (ev) {
@@ -260,7 +262,52 @@
     setText(b, String(d.content || ""));
     b.done = true;
     b.li.classList.remove("streaming");
+    answered(d.inReplyTo);
   }
+
+  // response.cancelled: the answer was stopped; what it had said stays.
+  function onCancelled(d) {
+    var b = bubble(d.messageId, "assistant");
+    setText(b, String(d.content || ""));
+    b.done = true;
+    b.li.classList.remove("streaming");
+    b.li.classList.add("cancelled");
+    answered(d.inReplyTo);
+  }
+
+  // ---- stopping an answer ----------------------------------------------------
+
+  // pending is the id of the user's message whose answer is streaming.
+  var pending = null;
+
+  function asked(messageId) {
+    pending = messageId;
+    el.stop.hidden = false;
+  }
+
+  function answered(inReplyTo) {
+    if (inReplyTo && inReplyTo === pending) {
+      pending = null;
+      el.stop.hidden = true;
+    }
+  }
+
+  function stopAnswer() {
+    if (!pending || ended) {
+      return;
+    }
+    call("POST", sessionPath("/messages/" + encodeURIComponent(pending) + "/stop")).catch(function () {
+      notice("The answer could not be stopped: network error.", true);
+    });
+  }
+
+  el.stop.addEventListener("click", stopAnswer);
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape" && pending) {
+      ev.preventDefault();
+      stopAnswer();
+    }
+  });
 
   function onErrorEvent(d) {
     if (TERMINAL[d.code]) {
@@ -275,6 +322,7 @@
       b.li.classList.remove("streaming");
       b.li.classList.add("failed");
       setText(b, b.raw ? b.raw + "\n\n(The answer was interrupted.)" : "The assistant could not answer. Please try again.");
+      answered(d.inReplyTo);
       return;
     }
     // A stream-level error that is not final (revocation state unknown, an
@@ -351,6 +399,7 @@
     }
     el.input.disabled = true;
     el.send.disabled = true;
+    el.stop.hidden = true;
     notice(message, true);
   }
 
@@ -367,7 +416,11 @@
       if (r.status === 202) {
         el.input.value = "";
         notice("");
-        return;
+        return r.json().then(function (d) {
+          if (d && typeof d.messageId === "string") {
+            asked(d.messageId);
+          }
+        }, function () {});
       }
       if (r.status === 429) {
         var after = parseInt(r.headers.get("Retry-After") || "", 10);
