@@ -178,7 +178,7 @@ var settings = []setting{
 		}},
 	{Env: "WIDGET_REDIS_WAIT_TIMEOUT", Default: "500ms", Doc: "How long a write waits for `WIDGET_REDIS_MIN_REPLICAS` replicas.",
 		set: dur(func(c *Config) *time.Duration { return &c.RedisWaitTimeout })},
-	{Env: "WIDGET_REVOCATION_STALENESS", Default: "5s", Doc: "How stale the in-memory revocation mirror may get (Redis unreachable) before validation fails closed with 503 `revocation_state_unknown`.",
+	{Env: "WIDGET_REVOCATION_STALENESS", Default: "5s", Doc: "How long the in-memory revocation mirror answers without confirming it is current while its subscription lives (its polls failing) before validation fails closed with 503 `revocation_state_unknown`. With the subscription down too (Redis unreachable) it fails closed after one poll interval (1 s): a revocation acknowledged just before Redis went away is never ignored longer.",
 		set: dur(func(c *Config) *time.Duration { return &c.RevocationStaleness })},
 	{Env: "WIDGET_REVOCATION_RATE_LIMIT", Default: "60", Doc: "Revocation requests (the three `DELETE` endpoints) the callers of one tenant may make per `WIDGET_REVOCATION_RATE_WINDOW`, shared by every replica with Redis; past it, 429 `rate_limited` with `Retry-After`. Counted for the caller's tenant, so the operator tenant keeps its own budget.",
 		set: integer(1, func(c *Config) *int { return &c.RevocationRateLimit })},

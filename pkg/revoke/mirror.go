@@ -272,10 +272,28 @@ func (m *Mirror) Noted(v int64) {
 }
 
 // FeedDown tells the mirror whether the adapter's feed of published writes
-// (a subscription) is broken. While it is, a poll that finds the store
-// ahead re-syncs at once rather than give the message a poll interval to
-// arrive: it will not.
-func (m *Mirror) FeedDown(down bool) { m.feedDown.Store(down) }
+// (a subscription) is broken. While it is, the mirror hears of another
+// replica's revocation only by polling, so:
+//   - a poll that finds the store ahead re-syncs at once, rather than give
+//     the message a poll interval to arrive (it will not);
+//   - it polls four times as often;
+//   - it vouches for at most PollInterval past its last confirmation,
+//     rather than the whole StalenessBudget: a revocation acknowledged
+//     elsewhere just before the store went away is never ignored for
+//     longer than that; the mirror fails closed instead.
+func (m *Mirror) FeedDown(down bool) {
+	if m.feedDown.Swap(down) != down {
+		m.checkStale() // the budget changed: re-arm the timer
+	}
+}
+
+// budget is how long past its last confirmation the mirror vouches for.
+func (m *Mirror) budget() time.Duration {
+	if m.feedDown.Load() {
+		return min(m.cfg.StalenessBudget, m.cfg.PollInterval)
+	}
+	return m.cfg.StalenessBudget
+}
 
 // RequestResync asks Run for a full load soon: reason is "gap" (messages
 // may have been missed: a re-subscription, a malformed message) or "loss".
@@ -558,7 +576,7 @@ func (m *Mirror) markFresh(at time.Time) {
 		return
 	}
 	m.freshAt = at
-	if left := m.cfg.StalenessBudget - time.Since(at); left > 0 {
+	if left := m.budget() - time.Since(at); left > 0 {
 		m.isStale.Store(false)
 		m.staleTimer.Reset(left)
 	}
@@ -569,16 +587,18 @@ func (m *Mirror) markFresh(at time.Time) {
 func (m *Mirror) checkStale() {
 	m.freshMu.Lock()
 	defer m.freshMu.Unlock()
-	if m.closed {
+	if m.closed || m.freshAt.IsZero() {
 		return
 	}
-	if left := m.cfg.StalenessBudget - time.Since(m.freshAt); left > 0 {
-		m.staleTimer.Reset(left)
+	if left := m.budget() - time.Since(m.freshAt); left > 0 {
+		if !m.isStale.Load() {
+			m.staleTimer.Reset(left)
+		}
 		return
 	}
 	if !m.isStale.Swap(true) {
 		m.log.Error("revocation mirror is stale: token validation fails closed until the store answers again",
-			zap.Duration("budget", m.cfg.StalenessBudget))
+			zap.Duration("budget", m.budget()), zap.Bool("feed_down", m.feedDown.Load()))
 	}
 }
 

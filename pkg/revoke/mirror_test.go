@@ -275,3 +275,32 @@ func TestMirrorFeedDown(t *testing.T) {
 		wantRevoked(t, m, claimsOf("acme", "bob", iat), true)
 	})
 }
+
+// TestMirrorBlindBudget: with its feed down, a mirror whose polls also
+// fail vouches for one poll interval past its last confirmation, not the
+// whole budget: a revocation acknowledged elsewhere just before the store
+// went away is ignored for at most that long. With the store answering,
+// polls keep it fresh.
+func TestMirrorBlindBudget(t *testing.T) {
+	mirrorWorld(t, func(t *testing.T, m *revoke.Mirror, src *fakeSource) {
+		m.FeedDown(true)
+		time.Sleep(3 * time.Second) // polls succeed: fresh
+		synctest.Wait()
+		if err := m.Fresh(); err != nil {
+			t.Fatalf("feed down, store up: %v", err)
+		}
+		src.setDown(true)
+		time.Sleep(1100 * time.Millisecond)
+		synctest.Wait()
+		if err := m.Fresh(); !errors.Is(err, revoke.ErrStale) {
+			t.Fatalf("feed and store down for more than a poll interval: Fresh = %v, want ErrStale", err)
+		}
+		src.setDown(false)
+		m.FeedDown(false)
+		time.Sleep(time.Second + time.Millisecond)
+		synctest.Wait()
+		if err := m.Fresh(); err != nil {
+			t.Errorf("back: Fresh = %v", err)
+		}
+	})
+}
