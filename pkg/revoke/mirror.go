@@ -413,6 +413,10 @@ func (m *Mirror) poll(ctx context.Context) (resync, lost bool, err error) {
 		return true, false, nil // a message published a poll ago never came
 	case applied < v && m.feedDown.Load():
 		return true, false, nil // no message can come: the feed is broken
+	case applied < v:
+		// Messages in flight get a poll interval to arrive; meanwhile the
+		// mirror is not current as of this poll, so it is not marked so.
+		return false, false, nil
 	}
 	m.markFresh(sent)
 	return false, false, nil

@@ -304,3 +304,24 @@ func TestMirrorBlindBudget(t *testing.T) {
 		}
 	})
 }
+
+// TestMirrorInFlightNotFresh: a poll that finds a write whose message has
+// not arrived does not count as a confirmation (the mirror is not current
+// as of it); the next poll re-syncs, and that does.
+func TestMirrorInFlightNotFresh(t *testing.T) {
+	mirrorWorld(t, func(t *testing.T, m *revoke.Mirror, src *fakeSource) {
+		time.Sleep(500 * time.Millisecond)
+		src.write(revoke.UserEntry("acme", "bob", time.Now(), time.Minute)) // its message is in flight
+		time.Sleep(600 * time.Millisecond)                                   // the poll at 1 s sees it
+		synctest.Wait()
+		if age := m.Age(); age < time.Second {
+			t.Errorf("Age = %v after a poll that found a write in flight; that poll must not confirm the mirror", age)
+		}
+		time.Sleep(time.Second) // the next poll re-syncs
+		synctest.Wait()
+		if age := m.Age(); age >= time.Second {
+			t.Errorf("Age = %v after the re-sync, want it confirmed", age)
+		}
+		wantRevoked(t, m, claimsOf("acme", "bob", time.Now().Add(-time.Hour)), true)
+	})
+}
