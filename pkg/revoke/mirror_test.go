@@ -312,7 +312,7 @@ func TestMirrorInFlightNotFresh(t *testing.T) {
 	mirrorWorld(t, func(t *testing.T, m *revoke.Mirror, src *fakeSource) {
 		time.Sleep(500 * time.Millisecond)
 		src.write(revoke.UserEntry("acme", "bob", time.Now(), time.Minute)) // its message is in flight
-		time.Sleep(600 * time.Millisecond)                                   // the poll at 1 s sees it
+		time.Sleep(600 * time.Millisecond)                                  // the poll at 1 s sees it
 		synctest.Wait()
 		if age := m.Age(); age < time.Second {
 			t.Errorf("Age = %v after a poll that found a write in flight; that poll must not confirm the mirror", age)
