@@ -29,6 +29,7 @@ import (
 type revocationStore interface {
 	session.RevocationStore
 	verify.RevocationChecker
+	Subscribe(fn func(revoke.Entry)) (cancel func())
 }
 
 // stores are the state shared by replicas: all on one Redis when

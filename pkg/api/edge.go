@@ -12,6 +12,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/pkg/events"
 	"github.com/causeflow/widget-sessions/pkg/incident"
+	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/strictjson"
 	"github.com/causeflow/widget-sessions/pkg/ticket"
 	"github.com/causeflow/widget-sessions/pkg/token"
@@ -25,9 +26,12 @@ type SessionVerifier interface {
 	Verify(ctx context.Context, tok string) (*token.Claims, error)
 }
 
-// RevocationChecker answers whether a session's token has been revoked.
+// RevocationChecker answers whether a session's token has been revoked,
+// and tells of every revocation as it is applied (on every replica), so
+// that a stream of a revoked session ends at once.
 type RevocationChecker interface {
 	IsRevoked(c *token.Claims) (bool, error)
+	Subscribe(fn func(revoke.Entry)) (cancel func())
 }
 
 // Chat accepts a user's message and starts the assistant's reply.

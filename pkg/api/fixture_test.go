@@ -98,6 +98,7 @@ type fixtureConfig struct {
 	mintLimit   int           // mints per hour per tenant; default 1,000,000
 	tickets     api.Tickets   // default ticket.NewMemory
 	eventCap    int           // events a session's log keeps; default events.DefaultMaxLen
+	liveness    time.Duration // the streams' liveness tick; default 50ms
 }
 
 func (c fixtureConfig) messageLimit() int {
@@ -113,6 +114,10 @@ func withMessageLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.m
 // withRevokeLimit sets the revocation requests a caller tenant may make
 // per hour.
 func withRevokeLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.revokeLimit = n } }
+
+// withLiveness sets the streams' liveness tick (the safety net behind
+// pushed revocations).
+func withLiveness(d time.Duration) fixtureOption { return func(c *fixtureConfig) { c.liveness = d } }
 
 // withEventCap sets how many events a session's log keeps.
 func withEventCap(n int) fixtureOption { return func(c *fixtureConfig) { c.eventCap = n } }
@@ -157,6 +162,7 @@ func (f incidentSourceFunc) Incident(ctx context.Context, tenant, id string) (in
 type revocationStore interface {
 	session.RevocationStore
 	verify.RevocationChecker
+	Subscribe(fn func(revoke.Entry)) (cancel func())
 }
 
 // withRevocations replaces the in-memory revocation store.
@@ -280,7 +286,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	edge := &api.Edge{
 		Verifier: verifier, Revocations: f.revs, Chat: f.chat, Log: f.events,
 		Tickets: cmp.Or[api.Tickets](cfg.tickets, ticket.NewMemory(time.Now, cfg.ticketMax)), TicketLimiter: ticketLimiter, Incidents: f.incidents,
-		Heartbeat: cfg.heartbeat, LivenessCheck: 50 * time.Millisecond, FollowPoll: time.Second, MaxStreamsPerSession: 2,
+		Heartbeat: cfg.heartbeat, LivenessCheck: cmp.Or(cfg.liveness, 50*time.Millisecond), FollowPoll: time.Second, MaxStreamsPerSession: 2,
 		EmbedOrigins: cfg.origins,
 	}
 	metrics, err := api.NewMetrics(f.reg)

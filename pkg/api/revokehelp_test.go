@@ -196,6 +196,10 @@ func (r *fakeRevocations) IsRevoked(c *token.Claims) (bool, error) {
 	return r.mem.IsRevoked(c)
 }
 
+func (r *fakeRevocations) Subscribe(fn func(revoke.Entry)) (cancel func()) {
+	return r.mem.Subscribe(fn)
+}
+
 // codeFor is the error code the API answers with status, where there is
 // one; 503 has two, and tests that mean revocation_state_unknown say so.
 func codeFor(status int) string {

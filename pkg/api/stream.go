@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/pkg/events"
+	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/sse"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
@@ -159,6 +160,20 @@ func (s *Server) stream(c *gin.Context) error {
 	}()
 	defer func() { cancel(); <-followed }()
 
+	// Revocation is pushed: an entry matching this session, applied on this
+	// replica (its own 204, or another's through Redis), ends the stream
+	// at once. The liveness tick below stays the safety net.
+	revoked := make(chan struct{}, 1)
+	stopListening := edge.Revocations.Subscribe(func(e revoke.Entry) {
+		if e.Matches(claims) {
+			select {
+			case revoked <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer stopListening()
+
 	heartbeat := time.NewTicker(edge.Heartbeat)
 	defer heartbeat.Stop()
 	liveness := time.NewTicker(edge.LivenessCheck)
@@ -184,6 +199,9 @@ func (s *Server) stream(c *gin.Context) error {
 			if err := out.Comment("ping"); err != nil {
 				return nil
 			}
+		case <-revoked:
+			final(endRevoked, "session revoked")
+			return nil
 		case <-liveness.C:
 			if code, msg := s.ended(claims); code != "" {
 				final(code, msg)

@@ -247,6 +247,17 @@ func TestStreamEnds(t *testing.T) {
 		{"revoked", nil, `{"userId":"user_alice"}`, func(t *testing.T, f *fixture, m mintResponse) {
 			f.want204(t, f.admin(t, "demo"), sessionPath(m.SessionID))
 		}, 2 * time.Second, "session_revoked"},
+		// With no liveness tick to speak of, only the pushed revocation
+		// can end the stream: the session's, the user's, the tenant's.
+		{"revoked, pushed", []fixtureOption{withLiveness(time.Hour)}, `{"userId":"user_alice"}`, func(t *testing.T, f *fixture, m mintResponse) {
+			f.want204(t, f.admin(t, "demo"), sessionPath(m.SessionID))
+		}, 2 * time.Second, "session_revoked"},
+		{"user revoked, pushed", []fixtureOption{withLiveness(time.Hour)}, `{"userId":"user_alice"}`, func(t *testing.T, f *fixture, m mintResponse) {
+			f.want204(t, f.admin(t, "demo"), "/v1/widget/users/user_alice/sessions")
+		}, 2 * time.Second, "session_revoked"},
+		{"tenant revoked, pushed", []fixtureOption{withLiveness(time.Hour)}, `{"userId":"user_alice"}`, func(t *testing.T, f *fixture, m mintResponse) {
+			f.want204(t, f.ops(t), "/v1/widget/tenants/demo/sessions")
+		}, 2 * time.Second, "session_revoked"},
 		{"revocation state unknown", []fixtureOption{withRevocations(revs)}, `{"userId":"user_alice"}`, func(*testing.T, *fixture, mintResponse) {
 			failing.Store(true)
 		}, 2 * time.Second, "revocation_state_unknown"},

@@ -230,6 +230,23 @@ func (e Entry) Bound(now time.Time, leeway time.Duration) (bounded Entry, ok boo
 	return e, true
 }
 
+// Matches reports whether e revokes a token with claims c: the rule Set
+// applies, for one entry (a listener told of a revocation uses it to find
+// the streams it ends).
+func (e Entry) Matches(c *token.Claims) bool {
+	switch e.Kind {
+	case KindSession:
+		return c.Tenant == e.Tenant && c.SessionID == e.Subject
+	case KindUser:
+		return c.Tenant == e.Tenant && c.Subject == e.Subject && c.IssuedAt <= e.Before.Unix()
+	case KindTenant:
+		return c.Tenant == e.Tenant && c.IssuedAt <= e.Before.Unix()
+	case KindAll:
+		return c.IssuedAt <= e.Before.Unix()
+	}
+	return false
+}
+
 // Validate reports whether e is a well-formed entry. Its error is a
 // *widget.Error with the validation code, wrapping ErrInvalidEntry.
 func (e Entry) Validate() error {

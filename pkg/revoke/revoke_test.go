@@ -254,3 +254,36 @@ func BenchmarkIsRevoked(b *testing.B) {
 		})
 	})
 }
+
+// TestEntryMatches: each kind of entry matches what Set.Revoked would.
+func TestEntryMatches(t *testing.T) {
+	now := t0
+	s := sid(t, now)
+	c := &token.Claims{Tenant: "acme", Subject: "alice", SessionID: s, IssuedAt: now.Unix()}
+	session, err := revoke.SessionEntry("acme", s, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		e    revoke.Entry
+		want bool
+	}{
+		{"the session", session, true},
+		{"another session", func() revoke.Entry { e, _ := revoke.SessionEntry("acme", sid(t, now), 0); return e }(), false},
+		{"the session's id in another tenant", func() revoke.Entry { e, _ := revoke.SessionEntry("demo", s, 0); return e }(), false},
+		{"the user, after the token", revoke.UserEntry("acme", "alice", now, 0), true},
+		{"the user, before the token", revoke.UserEntry("acme", "alice", now.Add(-time.Second), 0), false},
+		{"another user", revoke.UserEntry("acme", "bob", now, 0), false},
+		{"the tenant", revoke.TenantEntry("acme", now.Add(time.Second), 0), true},
+		{"another tenant", revoke.TenantEntry("demo", now.Add(time.Second), 0), false},
+		{"all", revoke.AllEntry(now, 0), true},
+		{"all, before the token", revoke.AllEntry(now.Add(-time.Second), 0), false},
+	} {
+		var set revoke.Set
+		set.Add(tc.e)
+		if got := tc.e.Matches(c); got != tc.want || got != set.Revoked(c) {
+			t.Errorf("%s: Matches = %v, Set.Revoked = %v; want %v", tc.name, got, set.Revoked(c), tc.want)
+		}
+	}
+}
