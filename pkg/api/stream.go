@@ -133,6 +133,23 @@ func (s *Server) stream(c *gin.Context) error {
 	}
 	defer release()
 
+	// Revocation is pushed: an entry matching this session, applied on this
+	// replica (its own 204, or another's through Redis), ends the stream
+	// at once. Listening starts before the stream is announced, and the
+	// session is checked once more after it, so a revocation landing
+	// between the token's check and here is not left to the liveness
+	// tick, which stays the safety net.
+	revoked := make(chan struct{}, 1)
+	stopListening := edge.Revocations.Subscribe(func(e revoke.Entry) {
+		if e.Matches(claims) {
+			select {
+			case revoked <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer stopListening()
+
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -160,20 +177,6 @@ func (s *Server) stream(c *gin.Context) error {
 	}()
 	defer func() { cancel(); <-followed }()
 
-	// Revocation is pushed: an entry matching this session, applied on this
-	// replica (its own 204, or another's through Redis), ends the stream
-	// at once. The liveness tick below stays the safety net.
-	revoked := make(chan struct{}, 1)
-	stopListening := edge.Revocations.Subscribe(func(e revoke.Entry) {
-		if e.Matches(claims) {
-			select {
-			case revoked <- struct{}{}:
-			default:
-			}
-		}
-	})
-	defer stopListening()
-
 	heartbeat := time.NewTicker(edge.Heartbeat)
 	defer heartbeat.Stop()
 	liveness := time.NewTicker(edge.LivenessCheck)
@@ -182,6 +185,10 @@ func (s *Server) stream(c *gin.Context) error {
 	defer expiry.Stop()
 	final := func(code, msg string) {
 		_ = out.Event("", events.Error, mustJSON(map[string]string{"code": code, "message": msg}))
+	}
+	if code, msg := s.ended(claims); code != "" {
+		final(code, msg)
+		return nil
 	}
 
 	for {
