@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -185,7 +187,17 @@ func TestEdgeOnlyReplica(t *testing.T) {
 // what had streamed, and no response.completed follows for it.
 func TestStopAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	c := newCluster(t, redistest.Start(t).URL(), nil)
+	// A model that answers slowly (60 chunks, 100 ms apart): the stop
+	// always lands mid-answer, however loaded the machine.
+	chunks := make([]string, 60)
+	for i := range chunks {
+		chunks[i] = fmt.Sprintf("part %d. ", i)
+	}
+	upstream := httptest.NewServer(&fakeModel{chunks: chunks, delay: 100 * time.Millisecond})
+	defer upstream.Close()
+	c := newCluster(t, redistest.Start(t).URL(), map[string]string{
+		"WIDGET_ASSISTANT_URL": upstream.URL + "/v1", "WIDGET_ASSISTANT_MODEL": "test-model",
+	})
 	a, b := startServer(t, c.env), startServer(t, c.env)
 	sess := a.mintCreated(t, c.caller(t, "demo", "admin"), readmeBody)
 	st := mustOpenStream(t, streamClient(t), b.streamURL(sess.SessionID), bearer(sess.SessionToken))
