@@ -136,7 +136,10 @@ func (s *Server) launch() error {
 	args = append(args, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--dir", s.dir, "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning")
 	if s.conf == nil || !strings.Contains(s.conf(s.port), "sentinel monitor") {
-		args = append(args, "--save", "", "--appendonly", "no")
+		// No persistence; and a replica that must sync in full (after a
+		// failover) is served at once, not after the default 5 s wait for
+		// others to join the same transfer.
+		args = append(args, "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0")
 	}
 	args = append(args, s.args...)
 	cmd := exec.Command(s.bin, args...)
