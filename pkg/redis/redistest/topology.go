@@ -219,13 +219,28 @@ func (c *Cluster) WaitServed(key string, old *Server, limit time.Duration) *Serv
 	return m
 }
 
-// StartReplica starts a replica of master and returns once it is in sync.
+// StartReplica starts a replica of master and returns once it is in sync
+// and the master counts it online (the master does so at the replica's
+// first acknowledgement, up to a second after the sync: until then WAIT
+// does not count it).
 func StartReplica(tb testing.TB, master *Server) *Server {
 	tb.Helper()
 	r := start(tb, freePort, []string{"--replicaof", "127.0.0.1", strconv.Itoa(master.port)}, nil)
 	waitFor(tb, 10*time.Second, "replica in sync", func() bool {
 		out, err := cli(r.port, "info", "replication")
 		return err == nil && info(out, "master_link_status") == "up"
+	})
+	// The master counts a fresh replica for WAIT only from its first
+	// acknowledgement, up to a second after the sync: wait for a write
+	// the replica confirms.
+	waitFor(tb, 10*time.Second, "replica confirming writes", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "redis-cli", "-h", "127.0.0.1", "-p", strconv.Itoa(master.port))
+		cmd.Stdin = strings.NewReader("SET redistest:replica-check 1\nWAIT 1 2000\nDEL redistest:replica-check\n")
+		out, err := cmd.Output()
+		lines := strings.Fields(string(out))
+		return err == nil && len(lines) >= 2 && lines[1] == "1"
 	})
 	return r
 }
