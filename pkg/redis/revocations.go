@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"

@@ -76,9 +76,6 @@ func start(tb testing.TB, pick func(testing.TB) int, args []string, conf func(po
 	return nil
 }
 
-// Port returns the server's port.
-func (s *Server) Port() int { return s.port }
-
 // Running reports whether the server process is up (not stopped or killed).
 func (s *Server) Running() bool {
 	s.mu.Lock()
