@@ -64,7 +64,7 @@ test-faults: test-deps
 # compared. The Redis mirror benchmark starts its own redis-server.
 bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) \
-		./pkg/keys/ ./pkg/session/ ./pkg/api/ ./pkg/verify/ ./pkg/revoke/ ./pkg/redis/ ./pkg/events/ \
+		./pkg/keys/ ./pkg/session/ ./pkg/api/ ./pkg/verify/ ./pkg/revoke/ ./pkg/redis/ ./pkg/events/ ./pkg/stream/ \
 		./cmd/widget-sessions/
 
 # Regenerates the README's configuration table from pkg/config.

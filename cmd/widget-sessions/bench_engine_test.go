@@ -70,7 +70,7 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 	if err != nil {
 		tb.Fatal(err)
 	}
-	chatService, _, err := wireEdge(ctx, cfg, logger, &deps, st, incidents, ring)
+	chatService, hub, _, err := wireEdge(ctx, cfg, logger, &deps, st, incidents, ring)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 	}
 	hs := httptest.NewServer(server.Engine())
 	tb.Cleanup(func() {
-		server.Drain() // streams end, so Close does not wait on them
+		hub.Drain() // streams end, so Close does not wait on them
 		hs.Close()
 	})
 	idp, err := devidp.LoadOrCreate(cfg.DevIDPKey)

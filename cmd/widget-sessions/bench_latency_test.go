@@ -84,7 +84,7 @@ func startRedisLog(b *testing.B, url string) *redis.EventLog {
 }
 
 // benchAppendFollow appends one event per iteration to a session of from
-// and times its delivery by a Follow of the session on to.
+// and times its delivery to a stream of the session on to.
 func benchAppendFollow(b *testing.B, from, to events.Log) {
 	sid := eventstest.SID(b)
 	exp := time.Now().Add(time.Hour)
@@ -93,9 +93,8 @@ func benchAppendFollow(b *testing.B, from, to events.Log) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- events.Follow(ctx, to, sid, "", events.DefaultPoll, func(events.Event) error {
+		done <- eventstest.Follow(ctx, eventstest.NewHub(b, to), sid, "", func(events.Event) {
 			delivered <- time.Now()
-			return nil
 		})
 	}()
 	b.Cleanup(func() { cancel(); <-done })

@@ -21,6 +21,7 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/api"
 	"github.com/causeflow/widget-sessions/pkg/config"
 	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/pkg/stream"
 )
 
 // run is the whole program: it wires every dependency by hand, serves until
@@ -74,11 +75,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		ready = append(ready, apiReady)
 	}
+	var streams *stream.Hub // nil on an API-only replica
 	if cfg.ServeEdge() {
-		chatService, edgeReady, err := wireEdge(ctx, cfg, logger, &deps, st, incidents, ring)
+		chatService, hub, edgeReady, err := wireEdge(ctx, cfg, logger, &deps, st, incidents, ring)
 		if err != nil {
 			return err
 		}
+		defer hub.Close()
+		streams = hub
 		// After the servers have shut down (defers run last-in first-out):
 		// replies in flight end, each recording a final error event.
 		defer chatService.Close()
@@ -92,7 +96,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	public := newServer(server.Engine(), logger)
 	// Shutdown waits for requests in flight, and a stream never ends by
 	// itself: streams are told to reconnect elsewhere first.
-	public.RegisterOnShutdown(server.Drain)
+	if streams != nil {
+		public.RegisterOnShutdown(streams.Drain)
+	}
 	internal := newServer(api.NewInternal(reg, func() error {
 		var errs []error
 		for _, r := range ready {

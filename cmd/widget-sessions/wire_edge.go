@@ -13,6 +13,7 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/incident"
 	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/pkg/stream"
 	"github.com/causeflow/widget-sessions/pkg/verify"
 )
 
@@ -20,7 +21,7 @@ import (
 // The edge validates session tokens itself, never by calling the API: with
 // the signing keys in process when it serves both, else with the API's
 // published JWKS.
-func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *api.Deps, st *stores, incidents *incident.Service, ring *keys.Ring) (*chat.Service, api.ReadyCheck, error) {
+func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *api.Deps, st *stores, incidents *incident.Service, ring *keys.Ring) (*chat.Service, *stream.Hub, api.ReadyCheck, error) {
 	var keySource verify.KeySource
 	ready := func() error { return nil }
 	if ring != nil {
@@ -33,7 +34,7 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *
 			},
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if err := cache.Start(ctx); err != nil {
 			logger.Error("session-token JWKS not loaded at start-up", zap.Error(err))
@@ -50,27 +51,32 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *
 		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.ClockSkew,
 	}, keySource, st.revs)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	asst, err := newAssistant(cfg, logger)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	chatService, err := chat.New(chat.Config{
 		Log: st.events, Assistant: asst, Incidents: incidents,
 		Limiter: st.limiter, Stops: st.stops, Logger: logger.Named("chat"),
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	hub, err := stream.NewHub(st.events, st.revs, stream.Config{
+		MaxPerSession: cfg.MaxStreamsPerSession, MaxPerClient: cfg.MaxStreamsPerClient,
+		Heartbeat: cfg.Heartbeat, Logger: logger.Named("stream"),
+	})
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	deps.Edge = &api.Edge{
-		Verifier: verifier, Revocations: st.revs, Chat: chatService, Log: st.events,
+		Verifier: verifier, Chat: chatService, Streams: hub,
 		Tickets: st.tickets, TicketLimiter: st.ticketLimiter, Incidents: incidents,
-		TicketTTL: cfg.TicketTTL, Heartbeat: cfg.Heartbeat,
-		MaxStreamsPerSession: cfg.MaxStreamsPerSession, MaxStreamsPerClient: cfg.MaxStreamsPerClient,
-		EmbedOrigins: cfg.EmbedOrigins,
+		TicketTTL: cfg.TicketTTL, EmbedOrigins: cfg.EmbedOrigins,
 	}
-	return chatService, ready, nil
+	return chatService, hub, ready, nil
 }
 
 // newAssistant returns the OpenAI-compatible adapter when

@@ -19,6 +19,7 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/session"
+	"github.com/causeflow/widget-sessions/pkg/stream"
 	"github.com/causeflow/widget-sessions/pkg/ticket"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/verify"
@@ -29,7 +30,7 @@ import (
 type revocationStore interface {
 	session.RevocationStore
 	verify.RevocationChecker
-	Subscribe(fn func(revoke.Entry)) (cancel func())
+	stream.Revocations
 }
 
 // stores are the state shared by replicas: all on one Redis when

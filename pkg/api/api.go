@@ -7,7 +7,6 @@ package api
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -73,13 +72,9 @@ type Deps struct {
 
 // Server is the public API's handler set.
 type Server struct {
-	deps     Deps
-	engine   *gin.Engine
-	embed    *embed.Widget // the embeddable widget; nil without the edge
-	streams  streamCounter // per session
-	clients  streamCounter // per client address
-	draining chan struct{}
-	drain    sync.Once
+	deps   Deps
+	engine *gin.Engine
+	embed  *embed.Widget // the embeddable widget; nil without the edge
 }
 
 // New returns the gin engine serving the public API.
@@ -93,11 +88,6 @@ func New(deps Deps) (*gin.Engine, error) {
 
 // Engine returns the gin engine.
 func (s *Server) Engine() *gin.Engine { return s.engine }
-
-// Drain tells every open stream that this replica is going away: each asks
-// its client to reconnect (and resume elsewhere) and ends, so that a
-// graceful shutdown does not wait on streams that never end by themselves.
-func (s *Server) Drain() { s.drain.Do(func() { close(s.draining) }) }
 
 // serveAPI reports whether the minting API is served (WIDGET_SERVE api or
 // both); the edge is served when Deps.Edge is set.
@@ -138,7 +128,7 @@ func NewServer(deps Deps) (*Server, error) {
 	if err := e.SetTrustedProxies(deps.TrustedProxies); err != nil {
 		return nil, err
 	}
-	s := &Server{deps: deps, engine: e, draining: make(chan struct{})}
+	s := &Server{deps: deps, engine: e}
 	if deps.Edge != nil {
 		w, err := embed.New(deps.Edge.EmbedOrigins)
 		if err != nil {

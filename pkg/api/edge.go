@@ -10,9 +10,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
-	"github.com/causeflow/widget-sessions/pkg/events"
 	"github.com/causeflow/widget-sessions/pkg/incident"
-	"github.com/causeflow/widget-sessions/pkg/revoke"
+	"github.com/causeflow/widget-sessions/pkg/stream"
 	"github.com/causeflow/widget-sessions/pkg/strictjson"
 	"github.com/causeflow/widget-sessions/pkg/ticket"
 	"github.com/causeflow/widget-sessions/pkg/token"
@@ -24,14 +23,6 @@ import (
 // satisfies it.
 type SessionVerifier interface {
 	Verify(ctx context.Context, tok string) (*token.Claims, error)
-}
-
-// RevocationChecker answers whether a session's token has been revoked,
-// and tells of every revocation as it is applied (on every replica), so
-// that a stream of a revoked session ends at once.
-type RevocationChecker interface {
-	IsRevoked(c *token.Claims) (bool, error)
-	Subscribe(fn func(revoke.Entry)) (cancel func())
 }
 
 // Chat accepts a user's message and starts the assistant's reply.
@@ -59,47 +50,28 @@ type Incidents interface {
 // Edge are the dependencies of the widget's side of the API: the endpoints
 // the widget calls with its session token.
 type Edge struct {
-	Verifier    SessionVerifier
-	Revocations RevocationChecker
-	Chat        Chat
-	Log         events.Log
-	Tickets     Tickets
+	Verifier SessionVerifier
+	Chat     Chat
+	// Streams holds the replica's open streams: resume, bounds, expiry
+	// and revocation.
+	Streams *stream.Hub
+	Tickets Tickets
 	// TicketLimiter counts the tickets each session asks for.
 	TicketLimiter Limiter
 	Incidents     Incidents
 
-	TicketTTL            time.Duration // default 30s
-	Heartbeat            time.Duration // default 15s
-	FollowPoll           time.Duration // safety-net re-read of the log; default 2s
-	LivenessCheck        time.Duration // how often a stream re-checks revocation and expiry; default 1s
-	MaxStreamsPerSession int           // default 5
-	MaxStreamsPerClient  int           // per client address; default 100
+	TicketTTL time.Duration // default 30s
 	// EmbedOrigins are the host pages' origins allowed to frame the widget
 	// (/embed) and hand it a session token; none: no page may.
 	EmbedOrigins []string
 }
 
 func (e *Edge) withDefaults() error {
-	if e.Verifier == nil || e.Revocations == nil || e.Chat == nil || e.Log == nil || e.Tickets == nil || e.TicketLimiter == nil || e.Incidents == nil {
-		return errors.New("api: the edge needs a verifier, revocations, chat, log, tickets, a ticket limiter and incidents")
-	}
-	if e.MaxStreamsPerClient <= 0 {
-		e.MaxStreamsPerClient = 100
+	if e.Verifier == nil || e.Chat == nil || e.Streams == nil || e.Tickets == nil || e.TicketLimiter == nil || e.Incidents == nil {
+		return errors.New("api: the edge needs a verifier, chat, streams, tickets, a ticket limiter and incidents")
 	}
 	if e.TicketTTL <= 0 {
 		e.TicketTTL = 30 * time.Second
-	}
-	if e.Heartbeat <= 0 {
-		e.Heartbeat = 15 * time.Second
-	}
-	if e.FollowPoll <= 0 {
-		e.FollowPoll = 2 * time.Second
-	}
-	if e.LivenessCheck <= 0 {
-		e.LivenessCheck = time.Second
-	}
-	if e.MaxStreamsPerSession <= 0 {
-		e.MaxStreamsPerSession = 5
 	}
 	return nil
 }

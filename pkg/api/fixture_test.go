@@ -34,6 +34,7 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/ratelimit"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/session"
+	"github.com/causeflow/widget-sessions/pkg/stream"
 	"github.com/causeflow/widget-sessions/pkg/ticket"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/verify"
@@ -70,7 +71,7 @@ type fixture struct {
 	URL       string
 	client    *http.Client
 	engine    *gin.Engine
-	server    *api.Server // for Drain
+	streams   *stream.Hub // for Drain
 	idp       *devidp.IDP
 	idpKey    jwk.Key // the identity provider's private key, to forge caller tokens with any claims
 	ring      *keys.Ring
@@ -162,7 +163,7 @@ func (f incidentSourceFunc) Incident(ctx context.Context, tenant, id string) (in
 type revocationStore interface {
 	session.RevocationStore
 	verify.RevocationChecker
-	Subscribe(fn func(revoke.Entry)) (cancel func())
+	stream.Revocations
 }
 
 // withRevocations replaces the in-memory revocation store.
@@ -283,10 +284,16 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.chat.Close)
+	f.streams, err = stream.NewHub(f.events, f.revs, stream.Config{
+		MaxPerSession: 2, Heartbeat: cfg.heartbeat, Liveness: cmp.Or(cfg.liveness, 50*time.Millisecond),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.streams.Close)
 	edge := &api.Edge{
-		Verifier: verifier, Revocations: f.revs, Chat: f.chat, Log: f.events,
+		Verifier: verifier, Chat: f.chat, Streams: f.streams,
 		Tickets: cmp.Or[api.Tickets](cfg.tickets, ticket.NewMemory(time.Now, cfg.ticketMax)), TicketLimiter: ticketLimiter, Incidents: f.incidents,
-		Heartbeat: cfg.heartbeat, LivenessCheck: cmp.Or(cfg.liveness, 50*time.Millisecond), FollowPoll: time.Second, MaxStreamsPerSession: 2,
 		EmbedOrigins: cfg.origins,
 	}
 	metrics, err := api.NewMetrics(f.reg)
@@ -297,14 +304,14 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), f.logs, zapcore.DebugLevel))
 
-	f.server, err = api.NewServer(api.Deps{
+	server, err := api.NewServer(api.Deps{
 		Logger: logger, Auth: auth, Minter: minter, Revoker: revoker, Introspector: introspector,
 		Keys: f.ring, Metrics: metrics, WidgetURLBase: widgetURLBase, Edge: edge,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.engine = f.server.Engine()
+	f.engine = server.Engine()
 	srv := httptest.NewServer(f.engine)
 	t.Cleanup(srv.Close)
 	f.URL, f.client = srv.URL, srv.Client()

@@ -176,6 +176,7 @@ type fakeRevocations struct {
 	mem       *revoke.Memory
 	revoke    func(ctx context.Context, e revoke.Entry) error
 	isRevoked func(c *token.Claims) (bool, error)
+	fresh     func() error
 }
 
 func newFakeRevocations() *fakeRevocations {
@@ -194,6 +195,13 @@ func (r *fakeRevocations) IsRevoked(c *token.Claims) (bool, error) {
 		return r.isRevoked(c)
 	}
 	return r.mem.IsRevoked(c)
+}
+
+func (r *fakeRevocations) Fresh() error {
+	if r.fresh != nil {
+		return r.fresh()
+	}
+	return nil
 }
 
 func (r *fakeRevocations) Subscribe(fn func(revoke.Entry)) (cancel func()) {

@@ -236,6 +236,12 @@ func TestStreamEnds(t *testing.T) {
 		}
 		return revs.mem.IsRevoked(c)
 	}
+	revs.fresh = func() error {
+		if failing.Load() {
+			return fmt.Errorf("test: revocation mirror stale")
+		}
+		return nil
+	}
 	for _, tt := range []struct {
 		name    string
 		opts    []fixtureOption
@@ -262,7 +268,7 @@ func TestStreamEnds(t *testing.T) {
 			failing.Store(true)
 		}, 2 * time.Second, "revocation_state_unknown"},
 		{"expired", nil, `{"userId":"user_alice","ttlSeconds":2}`, func(*testing.T, *fixture, mintResponse) {}, 4 * time.Second, "session_expired"},
-		{"drained", nil, `{"userId":"user_alice"}`, func(_ *testing.T, f *fixture, _ mintResponse) { f.server.Drain() }, 2 * time.Second, ""},
+		{"drained", nil, `{"userId":"user_alice"}`, func(_ *testing.T, f *fixture, _ mintResponse) { f.streams.Drain() }, 2 * time.Second, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, tt.opts...)

@@ -99,13 +99,14 @@ type Log interface {
 	// gone (expired, lost). oldest is the oldest id held ("" when none).
 	// An afterID of "" never has a gap.
 	Gap(ctx context.Context, sid, afterID string) (gap bool, oldest string, err error)
-	// Notify returns a channel that receives a value when sid may have new
-	// events, until cancel is called (cancel may be called more than once).
-	// The channel has a buffer of one and wake-ups coalesce: one value
-	// stands for any number of appends since it was last read. A wake-up
-	// may be spurious, and may be lost (a dropped connection): it is a hint
-	// to call Range, never a substitute for it.
-	Notify(sid string) (wake <-chan struct{}, cancel func())
+	// Notify registers wake, called when sid may have new events, until
+	// cancel is called (cancel may be called more than once). wake must
+	// return at once: it is called from the goroutine that appended (in
+	// memory) or that relays Redis's notifications. Calls coalesce and may
+	// be spurious or lost (a dropped connection; the re-established
+	// subscription then wakes everyone): it is a hint to call Range, never
+	// a substitute for it.
+	Notify(sid string, wake func()) (cancel func())
 }
 
 // Sentinel errors of event logs, for errors.Is.

@@ -160,9 +160,9 @@ func (m *Memory) Gap(ctx context.Context, sid, afterID string) (bool, string, er
 	return !held && after != l.trimmed, oldest, nil
 }
 
-// Notify returns a channel signalled by every Append to sid. See Log.
-func (m *Memory) Notify(sid string) (wake <-chan struct{}, cancel func()) {
-	return m.waiters.Add(sid)
+// Notify registers wake, called by every Append to sid. See Log.
+func (m *Memory) Notify(sid string, wake func()) (cancel func()) {
+	return m.waiters.Add(sid, wake)
 }
 
 // Sessions returns the number of session logs held, expired ones not swept

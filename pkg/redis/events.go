@@ -275,9 +275,9 @@ func (l *EventLog) Gap(ctx context.Context, sid, afterID string) (bool, string, 
 	return len(held.Val()) == 0 && after != last, first.Val()[0].ID, nil
 }
 
-// Notify returns a channel signalled when a notification for sid arrives
-// on this EventLog's subscription, or the subscription is re-established.
+// Notify registers wake, called when a notification for sid arrives on
+// this EventLog's subscription, or the subscription is re-established.
 // See events.Log.
-func (l *EventLog) Notify(sid string) (wake <-chan struct{}, cancel func()) {
-	return l.waiters.Add(sid)
+func (l *EventLog) Notify(sid string, wake func()) (cancel func()) {
+	return l.waiters.Add(sid, wake)
 }

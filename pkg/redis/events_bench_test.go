@@ -45,8 +45,8 @@ func BenchmarkEventLogAppend(b *testing.B) {
 }
 
 // BenchmarkEventLogFanOut appends on replica A and delivers each event to
-// 100 followers of the session on replica B (one notification, then 100
-// reads); an op is one append and its delivery to all 100.
+// 100 streams of the session on replica B (one notification, one read,
+// then 100 deliveries); an op is one append and its delivery to all 100.
 func BenchmarkEventLogFanOut(b *testing.B) {
 	const followers = 100
 	srv := redistest.Start(b)
@@ -56,10 +56,11 @@ func BenchmarkEventLogFanOut(b *testing.B) {
 	exp := time.Now().Add(time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	got, done := make(chan struct{}, followers), make(chan struct{}, followers)
+	hub := eventstest.NewHub(b, r)
 	for range followers {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			_ = events.Follow(ctx, r, sid, "", eventstest.FollowPoll, func(events.Event) error { got <- struct{}{}; return nil })
+			_ = eventstest.Follow(ctx, hub, sid, "", func(events.Event) { got <- struct{}{} })
 		}()
 	}
 	b.Cleanup(func() {

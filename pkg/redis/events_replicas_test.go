@@ -29,16 +29,15 @@ type arrival struct {
 	at time.Time
 }
 
-func followArrivals(t *testing.T, l events.Log, sid string, poll time.Duration) <-chan arrival {
+func followArrivals(t *testing.T, l events.Log, sid string) <-chan arrival {
 	t.Helper()
 	ch := make(chan arrival, 1024)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = events.Follow(ctx, l, sid, "", poll, func(e events.Event) error {
+		_ = eventstest.Follow(ctx, eventstest.NewHub(t, l), sid, "", func(e events.Event) {
 			ch <- arrival{e, time.Now()}
-			return nil
 		})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
@@ -66,7 +65,7 @@ func TestEventLogReplicas(t *testing.T) {
 	a, b := replicas(t, srv)
 	ctx := context.Background()
 	sid := eventstest.SID(t)
-	got := followArrivals(t, b, sid, eventstest.FollowPoll)
+	got := followArrivals(t, b, sid)
 
 	const n = 200
 	var appended []events.Event
@@ -93,9 +92,8 @@ func TestEventLogReplicas(t *testing.T) {
 	ctx2, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
-		_ = events.Follow(ctx2, b, sid, appended[n/2].ID, eventstest.FollowPoll, func(e events.Event) error {
+		_ = eventstest.Follow(ctx2, eventstest.NewHub(t, b), sid, appended[n/2].ID, func(e events.Event) {
 			resumed <- e
-			return nil
 		})
 	}()
 	live, err := a.Append(ctx, sid, events.ResponseCompleted, eventstest.Payload(n), time.Now().Add(time.Hour))
@@ -137,7 +135,7 @@ func TestEventLogSubscriptionKilled(t *testing.T) {
 	c := client(t, srv)
 	ctx := context.Background()
 	sid := eventstest.SID(t)
-	got := followArrivals(t, b, sid, eventstest.FollowPoll)
+	got := followArrivals(t, b, sid)
 	for i := range 5 {
 		if err := c.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
 			t.Fatal(err)
@@ -148,27 +146,6 @@ func TestEventLogSubscriptionKilled(t *testing.T) {
 		}
 		appended := time.Now()
 		t.Logf("round %d: delivered on B %v after the append that followed the kill", i, next(t, got, e).at.Sub(appended))
-	}
-}
-
-// TestEventLogWithoutSubscription: a log never started (no notification)
-// still serves followers, by the poll.
-func TestEventLogWithoutSubscription(t *testing.T) {
-	srv := redistest.Start(t)
-	ns := namespace()
-	a := startEventLog(t, client(t, srv), redis.EventLogConfig{Namespace: ns})
-	b, err := redis.NewEventLog(client(t, srv), redis.EventLogConfig{Namespace: ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sid := eventstest.SID(t)
-	got := followArrivals(t, b, sid, 20*time.Millisecond)
-	for i := range 3 {
-		e, err := a.Append(context.Background(), sid, events.ResponseDelta, eventstest.Payload(i), time.Now().Add(time.Hour))
-		if err != nil {
-			t.Fatal(err)
-		}
-		next(t, got, e)
 	}
 }
 
@@ -184,16 +161,16 @@ func (c *countingLog) Range(ctx context.Context, sid, after string, limit int) (
 }
 
 // TestEventLogOutage stops Redis under a follower: appends fail, the
-// follower neither returns nor spins, and once Redis is back (empty: no
+// stream neither ends nor spins, and once Redis is back (empty: no
 // persistence) it delivers what is appended next, with nothing repeated.
 func TestEventLogOutage(t *testing.T) {
 	srv := redistest.Start(t)
 	a, b := replicas(t, srv)
 	ctx := context.Background()
 	sid := eventstest.SID(t)
-	const poll = 100 * time.Millisecond
+	const poll = time.Second // the hub's liveness tick retries failed reads
 	counted := &countingLog{Log: b}
-	f := eventstest.StartFollow(t, counted, sid, "", poll)
+	f := eventstest.StartFollow(t, eventstest.NewHub(t, counted), sid, "")
 	appendOn := func(l events.Log, i int) (events.Event, error) {
 		ctx, cancel := context.WithTimeout(ctx, eventstest.Wait)
 		defer cancel()
@@ -215,8 +192,8 @@ func TestEventLogOutage(t *testing.T) {
 	if limit := 2*int64(took/poll) + 10; reads > limit {
 		t.Fatalf("%d reads in %v with Redis down (poll %v): spinning; want at most %d", reads, took, poll, limit)
 	}
-	if f.Done() {
-		t.Fatal("Follow returned during the outage")
+	if done, err, end := f.Done(); done {
+		t.Fatalf("the stream ended during the outage: %v %v", err, end)
 	}
 	t.Logf("%d reads in %v with Redis down (poll %v)", reads, took, poll)
 
@@ -230,8 +207,8 @@ func TestEventLogOutage(t *testing.T) {
 	if len(got) != 2 || got[0].ID != before.ID || got[1].ID != after.ID {
 		t.Fatalf("delivered %v; want [%s %s]", got, before.ID, after.ID)
 	}
-	if f.Done() {
-		t.Fatal("Follow returned")
+	if done, err, end := f.Done(); done {
+		t.Fatalf("the stream ended: %v %v", err, end)
 	}
 	// B's own appends work too, and reach the follower.
 	var mine events.Event

@@ -79,6 +79,9 @@ func (m *Memory) Subscribe(fn func(Entry)) (cancel func()) {
 	return m.listeners.Subscribe(fn)
 }
 
+// Fresh returns nil: the store is its own truth, always current.
+func (m *Memory) Fresh() error { return nil }
+
 // Len returns the number of entries held.
 func (m *Memory) Len() int {
 	m.mu.RLock()

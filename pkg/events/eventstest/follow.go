@@ -10,36 +10,97 @@ import (
 	"time"
 
 	"github.com/causeflow/widget-sessions/pkg/events"
+	"github.com/causeflow/widget-sessions/pkg/revoke"
+	"github.com/causeflow/widget-sessions/pkg/stream"
+	"github.com/causeflow/widget-sessions/pkg/token"
 )
 
-// FollowPoll is the poll interval of the suite's followers: an hour, so
-// that a follower that keeps up does so by Notify alone.
-const FollowPoll = time.Hour
-
-// Follower runs events.Follow in a goroutine and records what it delivers.
+// Follower is a stream of a stream.Hub, read in a goroutine that records
+// what it delivers: the widget's stream without HTTP.
 type Follower struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error // set before done is closed
+	end    *stream.End
 
 	mu  sync.Mutex
 	got []events.Event
 }
 
-// StartFollow follows sid after afterID on l, re-reading every poll; the
-// follower is stopped when the test ends.
-func StartFollow(t testing.TB, l events.Log, sid, afterID string, poll time.Duration) *Follower {
+// NewHub returns a stream hub over l, with no revocation and room for 100
+// streams of a session, closed when the test ends.
+func NewHub(t testing.TB, l events.Log) *stream.Hub {
+	t.Helper()
+	h, err := stream.NewHub(l, revoke.NewMemory(time.Now, revoke.Limits{}), stream.Config{MaxPerSession: 100, MaxPerClient: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+// Claims returns claims of session sid, valid for an hour.
+func Claims(sid string) *token.Claims {
+	now := time.Now()
+	return &token.Claims{Tenant: "acme", Subject: "u1", SessionID: sid, ID: sid, IssuedAt: now.Unix(), Expiry: now.Add(time.Hour).Unix()}
+}
+
+// Follow opens a stream of sid after afterID on h and delivers its events
+// until ctx ends (it returns ctx's error) or the stream does (an error
+// naming its end).
+func Follow(ctx context.Context, h *stream.Hub, sid, afterID string, deliver func(events.Event)) error {
+	st, err := h.Open(ctx, stream.Request{Claims: Claims(sid), After: afterID, Client: "test"})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for {
+		b, err := st.Next(ctx)
+		if err != nil {
+			return err
+		}
+		for _, e := range b.Events {
+			deliver(e)
+		}
+		if b.End != nil {
+			return fmt.Errorf("the stream ended: %s", b.End.Code)
+		}
+		if b.Reconnect > 0 {
+			return errors.New("the stream was drained")
+		}
+	}
+}
+
+// StartFollow opens a stream of sid after afterID on h and reads it; the
+// stream is closed when the test ends.
+func StartFollow(t testing.TB, h *stream.Hub, sid, afterID string) *Follower {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Follower{cancel: cancel, done: make(chan struct{})}
+	st, err := h.Open(ctx, stream.Request{Claims: Claims(sid), After: afterID, Client: "test"})
+	if err != nil {
+		cancel()
+		f.err = err
+		close(f.done)
+		return f
+	}
 	go func() {
 		defer close(f.done)
-		f.err = events.Follow(ctx, l, sid, afterID, poll, func(e events.Event) error {
+		defer st.Close()
+		for {
+			b, err := st.Next(ctx)
+			if err != nil {
+				f.err = err
+				return
+			}
 			f.mu.Lock()
-			f.got = append(f.got, e)
+			f.got = append(f.got, b.Events...)
 			f.mu.Unlock()
-			return nil
-		})
+			if b.End != nil || b.Reconnect > 0 {
+				f.end = b.End
+				return
+			}
+		}
 	}()
 	t.Cleanup(func() { cancel(); <-f.done })
 	return f
@@ -59,7 +120,7 @@ func (f *Follower) WaitFor(t testing.TB, n int) []events.Event {
 	Eventually(t, fmt.Sprintf("%d events delivered", n), func() bool {
 		select {
 		case <-f.done:
-			t.Fatalf("Follow returned early: %v", f.err)
+			t.Fatalf("the stream ended early: %v %v", f.err, f.end)
 		default:
 		}
 		f.mu.Lock()
@@ -69,11 +130,11 @@ func (f *Follower) WaitFor(t testing.TB, n int) []events.Event {
 	return f.Events()
 }
 
-// Stop cancels the follower and returns what Follow returned.
+// Stop cancels the follower and returns what ended it.
 func (f *Follower) Stop(t testing.TB) error {
 	t.Helper()
 	f.cancel()
-	Eventually(t, "Follow returns once cancelled", func() bool {
+	Eventually(t, "the stream returns once cancelled", func() bool {
 		select {
 		case <-f.done:
 			return true
@@ -84,20 +145,22 @@ func (f *Follower) Stop(t testing.TB) error {
 	return f.err
 }
 
-// Done reports whether Follow has returned.
-func (f *Follower) Done() bool {
+// Done reports whether the stream has ended, and with what: the error
+// that ended it (ctx's, or the one Open returned), or its End.
+func (f *Follower) Done() (done bool, err error, end *stream.End) {
 	select {
 	case <-f.done:
-		return true
+		return true, f.err, f.end
 	default:
-		return false
+		return false, nil, nil
 	}
 }
 
 func testFollowLive(t *testing.T, e env) {
 	sid := SID(t)
+	h := NewHub(t, e.log)
 	backlog := appendN(t, e, sid, 3)
-	f := StartFollow(t, e.log, sid, "", FollowPoll)
+	f := StartFollow(t, h, sid, "")
 	sameEvents(t, "the backlog", f.WaitFor(t, 3), backlog)
 	appendN(t, e, sid, 3)
 	all := rangeAll(t, e.log, sid, "")
@@ -110,11 +173,12 @@ func testFollowLive(t *testing.T, e env) {
 
 func testFollowResume(t *testing.T, e env) {
 	sid := SID(t)
+	h := NewHub(t, e.log)
 	all := appendN(t, e, sid, 8)
 	for _, after := range []string{"", all[0].ID, all[3].ID, all[6].ID, all[7].ID} {
 		t.Run("after "+after, func(t *testing.T) {
 			want := rangeAll(t, e.log, sid, after) // grows with each subtest's live event
-			f := StartFollow(t, e.log, sid, after, FollowPoll)
+			f := StartFollow(t, h, sid, after)
 			sameEvents(t, "the rest", f.WaitFor(t, len(want)), want)
 			want = append(want, appendN(t, e, sid, 1)...)
 			sameEvents(t, "the rest and a live one", f.WaitFor(t, len(want)), want)
@@ -132,6 +196,7 @@ func testFollowResume(t *testing.T, e env) {
 // says nothing.
 func testFollowTrimmed(t *testing.T, e env) {
 	sid := SID(t)
+	h := NewHub(t, e.log)
 	all := appendN(t, e, sid, 12) // the cap is 5: 7..11 held, 6 the last trimmed
 	reset := events.Event{Type: events.StreamReset, Data: json.RawMessage(`{"oldestId":"` + all[7].ID + `"}`)}
 	for _, tc := range []struct {
@@ -142,7 +207,7 @@ func testFollowTrimmed(t *testing.T, e env) {
 		{all[6].ID, all[7:]},
 		{all[9].ID, all[10:]},
 	} {
-		f := StartFollow(t, e.log, sid, tc.after, FollowPoll)
+		f := StartFollow(t, h, sid, tc.after)
 		sameEvents(t, "after "+tc.after, f.WaitFor(t, len(tc.want)), tc.want)
 		if err := f.Stop(t); !errors.Is(err, context.Canceled) {
 			t.Fatal(err)
@@ -153,8 +218,9 @@ func testFollowTrimmed(t *testing.T, e env) {
 
 func testFollowMany(t *testing.T, e env) {
 	sid := SID(t)
+	h := NewHub(t, e.log)
 	appendN(t, e, sid, 5)
-	fs := []*Follower{StartFollow(t, e.log, sid, "", FollowPoll), StartFollow(t, e.log, sid, "", FollowPoll), StartFollow(t, e.log, sid, "", FollowPoll)}
+	fs := []*Follower{StartFollow(t, h, sid, ""), StartFollow(t, h, sid, ""), StartFollow(t, h, sid, "")}
 	appendN(t, e, sid, 5)
 	all := rangeAll(t, e.log, sid, "")
 	for i, f := range fs {
@@ -174,7 +240,8 @@ func testFollowMany(t *testing.T, e env) {
 func testFollowConcurrent(t *testing.T, e env) {
 	const writers, each = 2, 100
 	sid := SID(t)
-	fs := []*Follower{StartFollow(t, e.log, sid, "", FollowPoll), StartFollow(t, e.log, sid, "", FollowPoll)}
+	h := NewHub(t, e.log)
+	fs := []*Follower{StartFollow(t, h, sid, ""), StartFollow(t, h, sid, "")}
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
 	for w := range writers {
@@ -216,46 +283,26 @@ func testFollowConcurrent(t *testing.T, e env) {
 
 func testFollowErrors(t *testing.T, e env) {
 	sid := SID(t)
+	h := NewHub(t, e.log)
 	appendN(t, e, sid, 3)
-	errStop := errors.New("the client went away")
-	cases := []struct {
-		name    string
-		sid     string
-		after   string
-		want    error
-		calls   int
-		stopsAt int // deliver fails on this call (1-based); 0: never
+	for _, tc := range []struct {
+		name  string
+		sid   string
+		after string
+		want  error
 	}{
-		{"invalid session", "wsess_nope", "", events.ErrInvalidSession, 0, 0},
-		{"invalid last event id", sid, "12", events.ErrInvalidID, 0, 0},
-		{"deliver fails", sid, "", errStop, 2, 2},
-	}
-	for _, tc := range cases {
+		{"invalid session", "wsess_nope", "", events.ErrInvalidSession},
+		{"invalid last event id", sid, "12", events.ErrInvalidID},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			calls := 0
-			done := make(chan error, 1)
-			go func() {
-				done <- events.Follow(context.Background(), e.log, tc.sid, tc.after, FollowPoll, func(events.Event) error {
-					calls++
-					if calls == tc.stopsAt {
-						return fmt.Errorf("wrapped: %w", errStop)
-					}
-					return nil
-				})
-			}()
-			var err error
-			Eventually(t, "Follow returns", func() bool {
-				select {
-				case err = <-done:
-					return true
-				default:
-					return false
-				}
-			})
-			if !errors.Is(err, tc.want) || calls != tc.calls {
-				t.Fatalf("Follow = %v after %d deliveries; want %v after %d", err, calls, tc.want, tc.calls)
+			f := StartFollow(t, h, tc.sid, tc.after)
+			if done, err, _ := f.Done(); !done || !errors.Is(err, tc.want) {
+				t.Fatalf("Open = %v; want %v", err, tc.want)
 			}
 		})
+	}
+	if n := h.Streams(); n != 0 {
+		t.Fatalf("%d streams open after refused opens", n)
 	}
 }
 
