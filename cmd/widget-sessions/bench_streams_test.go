@@ -54,7 +54,7 @@ func BenchmarkEdgeOpenStreams(b *testing.B) {
 	})
 	for _, redis := range []bool{false, true} {
 		name := "stream/memory-stores"
-		env := map[string]string{}
+		env := map[string]string{"WIDGET_MAX_STREAMS_PER_CLIENT": "1000000"}
 		if redis {
 			name = "stream/redis-stores"
 		}

@@ -82,6 +82,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		defer hub.Close()
+		// Streams are served apart from net/http (see api's stream), so a
+		// shutdown waits for them itself: drained, each tells its client
+		// to reconnect elsewhere, and ends.
+		defer func() {
+			hub.Drain()
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+			defer cancel()
+			if err := hub.Wait(ctx); err != nil {
+				logger.Warn("streams still open at the end of the shutdown", zap.Int("streams", hub.Streams()))
+			}
+		}()
 		streams = hub
 		// After the servers have shut down (defers run last-in first-out):
 		// replies in flight end, each recording a final error event.
@@ -105,7 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			errs = append(errs, r())
 		}
 		return errors.Join(errs...)
-	}), logger)
+	}, cfg.Pprof), logger)
 
 	if ring != nil {
 		hup := make(chan os.Signal, 1)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -206,7 +207,11 @@ func bareHeld(ctx context.Context, args []string) error {
 		return err
 	}
 	srv := &http.Server{Addr: *addr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/ready" {
+		switch r.URL.Path {
+		case "/ready":
+			return
+		case "/gc":
+			runtime.GC()
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,6 +30,7 @@ type streamsConfig struct {
 	idle     time.Duration
 	messages int
 	revokes  int
+	profiles string
 	dir      string
 }
 
@@ -45,6 +47,7 @@ func streams(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&cfg.idle, "idle", 30*time.Second, "the idle window over which CPU and Redis commands are measured (two heartbeats at the default 15s)")
 	fs.IntVar(&cfg.messages, "messages", 200, "messages sent to distinct sessions, one at a time, for the first-delta latency")
 	fs.IntVar(&cfg.revokes, "revocations", 200, "sessions revoked on replica A while streaming on replica B")
+	fs.StringVar(&cfg.profiles, "profiles", "", "a directory to save replica A's heap and goroutine profiles in, taken with every stream open")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -88,7 +91,7 @@ func measureBare(ctx context.Context, cfg streamsConfig) (float64, error) {
 	if err := waitHTTP(ctx, "http://"+addr+"/ready", 10*time.Second); err != nil {
 		return 0, err
 	}
-	before, err := settledRSS(p)
+	before, err := settledRSS(p, "http://"+addr+"/gc")
 	if err != nil {
 		return 0, err
 	}
@@ -99,16 +102,28 @@ func measureBare(ctx context.Context, cfg streamsConfig) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	after, err := settledRSS(p)
+	after, err := settledRSS(p, "http://"+addr+"/gc")
 	if err != nil {
 		return 0, err
 	}
 	return float64(after-before) / float64(cfg.n), nil
 }
 
-// settledRSS waits a moment for the process to settle, then reads its RSS.
-func settledRSS(p *proc) (int64, error) {
-	time.Sleep(2 * time.Second)
+// settledRSS collects the process's garbage (GET gcURL, twice: the second
+// frees what the first's finalizers let go, and shrinks the goroutine
+// stacks grown while serving requests), lets it settle, then reads its
+// RSS: the steady state, as the collector leaves it every few minutes at
+// the latest.
+func settledRSS(p *proc, gcURL string) (int64, error) {
+	for range 2 {
+		resp, err := http.Get(gcURL)
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	time.Sleep(time.Second)
 	return p.rss()
 }
 
@@ -134,6 +149,7 @@ func startReplica(ctx context.Context, cfg streamsConfig, name, redisAddr, idpKe
 		"WIDGET_REDIS_URL=redis://" + redisAddr,
 		"WIDGET_DEV_IDP_KEY=" + idpKey,
 		"WIDGET_LOG_LEVEL=warn",
+		"WIDGET_PPROF=true", // its heap profile collects garbage first
 		// The load is one tenant's: its budgets must not be what is measured.
 		"WIDGET_MINT_RATE_LIMIT=100000000",
 		"WIDGET_REVOCATION_RATE_LIMIT=100000000",
@@ -186,28 +202,37 @@ func measureService(ctx context.Context, cfg streamsConfig, bare float64, out fu
 	out("minted %d sessions in %v", cfg.n, time.Since(began).Round(time.Millisecond))
 	client.CloseIdleConnections()
 
-	before, err := settledRSS(a.proc)
+	gc := "http://" + a.internal + "/debug/pprof/heap?gc=1"
+	before, err := settledRSS(a.proc, gc)
 	if err != nil {
 		return err
 	}
-	goBefore := metric(a.internal, "go_goroutines")
+	goBefore, stackBefore, heapBefore := metric(a.internal, "go_goroutines"), metric(a.internal, "go_memstats_stack_inuse_bytes"), metric(a.internal, "go_memstats_heap_inuse_bytes")
 	began = time.Now()
 	conns, err := openAll(ctx, cfg.n, func(i int) (net.Conn, error) {
-		return dialStream(a.public, i, "/v1/widget/sessions/"+sessions[i].ID+"/stream", sessions[i].Token)
+		return openWidgetStream(client, a.public, i, sessions[i])
 	})
 	defer closeAll(conns)
 	if err != nil {
 		return err
 	}
 	out("opened %d streams in %v", cfg.n, time.Since(began).Round(time.Millisecond))
-	after, err := settledRSS(a.proc)
+	after, err := settledRSS(a.proc, gc)
 	if err != nil {
 		return err
+	}
+	if cfg.profiles != "" {
+		if err := saveProfiles(cfg.profiles, a.internal); err != nil {
+			return err
+		}
 	}
 	perStream := float64(after-before) / float64(cfg.n)
 	out("memory per open stream: %.1f KB (RSS %d MB → %d MB); bare net/http %.1f KB; ratio %.2f",
 		perStream/1024, before>>20, after>>20, bare/1024, perStream/bare)
-	out("goroutines per open stream: %.2f", (metric(a.internal, "go_goroutines")-goBefore)/float64(cfg.n))
+	out("per open stream: %.2f goroutines, %.1f KB of goroutine stacks, %.1f KB of heap in use",
+		(metric(a.internal, "go_goroutines")-goBefore)/float64(cfg.n),
+		(metric(a.internal, "go_memstats_stack_inuse_bytes")-stackBefore)/float64(cfg.n)/1024,
+		(metric(a.internal, "go_memstats_heap_inuse_bytes")-heapBefore)/float64(cfg.n)/1024)
 
 	// Idle: nothing happens for the window; the streams only heartbeat.
 	cpu0, err := a.cpu()
@@ -293,7 +318,7 @@ func revocations(ctx context.Context, cfg streamsConfig, client *http.Client, a,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		c, err := dialStream(b.public, cfg.n+i, "/v1/widget/sessions/"+s.ID+"/stream", s.Token)
+		c, err := openWidgetStream(client, b.public, cfg.n+i, s)
 		if err != nil {
 			return fmt.Errorf("stream on B: %w", err)
 		}
@@ -330,6 +355,27 @@ func revocations(ctx context.Context, cfg streamsConfig, client *http.Client, a,
 	out("revocation on replica A → final error event on replica B, %d sessions: from the 204 %s; from the DELETE %s",
 		len(sessions), percentiles(from204), percentiles(fromSent))
 	return nil
+}
+
+// openWidgetStream opens s's stream on addr as the widget does: a stream
+// ticket first (POST with the session token), then the EventSource's GET
+// with the ticket in the query.
+func openWidgetStream(client *http.Client, addr string, i int, s session) (net.Conn, error) {
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/widget/sessions/"+s.ID+"/stream-tickets", nil)
+	req.Header.Set("Authorization", "Bearer "+s.Token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var t struct {
+		Ticket string `json:"ticket"`
+	}
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &t) != nil {
+		return nil, fmt.Errorf("stream ticket: status %d: %s", resp.StatusCode, body)
+	}
+	return dialStream(addr, i, "/v1/widget/sessions/"+s.ID+"/stream?ticket="+url.QueryEscape(t.Ticket), "")
 }
 
 // mintAll mints n sessions with 8 concurrent requests.
@@ -473,6 +519,28 @@ func watch(c net.Conn, typ string) <-chan time.Time {
 		}
 	}()
 	return ch
+}
+
+// saveProfiles saves the replica's heap and goroutine profiles in dir.
+func saveProfiles(dir, internal string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, path := range map[string]string{"heap.pb.gz": "heap", "goroutine.pb.gz": "goroutine", "goroutine.txt": "goroutine?debug=1"} {
+		resp, err := http.Get("http://" + internal + "/debug/pprof/" + path)
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // metric reads one unlabelled gauge from the replica's /metrics.

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	httppprof "net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -12,8 +13,9 @@ import (
 type ReadyCheck func() error
 
 // NewInternal returns the handler of the internal listener: liveness,
-// readiness and Prometheus metrics, kept off the public listener.
-func NewInternal(gatherer prometheus.Gatherer, ready ReadyCheck) http.Handler {
+// readiness and Prometheus metrics, kept off the public listener, and Go's
+// profiler when pprof is set.
+func NewInternal(gatherer prometheus.Gatherer, ready ReadyCheck, pprof bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -26,6 +28,13 @@ func NewInternal(gatherer prometheus.Gatherer, ready ReadyCheck) http.Handler {
 		writeStatus(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	if pprof {
+		mux.HandleFunc("GET /debug/pprof/", httppprof.Index) // and every named profile under it
+		mux.HandleFunc("GET /debug/pprof/cmdline", httppprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", httppprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", httppprof.Trace)
+	}
 	return mux
 }
 

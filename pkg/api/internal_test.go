@@ -23,7 +23,7 @@ func TestInternalHandler(t *testing.T) {
 			return *err
 		}
 		return nil
-	}))
+	}, false))
 	t.Cleanup(srv.Close)
 	get := func(t *testing.T, path string) (int, http.Header, string) {
 		t.Helper()
@@ -121,4 +121,29 @@ func TestInternalHandler(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestInternalProfiler: Go's profiler is served on the internal listener
+// only when asked for.
+func TestInternalProfiler(t *testing.T) {
+	f := newFixture(t)
+	for _, on := range []bool{false, true} {
+		h := api.NewInternal(f.reg, func() error { return nil }, on)
+		for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=1", "/debug/pprof/cmdline"} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			if want := map[bool]int{false: http.StatusNotFound, true: http.StatusOK}[on]; rec.Code != want {
+				t.Errorf("pprof %v: GET %s = %d; want %d", on, path, rec.Code, want)
+			}
+		}
+	}
+	// The public engine never serves it.
+	resp, err := f.client.Get(f.URL + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("public GET /debug/pprof/ = %d; want 404", resp.StatusCode)
+	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -78,42 +79,70 @@ func (s *Server) stream(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
 
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx and friends must not buffer a stream
-	c.Writer.WriteHeader(http.StatusOK)
-	out := sse.NewWriter(c.Writer, writeTimeout)
-	if err := out.Comment("stream " + claims.SessionID); err != nil {
+	// An HTTP/1.1 stream leaves net/http: a goroutine of its own writes it,
+	// and net/http's goroutines and buffers for the connection are let go
+	// (most of what a held stream would cost). Over HTTP/2 it is served
+	// here, through the response.
+	out, conn, err := sse.Hijack(c.Writer, writeTimeout)
+	if errors.Is(err, sse.ErrNotHijackable) {
+		defer st.Close()
+		c.Writer.WriteHeader(http.StatusOK)
+		out = sse.NewWriter(c.Writer, writeTimeout)
+		pump(c.Request.Context(), st, out)
 		return nil
 	}
+	if err != nil {
+		st.Close()
+		return nil // the client went away
+	}
+	st.SetProbe(func() bool { return sse.Alive(conn) })
+	go func() {
+		defer conn.Close()
+		defer st.Close()
+		// No request context: nothing reads the connection any more, and a
+		// client that left is found out by the next write (a heartbeat, at
+		// the latest), or the stream's end.
+		pump(context.Background(), st, out)
+	}()
+	return nil
+}
+
+// pump writes a stream's batches to out until the stream ends, the client
+// goes away (a write fails), or ctx ends.
+func pump(ctx context.Context, st *stream.Stream, out *sse.Writer) {
+	if err := out.Comment("stream " + st.Claims().SessionID); err != nil {
+		return
+	}
 	for {
-		b, err := st.Next(c.Request.Context())
+		b, err := st.Next(ctx)
 		if err != nil {
-			return nil // the client went away
+			return
 		}
 		for _, e := range b.Events {
 			// The id is empty for a stream.reset; the data is compact JSON
 			// on one line, as the log holds it.
 			if err := out.Event(e.ID, e.Type, e.Data); err != nil {
-				return nil
+				return
 			}
 		}
 		switch {
 		case b.End != nil:
 			end, _ := json.Marshal(b.End)
 			_ = out.Event("", events.Error, end)
-			return nil
+			return
 		case b.Reconnect > 0:
 			// This replica is going away: the client comes back at once
 			// and resumes from its Last-Event-ID on another replica.
 			_ = out.Retry(b.Reconnect)
-			return nil
+			return
 		case b.Ping:
 			if err := out.Comment("ping"); err != nil {
-				return nil
+				return
 			}
 		}
 	}

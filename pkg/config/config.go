@@ -88,6 +88,7 @@ type Config struct {
 	TrustedProxies      []string
 
 	ShutdownTimeout time.Duration
+	Pprof           bool // profiler on the internal listener
 
 	devSettings []string // development settings given explicitly; refused in live
 }

@@ -202,6 +202,19 @@ var settings = []setting{
 		}},
 	{Env: "WIDGET_SHUTDOWN_TIMEOUT", Default: "15s", Doc: "How long a graceful shutdown waits for requests in flight.",
 		set: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{Env: "WIDGET_PPROF", Default: "false", Doc: "`true` serves Go's profiler at `/debug/pprof/` on the internal listener (never the public one), to find where time and memory go. Off by default: a profile holds what the process holds.",
+		set: boolean(func(c *Config) *bool { return &c.Pprof })},
+}
+
+func boolean(dst func(c *Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false")
+		}
+		*dst(c) = b
+		return nil
+	}
 }
 
 // MarkdownTable returns the README's configuration table, generated from

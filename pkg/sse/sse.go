@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,17 +21,68 @@ import (
 // leaves at once, and bounding each write: a client that stops reading is
 // dropped instead of holding a goroutine and a buffer forever.
 type Writer struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	timeout time.Duration
-	buf     bytes.Buffer
+	w        io.Writer
+	flush    func() error
+	deadline func(time.Time) error
+	timeout  time.Duration
+	buf      bytes.Buffer
 }
 
 // NewWriter returns a Writer on w; each event must be written within
 // timeout (0: no bound).
 func NewWriter(w http.ResponseWriter, timeout time.Duration) *Writer {
-	return &Writer{w: w, rc: http.NewResponseController(w), timeout: timeout}
+	rc := http.NewResponseController(w)
+	return &Writer{w: w, flush: rc.Flush, deadline: rc.SetWriteDeadline, timeout: timeout}
 }
+
+// Hijack takes the connection of an HTTP/1.x response from net/http and
+// returns a Writer on it, having written the response's head: status 200,
+// the headers set on w, and Connection: close (the body ends when the
+// connection does). Once it returns, the handler may return while the
+// stream goes on: net/http's goroutine, buffers and background reader for
+// the connection are let go, and a held stream costs what the caller keeps
+// and the socket. Nothing reads the connection any more: a client that
+// left is found out by the next write (a heartbeat).
+//
+// It returns ErrNotHijackable, having written nothing, when the connection
+// cannot be taken (HTTP/2, a recorder): the caller streams through w
+// instead. Close the returned connection when the stream ends; Alive
+// tells whether its client is still there.
+func Hijack(w http.ResponseWriter, timeout time.Duration) (*Writer, net.Conn, error) {
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrNotHijackable, err)
+	}
+	h := w.Header().Clone()
+	h.Set("Connection", "close")
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	if err := h.Write(&head); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	head.WriteString("\r\n")
+	// What net/http buffered for the client is written first, then the
+	// buffers are dropped: writes go straight to the socket.
+	if rw.Writer.Buffered() > 0 {
+		if err := rw.Flush(); err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+	}
+	s := &Writer{w: conn, flush: func() error { return nil }, deadline: conn.SetWriteDeadline, timeout: timeout}
+	s.buf.Write(head.Bytes())
+	if err := s.send(); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return s, conn, nil
+}
+
+// ErrNotHijackable is wrapped by Hijack's error when the connection cannot
+// be taken from net/http.
+var ErrNotHijackable = errors.New("sse: the connection cannot be hijacked")
 
 // Event writes one event: its id (none when empty), its type and its data.
 // A newline in data starts another data line, as the format requires;
@@ -49,7 +101,7 @@ func (s *Writer) Event(id, typ string, data []byte) error {
 		s.buf.WriteByte('\n')
 	}
 	s.buf.WriteByte('\n')
-	return s.flush()
+	return s.send()
 }
 
 // Comment writes a comment line (a heartbeat: proxies see traffic, clients
@@ -57,24 +109,28 @@ func (s *Writer) Event(id, typ string, data []byte) error {
 func (s *Writer) Comment(text string) error {
 	s.buf.Reset()
 	s.buf.WriteString(": " + oneLine(text) + "\n\n")
-	return s.flush()
+	return s.send()
 }
 
 // Retry tells the client how long to wait before it reconnects.
 func (s *Writer) Retry(d time.Duration) error {
 	s.buf.Reset()
 	s.buf.WriteString("retry: " + strconv.FormatInt(d.Milliseconds(), 10) + "\n\n")
-	return s.flush()
+	return s.send()
 }
 
-func (s *Writer) flush() error {
+func (s *Writer) send() error {
 	if s.timeout > 0 {
-		_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
+		_ = s.deadline(time.Now().Add(s.timeout))
 	}
-	if _, err := s.w.Write(s.buf.Bytes()); err != nil {
+	_, err := s.w.Write(s.buf.Bytes())
+	if s.buf.Cap() > 4<<10 { // a large event's buffer is not kept for the stream's life
+		s.buf = bytes.Buffer{}
+	}
+	if err != nil {
 		return err
 	}
-	return s.rc.Flush()
+	return s.flush()
 }
 
 // oneLine keeps a field on its line: a newline would start another field.

@@ -1,8 +1,11 @@
 package sse_test
 
 import (
+	"bufio"
 	"errors"
 	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -104,5 +107,70 @@ func TestReader(t *testing.T) {
 				t.Errorf("data %q, want %q", got, tc.data)
 			}
 		})
+	}
+}
+
+// TestHijack: a hijacked stream writes its head and events straight to the
+// connection, outlives its handler, and Alive tells when the client left.
+func TestHijack(t *testing.T) {
+	conns := make(chan net.Conn, 1)
+	writers := make(chan *sse.Writer, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("X-Request-Id", "req_1")
+		out, conn, err := sse.Hijack(w, time.Second)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		conns <- conn
+		writers <- out
+	}))
+	defer srv.Close()
+	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	conn, out := <-conns, <-writers // the handler has returned
+	defer conn.Close()
+	if err := out.Event("1-0", "message.created", []byte(`{"a":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || !resp.Close || resp.Header.Get("X-Request-Id") != "req_1" ||
+		resp.Header.Get("Content-Type") != "text/event-stream" || resp.Header.Get("Date") == "" {
+		t.Fatalf("head: %d %v", resp.StatusCode, resp.Header)
+	}
+	ev, err := sse.NewReader(resp.Body, 1<<10).Next()
+	if err != nil || ev.ID != "1-0" || ev.Type != "message.created" || string(ev.Data) != `{"a":1}` {
+		t.Fatalf("event %+v, %v", ev, err)
+	}
+	if !sse.Alive(conn) {
+		t.Fatal("Alive = false with the client there")
+	}
+	c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for sse.Alive(conn) {
+		if time.Now().After(deadline) {
+			t.Fatal("Alive still true 5s after the client closed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestHijackRefused: a response that cannot be hijacked is left untouched.
+func TestHijackRefused(t *testing.T) {
+	rec := httptest.NewRecorder()
+	if _, _, err := sse.Hijack(rec, time.Second); !errors.Is(err, sse.ErrNotHijackable) {
+		t.Fatalf("Hijack(recorder) = %v; want ErrNotHijackable", err)
+	}
+	if rec.Body.Len() != 0 || rec.Flushed {
+		t.Fatal("a refused hijack wrote")
 	}
 }

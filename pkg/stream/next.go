@@ -31,7 +31,28 @@ type Stream struct {
 	reset  *events.Event // the first thing to send, when set
 	cursor string        // the id of the last event sent ("": none)
 
+	probe     func() bool // nil: always alive
+	forgotten bool        // released; guarded by hub.mu
 	closeOnce sync.Once
+}
+
+// SetProbe tells the Hub how to check, without blocking, that the
+// stream's client is still there. A stream whose writes are its only way
+// to notice a departed client (nothing reads its connection) sets one: the
+// Hub probes a session's or a client's streams before refusing one more
+// past a bound, and ends those whose client left.
+func (s *Stream) SetProbe(alive func() bool) {
+	s.mu.Lock()
+	s.probe = alive
+	s.mu.Unlock()
+}
+
+// gone reports whether the stream's probe says its client left.
+func (s *Stream) gone() bool {
+	s.mu.Lock()
+	p := s.probe
+	s.mu.Unlock()
+	return p != nil && !p()
 }
 
 // Batch is what a stream has to send next, in this order: Events, then a

@@ -65,6 +65,7 @@ var (
 	endExpired   = &End{Code: EndExpired, Message: "session expired"}
 	endUnknown   = &End{Code: EndRevocationUnknown, Message: "revocation state unknown; retry"}
 	endInterrupt = &End{Code: EndInterrupted, Message: "the stream was interrupted; reconnect to resume"}
+	endGone      = &End{Code: EndInterrupted, Message: "the client left"}
 )
 
 // Revocations is what a Hub needs of the revocation store: whether a
@@ -124,7 +125,7 @@ type Hub struct {
 
 	mu        sync.Mutex
 	sessions  map[string]*follower
-	perClient map[string]int
+	byClient  map[string]map[*Stream]struct{}
 	open      int
 	expiry    expiryHeap
 	retry     map[*follower]struct{} // reads that failed, retried on the liveness tick
@@ -146,7 +147,7 @@ func NewHub(log events.Log, revs Revocations, cfg Config) (*Hub, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
 		log: log, revs: revs, cfg: cfg.withDefaults(),
-		sessions: map[string]*follower{}, perClient: map[string]int{}, retry: map[*follower]struct{}{},
+		sessions: map[string]*follower{}, byClient: map[string]map[*Stream]struct{}{}, retry: map[*follower]struct{}{},
 		rearm: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}),
 	}
 	h.stopRevs = revs.Subscribe(h.revoked)
@@ -169,6 +170,21 @@ func (h *Hub) Streams() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.open
+}
+
+// Wait waits until no stream is open, or ctx ends (returning its error):
+// after Drain, for a graceful shutdown.
+func (h *Hub) Wait(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for h.Streams() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // Drain tells every open stream, and every stream opened from now on, that
@@ -230,7 +246,10 @@ func (h *Hub) Open(ctx context.Context, req Request) (*Stream, error) {
 	}
 
 	h.mu.Lock()
-	if h.perClient[req.Client] >= h.cfg.MaxPerClient {
+	if f := h.sessions[c.SessionID]; len(h.byClient[req.Client]) >= h.cfg.MaxPerClient || f != nil && f.count() >= h.cfg.MaxPerSession {
+		h.evictGone(req.Client, f)
+	}
+	if len(h.byClient[req.Client]) >= h.cfg.MaxPerClient {
 		h.mu.Unlock()
 		return nil, &widget.Error{Code: widget.CodeTooManyStreams, Message: fmt.Sprintf("at most %d open streams per client address", h.cfg.MaxPerClient), RetryAfter: 5 * time.Second}
 	}
@@ -254,7 +273,12 @@ func (h *Hub) Open(ctx context.Context, req Request) (*Stream, error) {
 	f.add(s)
 	s.f = f
 	s.drain = h.draining
-	h.perClient[req.Client]++
+	set := h.byClient[req.Client]
+	if set == nil {
+		set = map[*Stream]struct{}{}
+		h.byClient[req.Client] = set
+	}
+	set[s] = struct{}{}
 	h.open++
 	h.mu.Unlock()
 
@@ -266,10 +290,43 @@ func (h *Hub) Open(ctx context.Context, req Request) (*Stream, error) {
 	return s, nil
 }
 
-// release forgets s; the last stream of a session takes its follower.
+// evictGone ends and forgets the streams of a client address and of a
+// session (f, which may be nil) whose client left, as their probes tell: a
+// bound must not be held by streams nobody reads. hub.mu is held.
+func (h *Hub) evictGone(client string, f *follower) {
+	var gone []*Stream
+	for s := range h.byClient[client] {
+		if s.gone() {
+			gone = append(gone, s)
+		}
+	}
+	if f != nil {
+		for s := range f.streams {
+			if s.client != client && s.gone() {
+				gone = append(gone, s)
+			}
+		}
+	}
+	for _, s := range gone {
+		s.end(endGone)
+		h.forget(s)
+	}
+}
+
+// release forgets s, once; the last stream of a session takes its
+// follower.
 func (h *Hub) release(s *Stream) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.forget(s)
+}
+
+// forget does release's work, once per stream. hub.mu is held.
+func (h *Hub) forget(s *Stream) {
+	if s.forgotten {
+		return
+	}
+	s.forgotten = true
 	f := s.f
 	if f.remove(s) == 0 {
 		delete(h.sessions, f.sid)
@@ -277,8 +334,11 @@ func (h *Hub) release(s *Stream) {
 		h.expiry.remove(f)
 		f.cancelNotify()
 	}
-	if h.perClient[s.client]--; h.perClient[s.client] <= 0 {
-		delete(h.perClient, s.client)
+	if set := h.byClient[s.client]; set != nil {
+		delete(set, s)
+		if len(set) == 0 {
+			delete(h.byClient, s.client)
+		}
 	}
 	h.open--
 }

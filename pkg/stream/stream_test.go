@@ -512,6 +512,16 @@ func TestBounds(t *testing.T) {
 		if n := f.hub.Streams(); n != 5 {
 			t.Fatalf("%d streams counted; want 5", n)
 		}
+		// A stream whose client left (as its probe tells) does not hold a
+		// place: the bound evicts it, with a final event, and admits the
+		// newcomer.
+		gone := f.open(s3, "", "10.0.0.7")
+		gone.st.SetProbe(func() bool { return false })
+		f.open(s3, "", "10.0.0.8") // the session's third, past its bound of 2
+		synctest.Wait()
+		if _, _, end, done := gone.state(); !done || end == nil || end.Code != stream.EndInterrupted {
+			t.Fatalf("the departed stream: done %v, end %+v", done, end)
+		}
 	})
 }
 
