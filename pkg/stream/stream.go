@@ -123,13 +123,13 @@ type Hub struct {
 	revs Revocations
 	cfg  Config
 
-	mu        sync.Mutex
-	sessions  map[string]*follower
-	byClient  map[string]map[*Stream]struct{}
-	open      int
-	expiry    expiryHeap
-	retry     map[*follower]struct{} // reads that failed, retried on the liveness tick
-	draining  bool
+	mu       sync.Mutex
+	sessions map[string]*follower
+	byClient map[string]map[*Stream]struct{}
+	open     int
+	expiry   expiryHeap
+	retry    map[*follower]struct{} // reads that failed, retried on the liveness tick
+	draining bool
 
 	rearm        chan struct{} // the earliest expiry changed
 	stopRevs     func()
