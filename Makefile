@@ -4,7 +4,7 @@ GO      ?= go
 BIN     ?= bin
 BENCHTIME ?= 1s
 
-.PHONY: all build run test test-deps test-browser browser-deps test-faults vet bench fuzz config-table clean
+.PHONY: all build run test test-deps test-browser browser-deps test-faults vet bench load-streams fuzz config-table clean
 
 all: build
 
@@ -66,6 +66,17 @@ bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) \
 		./pkg/keys/ ./pkg/session/ ./pkg/api/ ./pkg/verify/ ./pkg/revoke/ ./pkg/redis/ ./pkg/events/ ./pkg/stream/ \
 		./cmd/widget-sessions/
+
+# The edge under load (cmd/wsload): STREAMS widget streams held on one
+# replica pinned to one core, over a redis-server it starts; memory per
+# stream against bare net/http held responses from the same run, idle CPU
+# and Redis commands, first-delta and cross-replica revocation
+# percentiles. A measurement, not a test: never part of `make test`.
+STREAMS ?= 10000
+load-streams: test-deps
+	$(GO) build -o bin/widget-sessions ./cmd/widget-sessions
+	$(GO) build -o bin/wsload ./cmd/wsload
+	./bin/wsload streams -bin bin/widget-sessions -n $(STREAMS)
 
 # Regenerates the README's configuration table from pkg/config.
 config-table:

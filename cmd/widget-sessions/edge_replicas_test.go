@@ -231,3 +231,56 @@ func TestStopAcrossReplicas(t *testing.T) {
 		t.Errorf("response.cancelled %s; want in reply to %s, reply %s, content %q (what streamed)", last.Data, msg, reply, said.String())
 	}
 }
+
+// TestResetAcrossReplicas: Redis loses a session's log (here, its key is
+// deleted, as an eviction or a failover without replicas would) after B's
+// client saw part of a reply; the client's resume on B, with its
+// Last-Event-ID, starts with stream.reset naming the oldest id the new log
+// holds, then that whole log, and nothing of the lost one is replayed.
+func TestResetAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := newCluster(t, srv.URL(), nil)
+	a, b := startServer(t, c.env), startServer(t, c.env)
+	sess := a.mintCreated(t, c.caller(t, "demo", "admin"), readmeBody)
+	sid, auth := sess.SessionID, bearer(sess.SessionToken)
+	client := streamClient(t)
+
+	first := a.mustSend(t, sid, sess.SessionToken, causeQuestion)
+	st := mustOpenStream(t, client, b.streamURL(sid), auth)
+	seen := st.until(t, streamWait, repliesEnded(t, first))
+	st.close()
+
+	if _, err := srv.Command("DEL", "widget-test:events:{"+sid+"}"); err != nil {
+		t.Fatal(err)
+	}
+	second := a.mustSend(t, sid, sess.SessionToken, nextQuestion)
+	resumed := mustOpenStream(t, client, b.streamURL(sid),
+		map[string]string{"Authorization": auth["Authorization"], "Last-Event-ID": seen[len(seen)-1].ID})
+	got := resumed.until(t, streamWait, repliesEnded(t, second))
+	resumed.close()
+	var evs []sseEvent
+	for _, e := range got {
+		if e.isEvent() {
+			evs = append(evs, e)
+		}
+	}
+	if len(evs) < 2 || evs[0].Type != "stream.reset" || evs[0].ID != "" {
+		t.Fatalf("the resume after the loss starts with %s; want stream.reset without an id", summary(evs))
+	}
+	var reset struct {
+		OldestID string `json:"oldestId"`
+	}
+	evs[0].decode(t, &reset)
+	if reset.OldestID != evs[1].ID {
+		t.Fatalf("stream.reset names %q as the oldest id held; the log starts at %q", reset.OldestID, evs[1].ID)
+	}
+	checkReply(t, evs[1:], second, nextQuestion)
+	for _, e := range evs[1:] {
+		for _, old := range seen {
+			if e.ID == old.ID {
+				t.Fatalf("event %s of the lost log was replayed", e.ID)
+			}
+		}
+	}
+}
