@@ -27,8 +27,8 @@ const conversationLength = 10
 // 90th percentile; and, since the answer often starts before the 202
 // arrives, the median from the request sent, from-send-ns/first-delta),
 // next to a baseline in the same run: a bare event-log
-// Append → Follow delivery on the same log (from the call to Append to the
-// event in Follow's callback). One iteration is one message and its whole
+// Append → delivery on a stream of the same log (from the call to Append to
+// the event leaving the stream's Next). One iteration is one message and its whole
 // answer, one at a time, on the memory stores, on Redis with one replica,
 // and on Redis with the message taken by replica A and streamed by B.
 // ns/op (the time of a whole answer) is left out: the assistant here has

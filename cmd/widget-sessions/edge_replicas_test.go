@@ -14,8 +14,8 @@ import (
 )
 
 // revokedStreamLimit is how soon a revocation must end an open stream on
-// another replica: the mirror hears of it in milliseconds and a stream
-// re-checks every second.
+// another replica: the mirror hears of it in milliseconds and pushes it to
+// the streams (a bound to wait within, not a timing assertion).
 const revokedStreamLimit = 2 * time.Second
 
 // nextQuestion is a second message, asking for the next steps.

@@ -99,7 +99,7 @@ type fixtureConfig struct {
 	mintLimit   int           // mints per hour per tenant; default 1,000,000
 	tickets     api.Tickets   // default ticket.NewMemory
 	eventCap    int           // events a session's log keeps; default events.DefaultMaxLen
-	liveness    time.Duration // the streams' liveness tick; default 50ms
+	liveness    time.Duration // the stream hub's liveness tick; default 50ms
 }
 
 func (c fixtureConfig) messageLimit() int {
@@ -116,8 +116,8 @@ func withMessageLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.m
 // per hour.
 func withRevokeLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.revokeLimit = n } }
 
-// withLiveness sets the streams' liveness tick (the safety net behind
-// pushed revocations).
+// withLiveness sets the stream hub's liveness tick (what fails streams
+// closed when revocation state is unknown).
 func withLiveness(d time.Duration) fixtureOption { return func(c *fixtureConfig) { c.liveness = d } }
 
 // withEventCap sets how many events a session's log keeps.

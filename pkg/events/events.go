@@ -11,8 +11,8 @@
 // given), so a reconnecting browser gets exactly what it missed, on
 // whichever replica it lands. Notifications (Notify) are only hints that it
 // is worth reading again: a lost one delays an event, it never loses it,
-// because Follow re-reads from the last id it delivered, and does so every
-// poll interval anyway.
+// because a reader (pkg/stream's follower) always reads from the last id it
+// delivered, and a re-established subscription wakes every reader.
 //
 // # Bounds
 //

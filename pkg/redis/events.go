@@ -174,9 +174,8 @@ func (l *EventLog) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the subscription; Notify channels are no longer signalled
-// (followers still re-read every poll). It does not close the client, which
-// the caller owns.
+// Close stops the subscription; Notify's functions are no longer called.
+// It does not close the client, which the caller owns.
 func (l *EventLog) Close() error {
 	l.runMu.Lock()
 	defer l.runMu.Unlock()

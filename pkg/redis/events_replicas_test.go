@@ -59,7 +59,7 @@ func next(t *testing.T, ch <-chan arrival, want events.Event) arrival {
 }
 
 // TestEventLogReplicas appends on A and follows on B by notification alone
-// (the poll is an hour), then resumes on B from an id A handed out.
+// (nothing polls), then resumes on B from an id A handed out.
 func TestEventLogReplicas(t *testing.T) {
 	srv := redistest.Start(t)
 	a, b := replicas(t, srv)
@@ -84,7 +84,7 @@ func TestEventLogReplicas(t *testing.T) {
 		afterReturn = append(afterReturn, max(at.Sub(returned), 0))
 		afterCall = append(afterCall, at.Sub(called))
 	}
-	t.Logf("Append on A → delivered by Follow on B, %d events: after Append returned %s; after Append was called %s",
+	t.Logf("Append on A → delivered by a stream on B, %d events: after Append returned %s; after Append was called %s",
 		n, percentiles(afterReturn), percentiles(afterCall))
 
 	// Drop the stream and resume on B after an id of the middle.

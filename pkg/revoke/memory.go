@@ -96,8 +96,8 @@ func (m *Memory) Entries() []Entry {
 	return m.set.Entries()
 }
 
-// Listeners is a set of functions told of revocations: the SSE streams of a
-// session close when it is revoked. The zero value is ready; it is safe for
+// Listeners is a set of functions told of revocations: a replica's stream
+// hub ends the matching streams. The zero value is ready; it is safe for
 // concurrent use.
 //
 // Notify calls every function synchronously, in the goroutine that applied
