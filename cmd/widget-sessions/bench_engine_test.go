@@ -22,7 +22,6 @@ import (
 
 	"github.com/causeflow/widget-sessions/pkg/api"
 	"github.com/causeflow/widget-sessions/pkg/assistant"
-	"github.com/causeflow/widget-sessions/pkg/chat"
 	"github.com/causeflow/widget-sessions/pkg/config"
 	"github.com/causeflow/widget-sessions/pkg/devidp"
 )
@@ -37,8 +36,9 @@ type benchServer struct {
 
 // startBenchServer serves the public API with env as its whole
 // environment (plus a dev-IdP key file in tb.TempDir() unless env names
-// one). pauseless replaces run's assistant by one that does not pause
-// between deltas. Everything stops when tb ends: streams are drained first.
+// one), wired as run wires it. The assistant is the embedded one;
+// pauseless makes it answer without pausing between deltas. Everything
+// stops when tb ends: streams are drained first.
 func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *benchServer {
 	tb.Helper()
 	e := map[string]string{"WIDGET_DEV_IDP_KEY": filepath.Join(tb.TempDir(), "dev-idp.jwks.json")}
@@ -65,32 +65,24 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 	if err != nil {
 		tb.Fatal(err)
 	}
-	deps := api.Deps{Logger: logger, Metrics: metrics, WidgetURLBase: cfg.URLBase}
-	ring, _, err := wireAPI(ctx, cfg, logger, &deps, st, incidents)
+	mintingAPI, ring, _, err := wireAPI(ctx, cfg, logger, metrics, st, incidents)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	chatService, hub, _, err := wireEdge(ctx, cfg, logger, &deps, st, incidents, ring)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	pause := assistant.DefaultPause
 	if pauseless {
-		chatService.Close()
-		chatService, err = chat.New(chat.Config{
-			Log: st.events, Assistant: assistant.NewEmbedded(0), Incidents: incidents,
-			Limiter: st.limiter, Stops: st.stops, Logger: logger.Named("chat"),
-		})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		deps.Edge.Chat = chatService
+		pause = 0
+	}
+	edge, chatService, hub, _, err := wireEdge(ctx, cfg, logger, metrics, st, incidents, ring, assistant.NewEmbedded(pause))
+	if err != nil {
+		tb.Fatal(err)
 	}
 	tb.Cleanup(chatService.Close)
-	server, err := api.NewServer(deps)
+	engine, err := api.NewServer(logger, metrics, nil, mintingAPI, edge)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	hs := httptest.NewServer(server.Engine())
+	hs := httptest.NewServer(engine)
 	tb.Cleanup(func() {
 		hub.Drain() // streams end, so Close does not wait on them
 		hs.Close()

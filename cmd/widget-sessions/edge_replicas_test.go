@@ -182,6 +182,32 @@ func TestEdgeOnlyReplica(t *testing.T) {
 	}
 }
 
+// TestAPIOnlyReplica: WIDGET_SERVE=api mounts the minting API and nothing
+// of the edge. Its tokens are for an edge replica, which the API replica
+// is not: the widget's endpoints, its page and its SDK are 404 here.
+func TestAPIOnlyReplica(t *testing.T) {
+	t.Parallel()
+	a := startServer(t, map[string]string{"WIDGET_SERVE": "api"})
+	sess := a.mintCreated(t, devToken(t, a, "demo", "admin_dana", "admin"), readmeBody)
+	if r := a.get(t, a.public+"/.well-known/jwks.json"); r.status != http.StatusOK {
+		t.Errorf("api: GET /.well-known/jwks.json: %d, want 200", r.status)
+	}
+	for name, r := range map[string]response{
+		"GET /v1/widget/session": a.widgetSession(t, sess.SessionToken),
+		"POST messages":          a.send(t, sess.SessionID, sess.SessionToken, causeQuestion),
+		"GET stream":             a.do(t, http.MethodGet, a.streamURL(sess.SessionID), bearer(sess.SessionToken), ""),
+		"GET /embed":             a.get(t, a.public+"/embed?session="+sess.SessionID),
+		"GET /sdk.js":            a.get(t, a.public+"/sdk.js"),
+	} {
+		if r.status != http.StatusNotFound || r.code() != "not_found" {
+			t.Errorf("api: %s: %d %s, want 404 not_found", name, r.status, r.body)
+		}
+	}
+	if strings.Contains(a.log.String(), "assistant:") {
+		t.Error("the API replica wired an assistant")
+	}
+}
+
 // TestStopAcrossReplicas: a reply running on A is stopped by a request to
 // B; the stream ends the reply with response.cancelled carrying exactly
 // what had streamed, and no response.completed follows for it.

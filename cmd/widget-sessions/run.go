@@ -65,22 +65,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	deps := api.Deps{Logger: logger, Metrics: metrics, WidgetURLBase: cfg.URLBase, TrustedProxies: cfg.TrustedProxies}
+	// WIDGET_SERVE chooses the surfaces this replica mounts on its public
+	// listener: the minting API, the edge, or both.
+	var surfaces []api.Surface
 	ready := []api.ReadyCheck{st.revsReady}
 	var ring *keys.Ring // nil on an edge-only replica
 	if cfg.ServeAPI() {
-		var apiReady api.ReadyCheck
-		if ring, apiReady, err = wireAPI(ctx, cfg, logger, &deps, st, incidents); err != nil {
+		surface, r, apiReady, err := wireAPI(ctx, cfg, logger, metrics, st, incidents)
+		if err != nil {
 			return err
 		}
+		surfaces, ring = append(surfaces, surface), r
 		ready = append(ready, apiReady)
 	}
 	var streams *stream.Hub // nil on an API-only replica
 	if cfg.ServeEdge() {
-		chatService, hub, edgeReady, err := wireEdge(ctx, cfg, logger, &deps, st, incidents, ring)
+		asst, err := newAssistant(cfg, logger)
 		if err != nil {
 			return err
 		}
+		surface, chatService, hub, edgeReady, err := wireEdge(ctx, cfg, logger, metrics, st, incidents, ring, asst)
+		if err != nil {
+			return err
+		}
+		surfaces = append(surfaces, surface)
 		defer hub.Close()
 		// Streams are served apart from net/http (see api's stream), so a
 		// shutdown waits for them itself: drained, each tells its client
@@ -99,12 +107,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer chatService.Close()
 		ready = append(ready, edgeReady)
 	}
-	server, err := api.NewServer(deps)
+	engine, err := api.NewServer(logger, metrics, cfg.TrustedProxies, surfaces...)
 	if err != nil {
 		return err
 	}
 
-	public := newServer(server.Engine(), logger)
+	public := newServer(engine, logger)
 	// Shutdown waits for requests in flight, and a stream never ends by
 	// itself: streams are told to reconnect elsewhere first.
 	if streams != nil {

@@ -22,24 +22,24 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
-// wireAPI builds the minting API (mint, revoke, introspect, JWKS) into
-// deps and returns the signing keys and the API's readiness check.
-func wireAPI(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *api.Deps, st *stores, incidents *incident.Service) (*keys.Ring, api.ReadyCheck, error) {
+// wireAPI builds the minting API (mint, revoke, introspect, JWKS) and
+// returns it with the signing keys and the API's readiness check.
+func wireAPI(ctx context.Context, cfg config.Config, logger *zap.Logger, metrics *api.Metrics, st *stores, incidents *incident.Service) (api.Surface, *keys.Ring, api.ReadyCheck, error) {
 	ring, err := signingKeys(cfg, logger)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	auth, callerReady, err := callerAuth(ctx, cfg, logger)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	dir, err := userDirectory(cfg, logger)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	mintLimiter, err := ratelimit.NewMemory(cfg.MintRateLimit, cfg.MintRateWindow, time.Now)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	minter, err := session.New(session.Config{
 		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience,
@@ -50,12 +50,12 @@ func wireAPI(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *a
 		},
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	roles := session.Roles{Ops: cfg.OpsRole, Service: cfg.ServiceRole, OpsTenant: cfg.OpsTenant}
 	revoker, err := session.NewRevoker(st.revs, st.revokeLimiter, roles, cfg.ClockSkew, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// The service introspects its own tokens with its own public keys, in
 	// process, and the same revocation mirror an edge uses.
@@ -63,14 +63,17 @@ func wireAPI(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *a
 		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.ClockSkew,
 	}, verify.KeyFunc(ring.PublicKey), st.revs)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	introspector, err := session.NewIntrospector(verifier, roles)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	deps.Auth, deps.Minter, deps.Revoker, deps.Introspector, deps.Keys = auth, minter, revoker, introspector, ring
-	return ring, callerReady, nil
+	surface, err := api.API(auth, minter, revoker, introspector, ring, metrics, cfg.URLBase)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return surface, ring, callerReady, nil
 }
 
 // incidentService opens the incident source (or the embedded demo

@@ -17,11 +17,15 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/verify"
 )
 
-// wireEdge builds the widget's side (session, messages, stream) into deps.
-// The edge validates session tokens itself, never by calling the API: with
-// the signing keys in process when it serves both, else with the API's
-// published JWKS.
-func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *api.Deps, st *stores, incidents *incident.Service, ring *keys.Ring) (*chat.Service, *stream.Hub, api.ReadyCheck, error) {
+// wireEdge builds the widget's side (session, messages, stream, the
+// embeddable page) and returns it with the chat service and the stream hub
+// that run must close, and the edge's readiness check. The edge validates
+// session tokens itself, never by calling the API: with the signing keys
+// in process when it serves both (ring), else with the API's published
+// JWKS.
+func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, metrics *api.Metrics, st *stores, incidents *incident.Service,
+	ring *keys.Ring, asst assistant.Assistant,
+) (api.Surface, *chat.Service, *stream.Hub, api.ReadyCheck, error) {
 	var keySource verify.KeySource
 	ready := func() error { return nil }
 	if ring != nil {
@@ -34,7 +38,7 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *
 			},
 		})
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		if err := cache.Start(ctx); err != nil {
 			logger.Error("session-token JWKS not loaded at start-up", zap.Error(err))
@@ -51,32 +55,30 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, deps *
 		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.ClockSkew,
 	}, keySource, st.revs)
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	asst, err := newAssistant(cfg, logger)
-	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	chatService, err := chat.New(chat.Config{
 		Log: st.events, Assistant: asst, Incidents: incidents,
 		Limiter: st.limiter, Stops: st.stops, Logger: logger.Named("chat"),
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	hub, err := stream.NewHub(st.events, st.revs, stream.Config{
 		MaxPerSession: cfg.MaxStreamsPerSession, MaxPerClient: cfg.MaxStreamsPerClient,
 		Heartbeat: cfg.Heartbeat, Logger: logger.Named("stream"),
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		chatService.Close()
+		return nil, nil, nil, nil, err
 	}
-	deps.Edge = &api.Edge{
-		Verifier: verifier, Chat: chatService, Streams: hub,
-		Tickets: st.tickets, TicketLimiter: st.ticketLimiter, Incidents: incidents,
-		TicketTTL: cfg.TicketTTL, EmbedOrigins: cfg.EmbedOrigins,
+	surface, err := api.Edge(verifier, chatService, hub, st.tickets, st.ticketLimiter, incidents, metrics, cfg.TicketTTL, cfg.EmbedOrigins)
+	if err != nil {
+		hub.Close()
+		chatService.Close()
+		return nil, nil, nil, nil, err
 	}
-	return chatService, hub, ready, nil
+	return surface, chatService, hub, ready, nil
 }
 
 // newAssistant returns the OpenAI-compatible adapter when

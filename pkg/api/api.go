@@ -1,18 +1,18 @@
-// Package api is the public HTTP surface of widget-sessions, built on gin:
-// routes.go lists every endpoint in the order of openapi.yaml; handlers
-// decode, call the domain and render; errors.go holds the one table that
-// maps domain error codes to HTTP statuses.
+// Package api is the public HTTP surface of widget-sessions, built on gin.
+// It has two surfaces, the minting API and the widget's edge; routes.go
+// builds each from handler maker functions that close over exactly the
+// dependencies they use, in the order of openapi.yaml. Handlers decode,
+// call the domain and render; errors.go holds the one table that maps
+// domain error codes to HTTP statuses.
 package api
 
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
-	"github.com/causeflow/widget-sessions/pkg/embed"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
@@ -55,65 +55,22 @@ type KeyPublisher interface {
 	JWKS() (body []byte, etag string)
 }
 
-// Deps are the dependencies of the public API.
-type Deps struct {
-	Logger         *zap.Logger
-	Auth           Authenticator
-	Minter         Minter
-	Revoker        Revoker
-	Introspector   Introspector
-	Keys           KeyPublisher
-	Metrics        *Metrics
-	Edge           *Edge    // the widget's endpoints; nil: not served here
-	WidgetURLBase  string   // widgetUrl is <base>/embed?session=<sessionId>
-	TrustedProxies []string // nil: X-Forwarded-For is never believed
-	Now            func() time.Time
-}
+// Surface is one set of public routes: the minting API (API) or the
+// widget's edge (Edge). Each closes over its own dependencies; run mounts
+// the ones WIDGET_SERVE asks for on one public listener.
+type Surface func(r gin.IRoutes)
 
-// Server is the public API's handler set.
-type Server struct {
-	deps   Deps
-	engine *gin.Engine
-	embed  *embed.Widget // the embeddable widget; nil without the edge
-}
-
-// New returns the gin engine serving the public API.
-func New(deps Deps) (*gin.Engine, error) {
-	s, err := NewServer(deps)
-	if err != nil {
-		return nil, err
-	}
-	return s.Engine(), nil
-}
-
-// Engine returns the gin engine.
-func (s *Server) Engine() *gin.Engine { return s.engine }
-
-// serveAPI reports whether the minting API is served (WIDGET_SERVE api or
-// both); the edge is served when Deps.Edge is set.
-func (d Deps) serveAPI() bool { return d.Auth != nil }
-
-// NewServer returns the public API. The minting API is served when its
-// dependencies are given, the widget's endpoints when Deps.Edge is.
-func NewServer(deps Deps) (*Server, error) {
-	if deps.Logger == nil || deps.Metrics == nil {
+// NewServer returns the gin engine of the public listener serving
+// surfaces. Every request passes the same middleware (request id, access
+// log and metrics, panic recovery) and every error the same renderer,
+// whichever surface answers it. trustedProxies are the proxies whose
+// X-Forwarded-For is believed; none: the peer address is the client's.
+func NewServer(logger *zap.Logger, metrics *Metrics, trustedProxies []string, surfaces ...Surface) (*gin.Engine, error) {
+	if logger == nil || metrics == nil {
 		return nil, errors.New("api: logger and metrics are required")
 	}
-	if deps.serveAPI() && (deps.Minter == nil || deps.Revoker == nil || deps.Introspector == nil || deps.Keys == nil) {
-		return nil, errors.New("api: the minting API needs auth, minter, revoker, introspector and keys")
-	}
-	if !deps.serveAPI() && deps.Edge == nil {
+	if len(surfaces) == 0 {
 		return nil, errors.New("api: nothing to serve: neither the minting API nor the edge")
-	}
-	if deps.Edge != nil {
-		edge := *deps.Edge
-		if err := edge.withDefaults(); err != nil {
-			return nil, err
-		}
-		deps.Edge = &edge
-	}
-	if deps.Now == nil {
-		deps.Now = time.Now
 	}
 	gin.SetMode(gin.ReleaseMode) // gin's debug mode prints routes and warnings to stdout
 	e := gin.New()
@@ -125,30 +82,26 @@ func NewServer(deps Deps) (*Server, error) {
 	e.ContextWithFallback = true
 	// Without trusted proxies, ClientIP is the peer address: a client must
 	// not choose the IP we log by sending X-Forwarded-For.
-	if err := e.SetTrustedProxies(deps.TrustedProxies); err != nil {
+	if err := e.SetTrustedProxies(trustedProxies); err != nil {
 		return nil, err
 	}
-	s := &Server{deps: deps, engine: e}
-	if deps.Edge != nil {
-		w, err := embed.New(deps.Edge.EmbedOrigins)
-		if err != nil {
-			return nil, err
-		}
-		s.embed = w
+	e.Use(requestID(logger), accessLog(metrics), recoverPanic)
+	for _, mount := range surfaces {
+		mount(e)
 	}
-	e.Use(s.requestID, s.accessLog, s.recoverPanic)
-	s.routes(e)
-	return s, nil
+	e.NoRoute(handle(notFound))
+	e.NoMethod(handle(methodNotAllowed))
+	return e, nil
 }
 
 // handlerFunc is a handler that returns its error instead of writing it:
 // one place, renderError, turns errors into responses.
 type handlerFunc func(c *gin.Context) error
 
-func (s *Server) handle(h handlerFunc) gin.HandlerFunc {
+func handle(h handlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := h(c); err != nil {
-			s.renderError(c, err)
+			renderError(c, err)
 		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/pkg/incident"
-	"github.com/causeflow/widget-sessions/pkg/stream"
 	"github.com/causeflow/widget-sessions/pkg/strictjson"
 	"github.com/causeflow/widget-sessions/pkg/ticket"
 	"github.com/causeflow/widget-sessions/pkg/token"
@@ -47,42 +46,13 @@ type Incidents interface {
 	Lookup(ctx context.Context, tenant, id string) (incident.Incident, error)
 }
 
-// Edge are the dependencies of the widget's side of the API: the endpoints
-// the widget calls with its session token.
-type Edge struct {
-	Verifier SessionVerifier
-	Chat     Chat
-	// Streams holds the replica's open streams: resume, bounds, expiry
-	// and revocation.
-	Streams *stream.Hub
-	Tickets Tickets
-	// TicketLimiter counts the tickets each session asks for.
-	TicketLimiter Limiter
-	Incidents     Incidents
-
-	TicketTTL time.Duration // default 30s
-	// EmbedOrigins are the host pages' origins allowed to frame the widget
-	// (/embed) and hand it a session token; none: no page may.
-	EmbedOrigins []string
-}
-
-func (e *Edge) withDefaults() error {
-	if e.Verifier == nil || e.Chat == nil || e.Streams == nil || e.Tickets == nil || e.TicketLimiter == nil || e.Incidents == nil {
-		return errors.New("api: the edge needs a verifier, chat, streams, tickets, a ticket limiter and incidents")
-	}
-	if e.TicketTTL <= 0 {
-		e.TicketTTL = 30 * time.Second
-	}
-	return nil
-}
-
 // sessionCaller authenticates the widget from its session token.
-func (s *Server) sessionCaller(c *gin.Context) (*token.Claims, error) {
+func sessionCaller(c *gin.Context, verifier SessionVerifier) (*token.Claims, error) {
 	scheme, tok, ok := strings.Cut(c.GetHeader("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		return nil, widget.Errorf(widget.CodeUnauthorized, "missing session token")
 	}
-	claims, err := s.deps.Edge.Verifier.Verify(c, tok)
+	claims, err := verifier.Verify(c, tok)
 	if err != nil {
 		return nil, sessionTokenError(err)
 	}
@@ -126,81 +96,87 @@ type sessionInfo struct {
 
 // widgetSession handles GET /v1/widget/session: who the session is and
 // its incident context.
-func (s *Server) widgetSession(c *gin.Context) error {
-	claims, err := s.sessionCaller(c)
-	if err != nil {
-		return err
-	}
-	info := sessionInfo{
-		SessionID: claims.SessionID, UserID: claims.Subject, TenantID: claims.Tenant,
-		ExpiresAt: time.Unix(claims.Expiry, 0).UTC().Format(time.RFC3339), ContextStatus: "none",
-	}
-	if claims.Incident != "" {
-		// Keyed by the token's tenant and incident: a context is only ever
-		// served to a session of its own tenant and incident.
-		inc, err := s.deps.Edge.Incidents.Lookup(c, claims.Tenant, claims.Incident)
+func widgetSession(verifier SessionVerifier, incidents Incidents) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		claims, err := sessionCaller(c, verifier)
 		if err != nil {
-			s.logger(c).Warn("incident context unavailable", zap.Error(err))
-			info.ContextStatus = "unavailable"
-		} else {
-			info.Incident, info.ContextStatus = &inc, "loaded"
+			return err
 		}
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, info)
-	return nil
+		info := sessionInfo{
+			SessionID: claims.SessionID, UserID: claims.Subject, TenantID: claims.Tenant,
+			ExpiresAt: time.Unix(claims.Expiry, 0).UTC().Format(time.RFC3339), ContextStatus: "none",
+		}
+		if claims.Incident != "" {
+			// Keyed by the token's tenant and incident: a context is only ever
+			// served to a session of its own tenant and incident.
+			inc, err := incidents.Lookup(c, claims.Tenant, claims.Incident)
+			if err != nil {
+				loggerOf(c).Warn("incident context unavailable", zap.Error(err))
+				info.ContextStatus = "unavailable"
+			} else {
+				info.Incident, info.ContextStatus = &inc, "loaded"
+			}
+		}
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusOK, info)
+		return nil
+	})
 }
 
 // sendMessage handles POST /v1/widget/sessions/{sessionId}/messages.
-func (s *Server) sendMessage(c *gin.Context) error {
-	claims, err := s.sessionCaller(c)
-	if err != nil {
-		return err
-	}
-	if err := ownSession(c, claims); err != nil {
-		return err
-	}
-	body, err := readJSONBody(c)
-	if err != nil {
-		return err
-	}
-	m, err := strictjson.ParseObject(body, "content")
-	if err != nil {
-		return validationError(err)
-	}
-	content, err := m.String("content")
-	if err != nil {
-		return validationError(err)
-	}
-	if content == nil {
-		return widget.FieldError("content", "is required")
-	}
-	id, err := s.deps.Edge.Chat.Send(c, claims, *content)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusAccepted, gin.H{"messageId": id})
-	return nil
+func sendMessage(verifier SessionVerifier, chat Chat) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		claims, err := sessionCaller(c, verifier)
+		if err != nil {
+			return err
+		}
+		if err := ownSession(c, claims); err != nil {
+			return err
+		}
+		body, err := readJSONBody(c)
+		if err != nil {
+			return err
+		}
+		m, err := strictjson.ParseObject(body, "content")
+		if err != nil {
+			return validationError(err)
+		}
+		content, err := m.String("content")
+		if err != nil {
+			return validationError(err)
+		}
+		if content == nil {
+			return widget.FieldError("content", "is required")
+		}
+		id, err := chat.Send(c, claims, *content)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusAccepted, gin.H{"messageId": id})
+		return nil
+	})
 }
 
 // stopReply handles POST /v1/widget/sessions/{sessionId}/messages/{messageId}/stop:
 // the reply to that message, wherever it runs, ends with response.cancelled.
-func (s *Server) stopReply(c *gin.Context) error {
-	claims, err := s.sessionCaller(c)
-	if err != nil {
-		return err
-	}
-	if err := ownSession(c, claims); err != nil {
-		return err
-	}
-	if err := onlyQuery(c); err != nil {
-		return err
-	}
-	if err := s.deps.Edge.Chat.Stop(c, claims, c.Param("messageId")); err != nil {
-		return err
-	}
-	c.Status(http.StatusNoContent)
-	return nil
+func stopReply(verifier SessionVerifier, chat Chat) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		claims, err := sessionCaller(c, verifier)
+		if err != nil {
+			return err
+		}
+		if err := ownSession(c, claims); err != nil {
+			return err
+		}
+		if err := onlyQuery(c); err != nil {
+			return err
+		}
+		if err := chat.Stop(c, claims, c.Param("messageId")); err != nil {
+			return err
+		}
+		c.Status(http.StatusNoContent)
+		return nil
+	})
 }
 
 // streamTicket handles POST /v1/widget/sessions/{sessionId}/stream-tickets:
@@ -208,35 +184,35 @@ func (s *Server) stopReply(c *gin.Context) error {
 // session token must never travel in a URL (URLs end up in logs, history
 // and Referer headers). The ticket that does travel in the URL is useless
 // seconds later, and after one use.
-func (s *Server) streamTicket(c *gin.Context) error {
-	claims, err := s.sessionCaller(c)
-	if err != nil {
-		return err
-	}
-	if err := ownSession(c, claims); err != nil {
-		return err
-	}
-	edge := s.deps.Edge
-	switch ok, retry, err := edge.TicketLimiter.Allow(c, "ticket:"+claims.SessionID); {
-	case err != nil:
-		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "ticket store unavailable", Err: err}
-	case !ok:
-		return &widget.Error{Code: widget.CodeRateLimited, Message: "too many stream tickets for this session; retry later", RetryAfter: retry}
-	}
-	ttl := edge.TicketTTL
-	t, err := edge.Tickets.Issue(c, claims, ttl)
-	switch {
-	case errors.Is(err, ticket.ErrSessionLimit):
-		// The oldest outstanding ticket expires within a TTL at most.
-		return &widget.Error{Code: widget.CodeTooManyTickets, Message: "too many outstanding stream tickets for this session; use one, or retry later", RetryAfter: ttl, Err: err}
-	case errors.Is(err, ticket.ErrFull):
-		s.deps.Metrics.observeRefusal(c.FullPath(), "ticket_store_full")
-		s.logger(c).Error("the ticket store is full: every session is refused tickets until some expire; the per-session bound should have prevented this", zap.Error(err))
-		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "ticket store unavailable", Err: err}
-	case err != nil:
-		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "ticket store unavailable", Err: err}
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, gin.H{"ticket": t, "expiresIn": int(ttl / time.Second)})
-	return nil
+func streamTicket(verifier SessionVerifier, tickets Tickets, limiter Limiter, ttl time.Duration, metrics *Metrics) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		claims, err := sessionCaller(c, verifier)
+		if err != nil {
+			return err
+		}
+		if err := ownSession(c, claims); err != nil {
+			return err
+		}
+		switch ok, retry, err := limiter.Allow(c, "ticket:"+claims.SessionID); {
+		case err != nil:
+			return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "ticket store unavailable", Err: err}
+		case !ok:
+			return &widget.Error{Code: widget.CodeRateLimited, Message: "too many stream tickets for this session; retry later", RetryAfter: retry}
+		}
+		t, err := tickets.Issue(c, claims, ttl)
+		switch {
+		case errors.Is(err, ticket.ErrSessionLimit):
+			// The oldest outstanding ticket expires within a TTL at most.
+			return &widget.Error{Code: widget.CodeTooManyTickets, Message: "too many outstanding stream tickets for this session; use one, or retry later", RetryAfter: ttl, Err: err}
+		case errors.Is(err, ticket.ErrFull):
+			metrics.observeRefusal(c.FullPath(), "ticket_store_full")
+			loggerOf(c).Error("the ticket store is full: every session is refused tickets until some expire; the per-session bound should have prevented this", zap.Error(err))
+			return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "ticket store unavailable", Err: err}
+		case err != nil:
+			return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "ticket store unavailable", Err: err}
+		}
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusCreated, gin.H{"ticket": t, "expiresIn": int(ttl / time.Second)})
+		return nil
+	})
 }

@@ -43,22 +43,19 @@ type errorBody struct {
 // renderError answers err. A domain error is answered with its code and
 // message; anything else is logged and answered as a generic internal
 // error, never with its text.
-func (s *Server) renderError(c *gin.Context, err error) {
+func renderError(c *gin.Context, err error) {
 	var de *widget.Error
 	if !errors.As(err, &de) {
-		s.logger(c).Error("internal error", zap.Error(err))
+		loggerOf(c).Error("internal error", zap.Error(err))
 		de = widget.Errorf(widget.CodeInternal, "internal error")
 	}
 	status, ok := statusOf[de.Code]
 	if !ok {
-		s.logger(c).Error("error code without a status", zap.String("code", de.Code), zap.Error(err))
+		loggerOf(c).Error("error code without a status", zap.String("code", de.Code), zap.Error(err))
 		de, status = widget.Errorf(widget.CodeInternal, "internal error"), http.StatusInternalServerError
 	}
-	if status == http.StatusTooManyRequests {
-		s.deps.Metrics.observeRefusal(c.FullPath(), de.Code)
-	}
 	if de.Err != nil && status >= 500 {
-		s.logger(c).Warn("dependency error", zap.String("code", de.Code), zap.Error(de.Err))
+		loggerOf(c).Warn("dependency error", zap.String("code", de.Code), zap.Error(de.Err))
 	}
 	switch status {
 	case http.StatusUnauthorized:

@@ -291,12 +291,16 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.streams.Close)
-	edge := &api.Edge{
-		Verifier: verifier, Chat: f.chat, Streams: f.streams,
-		Tickets: cmp.Or[api.Tickets](cfg.tickets, ticket.NewMemory(time.Now, cfg.ticketMax)), TicketLimiter: ticketLimiter, Incidents: f.incidents,
-		EmbedOrigins: cfg.origins,
-	}
 	metrics, err := api.NewMetrics(f.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mintingAPI, err := api.API(auth, minter, revoker, introspector, f.ring, metrics, widgetURLBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tickets := cmp.Or[api.Tickets](cfg.tickets, ticket.NewMemory(time.Now, cfg.ticketMax))
+	edge, err := api.Edge(verifier, f.chat, f.streams, tickets, ticketLimiter, f.incidents, metrics, 30*time.Second, cfg.origins)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,14 +308,10 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), f.logs, zapcore.DebugLevel))
 
-	server, err := api.NewServer(api.Deps{
-		Logger: logger, Auth: auth, Minter: minter, Revoker: revoker, Introspector: introspector,
-		Keys: f.ring, Metrics: metrics, WidgetURLBase: widgetURLBase, Edge: edge,
-	})
+	f.engine, err = api.NewServer(logger, metrics, nil, mintingAPI, edge)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.engine = server.Engine()
 	srv := httptest.NewServer(f.engine)
 	t.Cleanup(srv.Close)
 	f.URL, f.client = srv.URL, srv.Client()

@@ -29,34 +29,36 @@ type introspection struct {
 }
 
 // introspect handles POST /v1/widget/tokens/introspect for the gateway.
-func (s *Server) introspect(c *gin.Context) error {
-	caller, err := s.authenticate(c)
-	if err != nil {
-		return err
-	}
-	if err := s.deps.Introspector.Authorize(caller); err != nil {
-		return err
-	}
-	tok, err := readIntrospectionToken(c)
-	if err != nil {
-		return err
-	}
-	claims, err := s.deps.Introspector.Introspect(c, caller, tok)
-	if err != nil {
-		return err
-	}
-	c.Header("Cache-Control", "no-store")
-	if claims == nil {
-		c.JSON(http.StatusOK, introspection{Active: false})
+func introspect(auth Authenticator, introspector Introspector) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		caller, err := authenticate(c, auth)
+		if err != nil {
+			return err
+		}
+		if err := introspector.Authorize(caller); err != nil {
+			return err
+		}
+		tok, err := readIntrospectionToken(c)
+		if err != nil {
+			return err
+		}
+		claims, err := introspector.Introspect(c, caller, tok)
+		if err != nil {
+			return err
+		}
+		c.Header("Cache-Control", "no-store")
+		if claims == nil {
+			c.JSON(http.StatusOK, introspection{Active: false})
+			return nil
+		}
+		c.Set(ctxSession, claims.SessionID)
+		c.JSON(http.StatusOK, introspection{
+			Active: true, Scope: claims.Scope, Subject: claims.Subject, Tenant: claims.Tenant,
+			SessionID: claims.SessionID, ID: claims.ID, Issuer: claims.Issuer, Audience: claims.Audience,
+			IssuedAt: claims.IssuedAt, NotBefore: claims.NotBefore, Expiry: claims.Expiry, Incident: claims.Incident,
+		})
 		return nil
-	}
-	c.Set(ctxSession, claims.SessionID)
-	c.JSON(http.StatusOK, introspection{
-		Active: true, Scope: claims.Scope, Subject: claims.Subject, Tenant: claims.Tenant,
-		SessionID: claims.SessionID, ID: claims.ID, Issuer: claims.Issuer, Audience: claims.Audience,
-		IssuedAt: claims.IssuedAt, NotBefore: claims.NotBefore, Expiry: claims.Expiry, Incident: claims.Incident,
 	})
-	return nil
 }
 
 // readIntrospectionToken reads `token` from a form body (RFC 7662) or a

@@ -13,16 +13,18 @@ const JWKSMaxAge = "300"
 
 // jwks handles GET /.well-known/jwks.json: the public signing keys, with an
 // ETag so validators revalidate cheaply.
-func (s *Server) jwks(c *gin.Context) error {
-	body, etag := s.deps.Keys.JWKS()
-	c.Header("Cache-Control", "public, max-age="+JWKSMaxAge)
-	c.Header("ETag", etag)
-	if etagMatches(c.GetHeader("If-None-Match"), etag) {
-		c.Status(http.StatusNotModified)
+func jwks(keys KeyPublisher) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		body, etag := keys.JWKS()
+		c.Header("Cache-Control", "public, max-age="+JWKSMaxAge)
+		c.Header("ETag", etag)
+		if etagMatches(c.GetHeader("If-None-Match"), etag) {
+			c.Status(http.StatusNotModified)
+			return nil
+		}
+		c.Data(http.StatusOK, "application/jwk-set+json", body)
 		return nil
-	}
-	c.Data(http.StatusOK, "application/jwk-set+json", body)
-	return nil
+	})
 }
 
 // etagMatches implements If-None-Match's weak comparison (RFC 9110 §13.1.2).

@@ -9,53 +9,59 @@ import (
 )
 
 // revokeSession handles DELETE /v1/widget/sessions/{sessionId}.
-func (s *Server) revokeSession(c *gin.Context) error {
-	caller, tenant, err := s.revocationCaller(c)
-	if err != nil {
-		return err
-	}
-	sid := c.Param("sessionId")
-	if err := s.deps.Revoker.RevokeSession(c, caller, tenant, sid); err != nil {
-		return err
-	}
-	c.Set(ctxSession, sid)
-	c.Status(http.StatusNoContent)
-	return nil
+func revokeSession(auth Authenticator, revoker Revoker) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		caller, tenant, err := revocationCaller(c, auth)
+		if err != nil {
+			return err
+		}
+		sid := c.Param("sessionId")
+		if err := revoker.RevokeSession(c, caller, tenant, sid); err != nil {
+			return err
+		}
+		c.Set(ctxSession, sid)
+		c.Status(http.StatusNoContent)
+		return nil
+	})
 }
 
 // revokeUser handles DELETE /v1/widget/users/{userId}/sessions.
-func (s *Server) revokeUser(c *gin.Context) error {
-	caller, tenant, err := s.revocationCaller(c)
-	if err != nil {
-		return err
-	}
-	if err := s.deps.Revoker.RevokeUser(c, caller, tenant, c.Param("userId")); err != nil {
-		return err
-	}
-	c.Status(http.StatusNoContent)
-	return nil
+func revokeUser(auth Authenticator, revoker Revoker) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		caller, tenant, err := revocationCaller(c, auth)
+		if err != nil {
+			return err
+		}
+		if err := revoker.RevokeUser(c, caller, tenant, c.Param("userId")); err != nil {
+			return err
+		}
+		c.Status(http.StatusNoContent)
+		return nil
+	})
 }
 
 // revokeTenant handles DELETE /v1/widget/tenants/{tenantId}/sessions.
-func (s *Server) revokeTenant(c *gin.Context) error {
-	caller, err := s.authenticate(c)
-	if err != nil {
-		return err
-	}
-	if err := onlyQuery(c); err != nil {
-		return err
-	}
-	if err := s.deps.Revoker.RevokeTenant(c, caller, c.Param("tenantId")); err != nil {
-		return err
-	}
-	c.Status(http.StatusNoContent)
-	return nil
+func revokeTenant(auth Authenticator, revoker Revoker) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		caller, err := authenticate(c, auth)
+		if err != nil {
+			return err
+		}
+		if err := onlyQuery(c); err != nil {
+			return err
+		}
+		if err := revoker.RevokeTenant(c, caller, c.Param("tenantId")); err != nil {
+			return err
+		}
+		c.Status(http.StatusNoContent)
+		return nil
+	})
 }
 
 // revocationCaller authenticates the caller and reads the optional
 // tenantId query parameter (the ops role acting on another tenant).
-func (s *Server) revocationCaller(c *gin.Context) (widget.Caller, string, error) {
-	caller, err := s.authenticate(c)
+func revocationCaller(c *gin.Context, auth Authenticator) (widget.Caller, string, error) {
+	caller, err := authenticate(c, auth)
 	if err != nil {
 		return widget.Caller{}, "", err
 	}
@@ -71,8 +77,8 @@ func (s *Server) revocationCaller(c *gin.Context) (widget.Caller, string, error)
 
 // authenticate authenticates the caller and records its tenant for the
 // access log.
-func (s *Server) authenticate(c *gin.Context) (widget.Caller, error) {
-	caller, err := s.deps.Auth.Authenticate(c, c.GetHeader("Authorization"))
+func authenticate(c *gin.Context, auth Authenticator) (widget.Caller, error) {
+	caller, err := auth.Authenticate(c, c.GetHeader("Authorization"))
 	if err != nil {
 		return widget.Caller{}, err
 	}

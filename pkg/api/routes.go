@@ -1,36 +1,64 @@
 package api
 
-import "github.com/gin-gonic/gin"
+import (
+	"errors"
+	"time"
 
-// routes registers every public endpoint, in the order of openapi.yaml. A
-// test holds the two together.
-//
-// WIDGET_SERVE chooses the surfaces: the minting API (customers' backends,
-// the gateway, ops) and the edge (the widget, with its session token).
-func (s *Server) routes(e *gin.Engine) {
-	api, edge := s.deps.serveAPI(), s.deps.Edge != nil
-	if api {
-		e.POST("/v1/widget/sessions", s.handle(s.createSession))
-		e.DELETE("/v1/widget/sessions/:sessionId", s.handle(s.revokeSession))
-		e.DELETE("/v1/widget/users/:userId/sessions", s.handle(s.revokeUser))
-		e.DELETE("/v1/widget/tenants/:tenantId/sessions", s.handle(s.revokeTenant))
-		e.POST("/v1/widget/tokens/introspect", s.handle(s.introspect))
-	}
-	if edge {
-		e.GET("/v1/widget/session", s.handle(s.widgetSession))
-		e.POST("/v1/widget/sessions/:sessionId/messages", s.handle(s.sendMessage))
-		e.POST("/v1/widget/sessions/:sessionId/messages/:messageId/stop", s.handle(s.stopReply))
-		e.POST("/v1/widget/sessions/:sessionId/stream-tickets", s.handle(s.streamTicket))
-		e.GET("/v1/widget/sessions/:sessionId/stream", s.handle(s.stream))
-		e.GET("/embed", s.handle(s.embedPage))
-		e.GET("/embed/widget.js", s.handle(s.embedScript))
-		e.GET("/embed/widget.css", s.handle(s.embedStyle))
-		e.GET("/sdk.js", s.handle(s.sdk))
-	}
-	if api {
-		e.GET("/.well-known/jwks.json", s.handle(s.jwks))
-	}
+	"github.com/gin-gonic/gin"
 
-	e.NoRoute(s.handle(notFound))
-	e.NoMethod(s.handle(methodNotAllowed))
+	"github.com/causeflow/widget-sessions/pkg/stream"
+	"github.com/causeflow/widget-sessions/pkg/widgetpage"
+)
+
+// This file registers every public endpoint, each surface in the order of
+// openapi.yaml (a test holds the two together), and shows what each route
+// closes over.
+
+// API returns the minting API: customers' backends through the gateway,
+// and ops, each authenticated by a caller JWT. widgetURLBase makes each
+// session's widgetUrl: <base>/embed?session=<sessionId>.
+func API(auth Authenticator, minter Minter, revoker Revoker, introspector Introspector, keys KeyPublisher, metrics *Metrics, widgetURLBase string) (Surface, error) {
+	if auth == nil || minter == nil || revoker == nil || introspector == nil || keys == nil || metrics == nil {
+		return nil, errors.New("api: the minting API needs auth, a minter, a revoker, an introspector, keys and metrics")
+	}
+	return func(r gin.IRoutes) {
+		r.POST("/v1/widget/sessions", createSession(auth, minter, metrics, widgetURLBase))
+		r.DELETE("/v1/widget/sessions/:sessionId", revokeSession(auth, revoker))
+		r.DELETE("/v1/widget/users/:userId/sessions", revokeUser(auth, revoker))
+		r.DELETE("/v1/widget/tenants/:tenantId/sessions", revokeTenant(auth, revoker))
+		r.POST("/v1/widget/tokens/introspect", introspect(auth, introspector))
+		r.GET("/.well-known/jwks.json", jwks(keys))
+	}, nil
+}
+
+// Edge returns the widget's surface: the endpoints the widget calls with
+// its session token (or, for EventSource, a stream ticket), and the pages
+// and scripts a customer's page embeds. The edge validates session tokens
+// itself, with verifier; streams holds this replica's open streams.
+// ticketTTL is a stream ticket's life; embedOrigins are the host pages'
+// origins allowed to frame the widget (none: no page may).
+func Edge(verifier SessionVerifier, chat Chat, streams *stream.Hub, tickets Tickets, ticketLimiter Limiter,
+	incidents Incidents, metrics *Metrics, ticketTTL time.Duration, embedOrigins []string,
+) (Surface, error) {
+	if verifier == nil || chat == nil || streams == nil || tickets == nil || ticketLimiter == nil || incidents == nil || metrics == nil {
+		return nil, errors.New("api: the edge needs a verifier, chat, streams, tickets, a ticket limiter, incidents and metrics")
+	}
+	if ticketTTL <= 0 {
+		return nil, errors.New("api: the stream tickets' TTL must be positive")
+	}
+	page, err := widgetpage.New(embedOrigins)
+	if err != nil {
+		return nil, err
+	}
+	return func(r gin.IRoutes) {
+		r.GET("/v1/widget/session", widgetSession(verifier, incidents))
+		r.POST("/v1/widget/sessions/:sessionId/messages", sendMessage(verifier, chat))
+		r.POST("/v1/widget/sessions/:sessionId/messages/:messageId/stop", stopReply(verifier, chat))
+		r.POST("/v1/widget/sessions/:sessionId/stream-tickets", streamTicket(verifier, tickets, ticketLimiter, ticketTTL, metrics))
+		r.GET("/v1/widget/sessions/:sessionId/stream", streamEvents(verifier, tickets, streams))
+		r.GET("/embed", embedPage(page))
+		r.GET("/embed/widget.js", asset(page.Script()))
+		r.GET("/embed/widget.css", asset(page.Style()))
+		r.GET("/sdk.js", asset(page.SDK()))
+	}, nil
 }

@@ -62,22 +62,29 @@ func TestRoutesMatchSpec(t *testing.T) {
 	})
 
 	t.Run("routes.go order", func(t *testing.T) {
-		registered := routesInSource(t, "routes.go")
+		surfaces := routesInSource(t, "routes.go")
+		var registered []string
+		for _, ops := range surfaces {
+			registered = append(registered, ops...)
+		}
 		engine := slices.Clone(engineOps)
 		slices.Sort(engine)
 		if sorted := slices.Sorted(slices.Values(registered)); !slices.Equal(sorted, engine) {
 			t.Fatalf("routes read from routes.go %v are not the engine's %v: the source scan is stale", registered, engine)
 		}
-		var want []string // the spec's order, public operations only
-		for _, path := range specPathOrder(t, specFile) {
-			for _, op := range registered {
-				if _, p, _ := strings.Cut(op, " "); p == path && !slices.Contains(want, op) {
-					want = append(want, op)
+		order := specPathOrder(t, specFile)
+		for name, ops := range surfaces {
+			var want []string // the spec's order, this surface's operations only
+			for _, path := range order {
+				for _, op := range ops {
+					if _, p, _ := strings.Cut(op, " "); p == path && !slices.Contains(want, op) {
+						want = append(want, op)
+					}
 				}
 			}
-		}
-		if !slices.Equal(registered, want) {
-			t.Errorf("routes.go registers %v, want the order of openapi.yaml: %v", registered, want)
+			if !slices.Equal(ops, want) {
+				t.Errorf("routes.go's %s registers %v, want the order of openapi.yaml: %v", name, ops, want)
+			}
 		}
 	})
 }
@@ -87,29 +94,40 @@ var ginParam = regexp.MustCompile(`[:*]([A-Za-z0-9_]+)`)
 // openAPIPath turns gin's /a/:id and /a/*rest into OpenAPI's /a/{id}.
 func openAPIPath(p string) string { return ginParam.ReplaceAllString(p, "{$1}") }
 
-var routeCall = regexp.MustCompile(`^\s*e\.(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\("([^"]+)"`)
+var (
+	routeCall = regexp.MustCompile(`^\s*r\.(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\("([^"]+)"`)
+	funcDecl  = regexp.MustCompile(`^func ([A-Za-z0-9_]+)\(`)
+)
 
-// routesInSource returns "METHOD /path" for each e.METHOD("/path", ...)
-// call in file, in source order: gin's Routes() lists routes by tree, not
-// by registration, so the order can only be read from the source.
-func routesInSource(t *testing.T, file string) []string {
+// routesInSource returns, for each function of file that registers
+// routes, "METHOD /path" for each r.METHOD("/path", ...) call in it, in
+// source order: gin's Routes() lists routes by tree, not by registration,
+// so the order can only be read from the source.
+func routesInSource(t *testing.T, file string) map[string][]string {
 	t.Helper()
 	fh, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fh.Close()
-	var ops []string
+	surfaces := map[string][]string{}
+	surface := ""
 	sc := bufio.NewScanner(fh)
 	for sc.Scan() {
+		if m := funcDecl.FindStringSubmatch(sc.Text()); m != nil {
+			surface = m[1]
+		}
 		if m := routeCall.FindStringSubmatch(sc.Text()); m != nil {
-			ops = append(ops, m[1]+" "+openAPIPath(m[2]))
+			surfaces[surface] = append(surfaces[surface], m[1]+" "+openAPIPath(m[2]))
 		}
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return ops
+	if len(surfaces) != 2 {
+		t.Fatalf("found routes in %d functions of %s, want 2 (API and Edge): the source scan is stale", len(surfaces), file)
+	}
+	return surfaces
 }
 
 var specPath = regexp.MustCompile(`^  (/[^:\s]*):\s*$`)

@@ -26,47 +26,48 @@ type createSessionResponse struct {
 // createSession handles POST /v1/widget/sessions. The order of checks is
 // the order a caller can fix them in: who you are (401), what you may do
 // (403), what you sent (413, 415, 400), what exists (404).
-func (s *Server) createSession(c *gin.Context) (err error) {
-	start := time.Now()
-	defer func() {
-		result := "created"
-		if err != nil || c.Writer.Status() != http.StatusCreated { // a panicking Mint leaves err nil
-			result = widget.ErrorCode(err)
-		}
-		s.deps.Metrics.observeMint(result, time.Since(start))
-	}()
+func createSession(auth Authenticator, minter Minter, metrics *Metrics, widgetURLBase string) gin.HandlerFunc {
+	return handle(func(c *gin.Context) (err error) {
+		start := time.Now()
+		defer func() {
+			result := "created"
+			if err != nil || c.Writer.Status() != http.StatusCreated { // a panicking Mint leaves err nil
+				result = widget.ErrorCode(err)
+			}
+			metrics.observeMint(result, time.Since(start))
+		}()
 
-	caller, err := s.deps.Auth.Authenticate(c, c.GetHeader("Authorization"))
-	if err != nil {
-		return err
-	}
-	c.Set(ctxTenant, caller.Tenant)
-	if err := session.Authorize(caller); err != nil {
-		return err
-	}
-	params, err := decodeSessionParams(c)
-	if err != nil {
-		return err
-	}
-	req, err := params.Validate()
-	if err != nil {
-		return err
-	}
-	sess, err := s.deps.Minter.Mint(c, caller, req)
-	if err != nil {
-		return err
-	}
-	c.Set(ctxSession, sess.ID)
-	// The body holds a bearer credential: no cache may keep it.
-	c.Header("Cache-Control", "no-store")
-	c.Header("Pragma", "no-cache")
-	c.JSON(http.StatusCreated, createSessionResponse{
-		SessionID:    sess.ID,
-		SessionToken: sess.Token,
-		ExpiresAt:    sess.ExpiresAt.UTC().Format(time.RFC3339),
-		WidgetURL:    s.deps.WidgetURLBase + "/embed?session=" + url.QueryEscape(sess.ID),
+		caller, err := authenticate(c, auth)
+		if err != nil {
+			return err
+		}
+		if err := session.Authorize(caller); err != nil {
+			return err
+		}
+		params, err := decodeSessionParams(c)
+		if err != nil {
+			return err
+		}
+		req, err := params.Validate()
+		if err != nil {
+			return err
+		}
+		sess, err := minter.Mint(c, caller, req)
+		if err != nil {
+			return err
+		}
+		c.Set(ctxSession, sess.ID)
+		// The body holds a bearer credential: no cache may keep it.
+		c.Header("Cache-Control", "no-store")
+		c.Header("Pragma", "no-cache")
+		c.JSON(http.StatusCreated, createSessionResponse{
+			SessionID:    sess.ID,
+			SessionToken: sess.Token,
+			ExpiresAt:    sess.ExpiresAt.UTC().Format(time.RFC3339),
+			WidgetURL:    widgetURLBase + "/embed?session=" + url.QueryEscape(sess.ID),
+		})
+		return nil
 	})
-	return nil
 }
 
 // decodeSessionParams reads the JSON body strictly: one object, known

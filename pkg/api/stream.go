@@ -25,19 +25,19 @@ const writeTimeout = 10 * time.Second
 // query. The ticket's claims were verified when it was issued; revocation
 // and expiry are checked again here, and the Hub watches them all along
 // the stream.
-func (s *Server) streamCaller(c *gin.Context) (*token.Claims, error) {
+func streamCaller(c *gin.Context, verifier SessionVerifier, tickets Tickets, streams *stream.Hub) (*token.Claims, error) {
 	if c.GetHeader("Authorization") != "" {
-		return s.sessionCaller(c)
+		return sessionCaller(c, verifier)
 	}
 	t := c.Query("ticket")
 	if t == "" {
 		return nil, widget.Errorf(widget.CodeUnauthorized, "missing session token or stream ticket")
 	}
-	claims, err := s.deps.Edge.Tickets.Redeem(c, t)
+	claims, err := tickets.Redeem(c, t)
 	if err != nil {
 		return nil, &widget.Error{Code: widget.CodeUnauthorized, Message: "invalid, used or expired stream ticket", Err: err}
 	}
-	if end := s.deps.Edge.Streams.Check(claims); end != nil && end.Code == stream.EndRevocationUnknown {
+	if end := streams.Check(claims); end != nil && end.Code == stream.EndRevocationUnknown {
 		return nil, widget.Errorf(end.Code, "%s", end.Message)
 	} else if end != nil {
 		return nil, widget.Errorf(widget.CodeUnauthorized, "%s", end.Message)
@@ -47,69 +47,71 @@ func (s *Server) streamCaller(c *gin.Context) (*token.Claims, error) {
 	return claims, nil
 }
 
-// stream handles GET /v1/widget/sessions/{sessionId}/stream: Server-Sent
+// streamEvents handles GET /v1/widget/sessions/{sessionId}/stream: Server-Sent
 // Events of the session's event log, from after Last-Event-ID, then live,
 // until the stream.Hub ends it.
-func (s *Server) stream(c *gin.Context) error {
-	claims, err := s.streamCaller(c)
-	if err != nil {
-		return err
-	}
-	if err := ownSession(c, claims); err != nil {
-		return err
-	}
-	if err := onlyQuery(c, "ticket", "lastEventId"); err != nil {
-		return err
-	}
-	// EventSource resends the last id it saw as a header when it
-	// reconnects; the query parameter serves clients resuming by hand.
-	after := c.GetHeader("Last-Event-ID")
-	if after == "" {
-		after = c.Query("lastEventId")
-	}
-	if after != "" && !events.ValidID(after) {
-		return widget.FieldError("Last-Event-ID", "must be an event id such as 1700000000000-0")
-	}
-	// ClientIP is the peer address, or what WIDGET_TRUSTED_PROXIES vouch
-	// for: a client cannot pick the address it is counted under.
-	st, err := s.deps.Edge.Streams.Open(c, stream.Request{Claims: claims, After: after, Client: c.ClientIP()})
-	if errors.Is(err, events.ErrUnavailable) {
-		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "event log unavailable; retry", RetryAfter: time.Second, Err: err}
-	}
-	if err != nil {
-		return err
-	}
+func streamEvents(verifier SessionVerifier, tickets Tickets, streams *stream.Hub) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		claims, err := streamCaller(c, verifier, tickets, streams)
+		if err != nil {
+			return err
+		}
+		if err := ownSession(c, claims); err != nil {
+			return err
+		}
+		if err := onlyQuery(c, "ticket", "lastEventId"); err != nil {
+			return err
+		}
+		// EventSource resends the last id it saw as a header when it
+		// reconnects; the query parameter serves clients resuming by hand.
+		after := c.GetHeader("Last-Event-ID")
+		if after == "" {
+			after = c.Query("lastEventId")
+		}
+		if after != "" && !events.ValidID(after) {
+			return widget.FieldError("Last-Event-ID", "must be an event id such as 1700000000000-0")
+		}
+		// ClientIP is the peer address, or what WIDGET_TRUSTED_PROXIES vouch
+		// for: a client cannot pick the address it is counted under.
+		st, err := streams.Open(c, stream.Request{Claims: claims, After: after, Client: c.ClientIP()})
+		if errors.Is(err, events.ErrUnavailable) {
+			return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "event log unavailable; retry", RetryAfter: time.Second, Err: err}
+		}
+		if err != nil {
+			return err
+		}
 
-	h := c.Writer.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no") // nginx and friends must not buffer a stream
-	// An HTTP/1.1 stream leaves net/http: a goroutine of its own writes it,
-	// and net/http's goroutines and buffers for the connection are let go
-	// (most of what a held stream would cost). Over HTTP/2 it is served
-	// here, through the response.
-	out, conn, err := sse.Hijack(c.Writer, writeTimeout)
-	if errors.Is(err, sse.ErrNotHijackable) {
-		defer st.Close()
-		c.Writer.WriteHeader(http.StatusOK)
-		out = sse.NewWriter(c.Writer, writeTimeout)
-		pump(c.Request.Context(), st, out)
+		h := c.Writer.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Accel-Buffering", "no") // nginx and friends must not buffer a stream
+		// An HTTP/1.1 stream leaves net/http: a goroutine of its own writes it,
+		// and net/http's goroutines and buffers for the connection are let go
+		// (most of what a held stream would cost). Over HTTP/2 it is served
+		// here, through the response.
+		out, conn, err := sse.Hijack(c.Writer, writeTimeout)
+		if errors.Is(err, sse.ErrNotHijackable) {
+			defer st.Close()
+			c.Writer.WriteHeader(http.StatusOK)
+			out = sse.NewWriter(c.Writer, writeTimeout)
+			pump(c.Request.Context(), st, out)
+			return nil
+		}
+		if err != nil {
+			st.Close()
+			return nil // the client went away
+		}
+		st.SetProbe(func() bool { return sse.Alive(conn) })
+		go func() {
+			defer conn.Close()
+			defer st.Close()
+			// No request context: nothing reads the connection any more, and a
+			// client that left is found out by the next write (a heartbeat, at
+			// the latest), or the stream's end.
+			pump(context.Background(), st, out)
+		}()
 		return nil
-	}
-	if err != nil {
-		st.Close()
-		return nil // the client went away
-	}
-	st.SetProbe(func() bool { return sse.Alive(conn) })
-	go func() {
-		defer conn.Close()
-		defer st.Close()
-		// No request context: nothing reads the connection any more, and a
-		// client that left is found out by the next write (a heartbeat, at
-		// the latest), or the stream's end.
-		pump(context.Background(), st, out)
-	}()
-	return nil
+	})
 }
 
 // pump writes a stream's batches to out until the stream ends, the client

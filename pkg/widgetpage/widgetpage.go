@@ -1,4 +1,4 @@
-// Package embed is the widget a customer's page embeds: the chat panel
+// Package widgetpage is the widget a customer's page embeds: the chat panel
 // served at /embed inside an iframe, its script and style, and the SDK
 // (/sdk.js) that creates the iframe and hands it the session token. Every
 // asset is built into the binary.
@@ -6,7 +6,7 @@
 // The page takes its session token only from a postMessage of a host page
 // whose origin is on the allow-list; the same list is the page's CSP
 // frame-ancestors, so a page on any other origin cannot even frame it.
-package embed
+package widgetpage
 
 import (
 	"bytes"

@@ -1,11 +1,11 @@
-package embed_test
+package widgetpage_test
 
 import (
 	"errors"
 	"strings"
 	"testing"
 
-	"github.com/causeflow/widget-sessions/pkg/embed"
+	"github.com/causeflow/widget-sessions/pkg/widgetpage"
 )
 
 // TestNewRefusesWhatIsNotAnOrigin: an allow-list entry goes into a CSP
@@ -16,7 +16,7 @@ func TestNewRefusesWhatIsNotAnOrigin(t *testing.T) {
 		"", "*", "'self'", "https://a.example; script-src *", "https://a.example/", `https://a.example"><script>`,
 		"https://A.example", "javascript:alert(1)", "https://a.example https://b.example",
 	} {
-		if _, err := embed.New([]string{o}); !errors.Is(err, embed.ErrOrigin) {
+		if _, err := widgetpage.New([]string{o}); !errors.Is(err, widgetpage.ErrOrigin) {
 			t.Errorf("New(%q) = %v, want ErrOrigin", o, err)
 		}
 	}
@@ -30,7 +30,7 @@ func TestCSP(t *testing.T) {
 		{nil, "; frame-ancestors 'none'"},
 		{[]string{"https://a.example", "http://localhost:8080"}, "; frame-ancestors https://a.example http://localhost:8080"},
 	} {
-		w, err := embed.New(tt.origins)
+		w, err := widgetpage.New(tt.origins)
 		if err != nil {
 			t.Fatal(err)
 		}
