@@ -93,7 +93,7 @@ func incidentService(cfg config.Config, st *stores, logger *zap.Logger) (*incide
 			return nil, err
 		}
 	}
-	return incident.NewService(src, st.incidentCache, cfg.ContextTTL, logger.Named("incidents")), nil
+	return incident.NewService(src, st.incidentCache, cfg.ContextTTL, logger.Named("incidents"), nil), nil
 }
 
 // signingKeys loads the signing key file, or makes the embedded default's

@@ -45,7 +45,7 @@ type stores struct {
 	stops         chat.Stops
 	revokeLimiter session.Limiter
 	ticketLimiter ratelimit.Limiter
-	incidentCache incident.Cache
+	incidentCache incident.Cache // nil on the in-memory stores: the replica's own tier is the whole cache
 	closers       []func()
 }
 
@@ -79,7 +79,6 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg 
 			revs: revoke.NewMemory(time.Now, revocationLimits(cfg)), revsReady: func() error { return nil },
 			events: log, tickets: ticket.NewMemory(time.Now, cfg.MaxTicketsPerSession), limiter: limiter, stops: &chat.LocalStops{},
 			revokeLimiter: revokeLimiter, ticketLimiter: ticketLimiter,
-			incidentCache: incident.NewMemoryCache(time.Now),
 		}, nil
 	}
 

@@ -5,6 +5,7 @@
 // and the baseline, all on loopback.
 //
 //	wsload streams -bin ./bin/widget-sessions -n 10000
+//	wsload hot -bin ./bin/widget-sessions
 //
 // It is a measurement tool, not a test: it asserts nothing, and `make
 // test` never runs it. `make load-streams` does.
@@ -30,11 +31,15 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: wsload streams [flags] | wsload bare-held -addr host:port")
+		return fmt.Errorf("usage: wsload streams [flags] | wsload hot [flags] | wsload bare-held -addr host:port | wsload bare-api -addr host:port")
 	}
 	switch args[0] {
 	case "streams":
 		return streams(ctx, args[1:], stdout, stderr)
+	case "hot":
+		return hot(ctx, args[1:], stdout, stderr)
+	case "bare-api":
+		return bareAPI(ctx, args[1:])
 	case "bare-held":
 		return bareHeld(ctx, args[1:])
 	default:

@@ -226,7 +226,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 		t.Fatal(err)
 	}
 	f.ring = keys.NewRing(set)
-	f.incidents = incident.NewService(anyIncident, incident.NewMemoryCache(time.Now), time.Minute, zap.NewNop())
+	f.incidents = incident.NewService(anyIncident, nil, time.Minute, zap.NewNop(), nil)
 	mintLimiter, err := ratelimit.NewMemory(cmp.Or(cfg.mintLimit, 1_000_000), time.Hour, time.Now)
 	if err != nil {
 		t.Fatal(err)

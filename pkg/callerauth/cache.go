@@ -2,9 +2,9 @@ package callerauth
 
 import (
 	"crypto/sha256"
-	"sync"
 	"time"
 
+	"github.com/causeflow/widget-sessions/pkg/ttlcache"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
@@ -25,62 +25,29 @@ const (
 	maxCacheEntries = 10000
 )
 
-type cacheEntry struct {
-	caller widget.Caller
-	until  time.Time
-}
-
 // verifiedCache maps the SHA-256 of a token to its caller.
 type verifiedCache struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[[sha256.Size]byte]cacheEntry
+	ttl     time.Duration
+	callers *ttlcache.Cache[[sha256.Size]byte, widget.Caller]
 }
 
-func newVerifiedCache(ttl time.Duration) *verifiedCache {
-	return &verifiedCache{ttl: ttl, m: make(map[[sha256.Size]byte]cacheEntry)}
+func newVerifiedCache(ttl time.Duration, now func() time.Time) *verifiedCache {
+	return &verifiedCache{ttl: ttl, callers: ttlcache.New[[sha256.Size]byte, widget.Caller](maxCacheEntries, now)}
 }
 
-func (c *verifiedCache) get(key [sha256.Size]byte, now time.Time) (widget.Caller, bool) {
-	c.mu.Lock()
-	e, ok := c.m[key]
-	if ok && !now.Before(e.until) {
-		delete(c.m, key)
-		ok = false
-	}
-	c.mu.Unlock()
+func (c *verifiedCache) get(key [sha256.Size]byte) (widget.Caller, bool) {
+	caller, ok := c.callers.Get(key)
 	if !ok {
 		return widget.Caller{}, false
 	}
 	// A copy of the roles: the caller is the requester's to use as it likes.
-	e.caller.Roles = append([]string(nil), e.caller.Roles...)
-	return e.caller, true
+	caller.Roles = append([]string(nil), caller.Roles...)
+	return caller, true
 }
 
+// put remembers caller for CacheTTL, or until the token's exp if sooner.
 func (c *verifiedCache) put(key [sha256.Size]byte, caller widget.Caller, exp, now time.Time) {
-	until := now.Add(c.ttl)
-	if exp.Before(until) {
-		until = exp
-	}
-	if !now.Before(until) {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= maxCacheEntries {
-		// Drop the expired entries among a few, else one arbitrary entry:
-		// constant work per insert, and the map never grows past its bound.
-		n := 0
-		for k, e := range c.m {
-			n++
-			if !now.Before(e.until) || n == 8 {
-				delete(c.m, k)
-			}
-			if n == 8 {
-				break
-			}
-		}
-	}
+	ttl := min(c.ttl, exp.Sub(now))
 	caller.Roles = append([]string(nil), caller.Roles...) // the requester keeps its own slice
-	c.m[key] = cacheEntry{caller: caller, until: until}
+	c.callers.Put(key, caller, ttl)                       // not positive: not remembered
 }

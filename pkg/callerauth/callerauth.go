@@ -179,9 +179,9 @@ func New(cfg Config, keys KeySource) (*Authenticator, error) {
 	}
 	switch {
 	case cfg.CacheTTL == 0:
-		a.cache = newVerifiedCache(DefaultCacheTTL)
+		a.cache = newVerifiedCache(DefaultCacheTTL, a.now)
 	case cfg.CacheTTL > 0:
-		a.cache = newVerifiedCache(cfg.CacheTTL)
+		a.cache = newVerifiedCache(cfg.CacheTTL, a.now)
 	}
 	return a, nil
 }
@@ -203,7 +203,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 	var key [sha256.Size]byte
 	if a.cache != nil {
 		key = sha256.Sum256([]byte(raw))
-		if caller, ok := a.cache.get(key, a.now()); ok {
+		if caller, ok := a.cache.get(key); ok {
 			return caller, nil
 		}
 	}

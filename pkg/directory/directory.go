@@ -17,32 +17,16 @@
 package directory
 
 import (
-	"errors"
-	"strings"
-
+	"github.com/causeflow/widget-sessions/pkg/lookup"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
 // Open returns the directory spec names: an http:// or https:// URL is the
-// base of an HTTP directory configured by opts, anything else the path of
-// a file for LoadFile (opts then do not apply). An empty spec is an error:
-// falling back to the demo data is the caller's decision, made where it can
-// be refused in live.
+// base of an HTTP directory configured by opts, anything else the path of a
+// file for LoadFile (opts then do not apply). An empty spec is an error: see
+// lookup.Open.
 func Open(spec string, opts HTTPOptions) (widget.UserDirectory, error) {
-	if spec == "" {
-		return nil, errors.New("directory: no directory given")
-	}
-	if lower := strings.ToLower(spec); strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://") {
-		// Not "return NewHTTP(...)": a nil *HTTP in an interface is not nil.
-		h, err := NewHTTP(spec, opts)
-		if err != nil {
-			return nil, err
-		}
-		return h, nil
-	}
-	f, err := LoadFile(spec)
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
+	return lookup.Open("directory", spec,
+		func(base string) (widget.UserDirectory, error) { return NewHTTP(base, opts) },
+		func(path string) (widget.UserDirectory, error) { return LoadFile(path) })
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/causeflow/widget-sessions/pkg/lookup"
+	"github.com/causeflow/widget-sessions/pkg/ttlcache"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
@@ -55,12 +56,13 @@ type HTTPOptions struct {
 // Answers are remembered for a short while, errors never; concurrent
 // lookups of the same user share one request. It is safe for concurrent use.
 type HTTP struct {
-	client *lookup.Client
-	posTTL time.Duration
-	negTTL time.Duration
-	now    func() time.Time
-	memory *memory
+	client  *lookup.Client
+	posTTL  time.Duration
+	negTTL  time.Duration
+	answers *ttlcache.Cache[key, bool]
 }
+
+type key struct{ tenant, user string }
 
 // NewHTTP returns an HTTP directory at base, an http:// or https:// URL
 // with a host and neither query nor fragment.
@@ -72,17 +74,12 @@ func NewHTTP(base string, opts HTTPOptions) (*HTTP, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &HTTP{
-		client: client,
-		posTTL: cmp.Or(opts.PositiveTTL, DefaultPositiveTTL),
-		negTTL: cmp.Or(opts.NegativeTTL, DefaultNegativeTTL),
-		now:    opts.Now,
-		memory: newMemory(cmp.Or(opts.MaxEntries, DefaultMaxEntries)),
-	}
-	if h.now == nil {
-		h.now = time.Now
-	}
-	return h, nil
+	return &HTTP{
+		client:  client,
+		posTTL:  cmp.Or(opts.PositiveTTL, DefaultPositiveTTL),
+		negTTL:  cmp.Or(opts.NegativeTTL, DefaultNegativeTTL),
+		answers: ttlcache.New[key, bool](cmp.Or(opts.MaxEntries, DefaultMaxEntries), opts.Now),
+	}, nil
 }
 
 // UserExists reports whether userID exists in tenant. A caller whose ctx
@@ -93,36 +90,18 @@ func (h *HTTP) UserExists(ctx context.Context, tenant, userID string) (bool, err
 	if !lookup.Addressable(tenant) || !lookup.Addressable(userID) {
 		return false, nil
 	}
-	// A caller already gone gets no answer and starts no request.
-	if err := ctx.Err(); err != nil {
-		return false, unavailable(err)
+	exists, err := h.answers.Do(ctx, key{tenant: tenant, user: userID}, func(ctx context.Context) (bool, time.Duration, error) {
+		exists, err := h.fetch(ctx, tenant, userID)
+		if exists {
+			return true, h.posTTL, err
+		}
+		return false, h.negTTL, err
+	})
+	var de *widget.Error
+	if err != nil && !errors.As(err, &de) {
+		return false, unavailable(err) // the caller's ctx ended while it waited
 	}
-	k := key{tenant: tenant, user: userID}
-	exists, ok, c, lead := h.memory.lookup(k, h.now())
-	if ok {
-		return exists, nil
-	}
-	if lead {
-		// Detached from ctx so that one caller giving up does not fail
-		// every caller that joined; values (trace ids) are kept.
-		go h.resolve(context.WithoutCancel(ctx), k, c)
-	}
-	select {
-	case <-c.done:
-		return c.exists, c.err
-	case <-ctx.Done():
-		return false, unavailable(ctx.Err())
-	}
-}
-
-func (h *HTTP) resolve(ctx context.Context, k key, c *call) {
-	exists, err := h.fetch(ctx, k.tenant, k.user)
-	ttl := h.negTTL
-	if exists {
-		ttl = h.posTTL
-	}
-	now := h.now()
-	h.memory.finish(k, c, exists, err, now, now.Add(ttl))
+	return exists, err
 }
 
 func (h *HTTP) fetch(ctx context.Context, tenant, userID string) (bool, error) {

@@ -5,10 +5,10 @@
 // A Source answers for one tenant's incident: File, a JSON document held in
 // memory (the embedded demo data, or an operator's file), and HTTP, the
 // incident service reached over HTTP. Open chooses between them from the one
-// configuration string, WIDGET_INCIDENTS. A Cache remembers contexts for a
-// while: MemoryCache on the embedded default, the Redis adapter in
-// production. Service puts the two together: Lookup for the widget edge, Warm
-// for the minting service.
+// configuration string, WIDGET_INCIDENTS. Service puts a source behind two
+// tiers of cache: the contexts each replica holds in process, and a Cache
+// the replicas share (the Redis adapter; none on the embedded default).
+// Lookup is for the widget edge, Warm for the minting service.
 //
 // The HTTP incident protocol is a single request:
 //
@@ -30,6 +30,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/causeflow/widget-sessions/pkg/lookup"
 )
 
 // Sentinel errors of sources, caches and Service, for errors.Is.
@@ -153,34 +155,21 @@ type Source interface {
 
 // Cache remembers incident contexts, keyed by tenant and id.
 type Cache interface {
-	// Get returns the incident remembered for tenant and id, and whether
-	// there is one. An error (wrapping ErrUnavailable) means the cache
-	// cannot answer; it is never a miss in disguise.
-	Get(ctx context.Context, tenant, id string) (Incident, bool, error)
+	// Get returns the incident remembered for tenant and id, what remains
+	// of its TTL, and whether there is one. An error (wrapping
+	// ErrUnavailable) means the cache cannot answer; it is never a miss in
+	// disguise.
+	Get(ctx context.Context, tenant, id string) (inc Incident, ttl time.Duration, ok bool, err error)
 	// Put remembers inc for tenant and id for ttl, which must be positive.
 	Put(ctx context.Context, tenant, id string, inc Incident, ttl time.Duration) error
 }
 
 // Open returns the source spec names: an http:// or https:// URL is the base
 // of an HTTP source configured by opts, anything else the path of a file for
-// LoadFile (opts then do not apply). An empty spec is an error: falling back
-// to the demo data is the caller's decision, made where it can be refused in
-// live.
+// LoadFile (opts then do not apply). An empty spec is an error: see
+// lookup.Open.
 func Open(spec string, opts HTTPOptions) (Source, error) {
-	if spec == "" {
-		return nil, errors.New("incident: no incident source given")
-	}
-	if lower := strings.ToLower(spec); strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://") {
-		// Not "return NewHTTP(...)": a nil *HTTP in an interface is not nil.
-		h, err := NewHTTP(spec, opts)
-		if err != nil {
-			return nil, err
-		}
-		return h, nil
-	}
-	f, err := LoadFile(spec)
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
+	return lookup.Open("incident", spec,
+		func(base string) (Source, error) { return NewHTTP(base, opts) },
+		func(path string) (Source, error) { return LoadFile(path) })
 }

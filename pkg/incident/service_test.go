@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/zap"
@@ -21,13 +23,17 @@ type fakeCache struct {
 	get  func(tenant, id string) (incident.Incident, bool, error)
 	put  func(tenant, id string, inc incident.Incident, ttl time.Duration) error
 	puts atomic.Int64
+	gets atomic.Int64
 }
 
-func (c *fakeCache) Get(_ context.Context, tenant, id string) (incident.Incident, bool, error) {
+// Get answers what get does, with a remaining TTL of a minute.
+func (c *fakeCache) Get(_ context.Context, tenant, id string) (incident.Incident, time.Duration, bool, error) {
+	c.gets.Add(1)
 	if c.get == nil {
-		return incident.Incident{}, false, nil
+		return incident.Incident{}, 0, false, nil
 	}
-	return c.get(tenant, id)
+	inc, ok, err := c.get(tenant, id)
+	return inc, time.Minute, ok, err
 }
 
 func (c *fakeCache) Put(_ context.Context, tenant, id string, inc incident.Incident, ttl time.Duration) error {
@@ -101,7 +107,7 @@ func TestServiceLookup(t *testing.T) {
 				return tc.source(tenant, id)
 			})
 			core, logs := observer.New(zap.WarnLevel)
-			s := incident.NewService(src, tc.cache, time.Minute, zap.New(core))
+			s := incident.NewService(src, tc.cache, time.Minute, zap.New(core), nil)
 			got, err := s.Lookup(t.Context(), tc.tenant, tc.id)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) || got.ID != "" {
@@ -131,7 +137,7 @@ func TestServicePutsWithItsTTL(t *testing.T) {
 		var got time.Duration
 		cache := &fakeCache{put: func(_, _ string, _ incident.Incident, ttl time.Duration) error { got = ttl; return nil }}
 		src := sourceFunc(func(_ context.Context, _, id string) (incident.Incident, error) { return incidenttest.Sample(id), nil })
-		if _, err := incident.NewService(src, cache, tc.ttl, nil).Lookup(t.Context(), "demo", "inc_1"); err != nil {
+		if _, err := incident.NewService(src, cache, tc.ttl, nil, nil).Lookup(t.Context(), "demo", "inc_1"); err != nil {
 			t.Fatal(err)
 		}
 		if got != tc.want {
@@ -154,7 +160,7 @@ func TestServiceWarm(t *testing.T) {
 		}
 		return f.Incident(ctx, tenant, id)
 	})
-	s := incident.NewService(src, incident.NewMemoryCache(nil), time.Minute, nil)
+	s := incident.NewService(src, nil, time.Minute, nil, nil)
 
 	if err := s.Warm(t.Context(), "demo", "inc_1"); err != nil {
 		t.Fatalf("Warm(existing) = %v", err)
@@ -183,4 +189,89 @@ func TestServiceWarm(t *testing.T) {
 	if _, err := s.Lookup(t.Context(), "acme", "inc_1"); !errors.Is(err, incident.ErrUnavailable) {
 		t.Errorf("Lookup of another tenant, source down = %v; want ErrUnavailable, never demo's context", err)
 	}
+}
+
+// TestServiceHoldsContextsInProcess: once a replica holds a context, a
+// lookup costs neither the shared cache nor the source, until what
+// remained of the shared entry's life has passed; then it reads again.
+func TestServiceHoldsContextsInProcess(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		src := sourceFunc(func(_ context.Context, tenant, id string) (incident.Incident, error) {
+			calls.Add(1)
+			return sample(tenant, id), nil
+		})
+		for _, tc := range []struct {
+			name string
+			// shared holds the incident, or is empty
+			shared    bool
+			holdFor   time.Duration
+			wantCalls int64
+		}{
+			{"from the shared cache: until its entry expires", true, time.Minute, 0},
+			{"from the source: for the TTL", false, 5 * time.Minute, 1},
+		} {
+			calls.Store(0)
+			cache := &fakeCache{}
+			if tc.shared {
+				cache.get = func(tenant, id string) (incident.Incident, bool, error) { return sample(tenant, id), true, nil }
+			}
+			s := incident.NewService(src, cache, 5*time.Minute, nil, nil)
+			for range 100 {
+				inc, err := s.Lookup(t.Context(), "demo", "inc_1")
+				if err != nil || inc.ID != "inc_1" {
+					t.Fatalf("%s: Lookup = %+v, %v", tc.name, inc, err)
+				}
+				inc.Services[0] = "changed by a caller" // each caller gets its own copy
+			}
+			if g, c := cache.gets.Load(), calls.Load(); g != 1 || c != tc.wantCalls {
+				t.Errorf("%s: 100 lookups made %d shared reads and %d source calls, want 1 and %d", tc.name, g, c, tc.wantCalls)
+			}
+			if inc, _ := s.Lookup(t.Context(), "demo", "inc_1"); inc.Services[0] == "changed by a caller" {
+				t.Errorf("%s: a caller's change reached the held copy", tc.name)
+			}
+			time.Sleep(tc.holdFor - time.Nanosecond)
+			_, _ = s.Lookup(t.Context(), "demo", "inc_1")
+			if g := cache.gets.Load(); g != 1 {
+				t.Errorf("%s: read the shared cache again before the entry expired", tc.name)
+			}
+			time.Sleep(time.Nanosecond)
+			_, _ = s.Lookup(t.Context(), "demo", "inc_1")
+			if g := cache.gets.Load(); g != 2 {
+				t.Errorf("%s: %d shared reads after the held copy expired, want 2", tc.name, g)
+			}
+		}
+	})
+}
+
+// TestServiceSharesOneRead: concurrent lookups of one incident on a replica
+// make one source request; a caller that gives up gets ErrUnavailable at
+// once, and the read goes on for the others.
+func TestServiceSharesOneRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		src := sourceFunc(func(_ context.Context, tenant, id string) (incident.Incident, error) {
+			calls.Add(1)
+			time.Sleep(time.Second) // a slow source
+			return sample(tenant, id), nil
+		})
+		s := incident.NewService(src, nil, time.Minute, nil, nil)
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Go(func() {
+				if _, err := s.Lookup(t.Context(), "demo", "inc_1"); err != nil {
+					t.Errorf("Lookup: %v", err)
+				}
+			})
+		}
+		impatient, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+		defer cancel()
+		if _, err := s.Lookup(impatient, "demo", "inc_1"); !errors.Is(err, incident.ErrUnavailable) || errors.Is(err, incident.ErrNotFound) {
+			t.Errorf("a caller that gave up: %v, want ErrUnavailable", err)
+		}
+		wg.Wait()
+		if n := calls.Load(); n != 1 {
+			t.Errorf("%d source calls for 11 concurrent lookups, want 1", n)
+		}
+	})
 }

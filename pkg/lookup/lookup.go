@@ -89,6 +89,30 @@ func New(name, base string, opts Options, defaultTimeout time.Duration) (*Client
 	}, nil
 }
 
+// Open returns what spec names, for a setting that takes either a file or
+// a lookup service (WIDGET_DIRECTORY, WIDGET_INCIDENTS): an http:// or
+// https:// URL, in any case, is opened with openHTTP, and anything else is
+// a path opened with openFile. An empty spec is an error that name
+// prefixes: falling back to demo data is the caller's decision, made where
+// it can be refused in live. On an error, Open returns T's zero value, so a
+// failed opener's nil pointer never reaches the caller as a non-nil
+// interface.
+func Open[T any](name, spec string, openHTTP, openFile func(string) (T, error)) (T, error) {
+	var zero T
+	if spec == "" {
+		return zero, fmt.Errorf("%s: none given", name)
+	}
+	open := openFile
+	if lower := strings.ToLower(spec); strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://") {
+		open = openHTTP
+	}
+	v, err := open(spec)
+	if err != nil {
+		return zero, err
+	}
+	return v, nil
+}
+
 // Addressable reports whether id can be a path segment of a lookup. Path
 // escaping leaves "." and ".." alone, and a server or proxy would resolve
 // them as dot segments (GET .../users/.. could reach the tenant itself), so

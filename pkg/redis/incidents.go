@@ -42,22 +42,34 @@ func (c *IncidentCache) Key(tenant, id string) string {
 	return c.ns + ":ctx:{" + keyPart(tenant) + "}:" + keyPart(id)
 }
 
-// Get returns the incident cached for tenant and id. A missing key is a
-// miss; a Redis failure or a value that does not decode is an error
-// wrapping incident.ErrUnavailable.
-func (c *IncidentCache) Get(ctx context.Context, tenant, id string) (incident.Incident, bool, error) {
-	b, err := c.client.Get(ctx, c.Key(tenant, id)).Bytes()
-	if errors.Is(err, goredis.Nil) {
-		return incident.Incident{}, false, nil
+// Get returns the incident cached for tenant and id and what remains of
+// its TTL, read together in one round trip. A missing key is a miss; a
+// Redis failure or a value that does not decode is an error wrapping
+// incident.ErrUnavailable.
+func (c *IncidentCache) Get(ctx context.Context, tenant, id string) (incident.Incident, time.Duration, bool, error) {
+	k := c.Key(tenant, id)
+	var (
+		get  *goredis.StringCmd
+		pttl *goredis.DurationCmd
+	)
+	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		get, pttl = p.Get(ctx, k), p.PTTL(ctx, k)
+		return nil
+	})
+	if errors.Is(get.Err(), goredis.Nil) {
+		return incident.Incident{}, 0, false, nil
 	}
 	if err != nil {
-		return incident.Incident{}, false, fmt.Errorf("redis: incident cache read: %w: %w", incident.ErrUnavailable, err)
+		return incident.Incident{}, 0, false, fmt.Errorf("redis: incident cache read: %w: %w", incident.ErrUnavailable, err)
 	}
 	var inc incident.Incident
-	if err := json.Unmarshal(b, &inc); err != nil {
-		return incident.Incident{}, false, fmt.Errorf("redis: incident cache holds an undecodable value: %w: %w", incident.ErrUnavailable, err)
+	if err := json.Unmarshal([]byte(get.Val()), &inc); err != nil {
+		return incident.Incident{}, 0, false, fmt.Errorf("redis: incident cache holds an undecodable value: %w: %w", incident.ErrUnavailable, err)
 	}
-	return inc.Clone(), true, nil
+	// PTTL answers -2 when the key expired between the two commands and -1
+	// when it has no expiry (never written so by Put): neither is a life
+	// to hold the context for, so the caller serves it and keeps nothing.
+	return inc.Clone(), max(pttl.Val(), 0), true, nil
 }
 
 // Put caches inc for tenant and id for ttl (SET with an expiry; a TTL under

@@ -70,14 +70,14 @@ func TestIncidentCacheFailures(t *testing.T) {
 	if err := c.Set(ctx, ic.Key("demo", "inc_1"), "{not json", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := ic.Get(ctx, "demo", "inc_1"); ok || !errors.Is(err, incident.ErrUnavailable) {
+	if _, _, ok, err := ic.Get(ctx, "demo", "inc_1"); ok || !errors.Is(err, incident.ErrUnavailable) {
 		t.Errorf("Get(corrupt) = %v, %v; want ErrUnavailable", ok, err)
 	}
 
 	srv.Stop()
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, ok, err := ic.Get(short, "demo", "inc_1"); ok || !errors.Is(err, incident.ErrUnavailable) {
+	if _, _, ok, err := ic.Get(short, "demo", "inc_1"); ok || !errors.Is(err, incident.ErrUnavailable) {
 		t.Errorf("Get(Redis down) = %v, %v; want ErrUnavailable", ok, err)
 	}
 	if err := ic.Put(short, "demo", "inc_1", incidenttest.Sample("inc_1"), time.Minute); !errors.Is(err, incident.ErrUnavailable) {

@@ -138,17 +138,22 @@ func put(t *testing.T, c incident.Cache, tenant, id string, inc incident.Inciden
 	}
 }
 
-func wantHit(t *testing.T, c incident.Cache, tenant, id string, want incident.Incident) {
+// wantHit checks that c holds want for tenant and id, with a remaining
+// TTL that is positive and at most put, the TTL it was put with.
+func wantHit(t *testing.T, c incident.Cache, tenant, id string, want incident.Incident, put time.Duration) {
 	t.Helper()
-	got, ok, err := c.Get(t.Context(), tenant, id)
+	got, ttl, ok, err := c.Get(t.Context(), tenant, id)
 	if err != nil || !ok || !same(got, want) {
 		t.Errorf("Get(%q, %q) = %+v, %v, %v; want %+v", tenant, id, got, ok, err, want)
+	}
+	if ok && (ttl <= 0 || ttl > put) {
+		t.Errorf("Get(%q, %q): remaining TTL %v, want it in (0, %v]", tenant, id, ttl, put)
 	}
 }
 
 func wantMiss(t *testing.T, c incident.Cache, tenant, id string) {
 	t.Helper()
-	got, ok, err := c.Get(t.Context(), tenant, id)
+	got, _, ok, err := c.Get(t.Context(), tenant, id)
 	if err != nil || ok {
 		t.Errorf("Get(%q, %q) = %+v, %v, %v; want a miss", tenant, id, got, ok, err)
 	}
@@ -166,19 +171,19 @@ func testCacheMiss(t *testing.T, c incident.Cache, _ *clock) {
 func testCachePutGet(t *testing.T, c incident.Cache, _ *clock) {
 	inc := withTenant(Sample("inc_1"), "demo")
 	put(t, c, "demo", "inc_1", inc, time.Minute)
-	wantHit(t, c, "demo", "inc_1", inc)
+	wantHit(t, c, "demo", "inc_1", inc, time.Minute)
 	// Neither the caller's copy nor a returned one is the cache's.
 	inc.Services[0] = "changed"
-	got, _, _ := c.Get(t.Context(), "demo", "inc_1")
+	got, _, _, _ := c.Get(t.Context(), "demo", "inc_1")
 	if len(got.Services) > 0 {
 		got.Services[0] = "changed too"
 	}
-	wantHit(t, c, "demo", "inc_1", withTenant(Sample("inc_1"), "demo"))
+	wantHit(t, c, "demo", "inc_1", withTenant(Sample("inc_1"), "demo"), time.Minute)
 	empty := incident.Incident{ID: "inc_2", Tenant: "demo", Title: "t", Severity: incident.SeverityLow,
 		Status: incident.StatusResolved, StartedAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 		Services: []string{}, Timeline: []incident.TimelineEntry{}, NextSteps: []string{}}
 	put(t, c, "demo", "inc_2", empty, time.Minute)
-	wantHit(t, c, "demo", "inc_2", empty)
+	wantHit(t, c, "demo", "inc_2", empty, time.Minute)
 }
 
 func testCacheKeys(t *testing.T, c incident.Cache, _ *clock) {
@@ -194,7 +199,7 @@ func testCacheKeys(t *testing.T, c incident.Cache, _ *clock) {
 		put(t, c, k[0], k[1], withTenant(Sample(fmt.Sprintf("inc_%d", i)), k[0]), time.Minute)
 	}
 	for i, k := range keys {
-		wantHit(t, c, k[0], k[1], withTenant(Sample(fmt.Sprintf("inc_%d", i)), k[0]))
+		wantHit(t, c, k[0], k[1], withTenant(Sample(fmt.Sprintf("inc_%d", i)), k[0]), time.Minute)
 	}
 	wantMiss(t, c, "demo", "inc_2")
 	wantMiss(t, c, "b", "c")
@@ -207,7 +212,7 @@ func testCacheReplace(t *testing.T, c incident.Cache, _ *clock) {
 	second.Status, second.Timeline = incident.StatusResolved, append(second.Timeline, incident.TimelineEntry{At: first.StartedAt.Add(time.Hour), Text: "Resolved"})
 	put(t, c, "demo", "inc_1", first, time.Minute)
 	put(t, c, "demo", "inc_1", second, time.Minute)
-	wantHit(t, c, "demo", "inc_1", second)
+	wantHit(t, c, "demo", "inc_1", second, time.Minute)
 }
 
 func testCacheExpiry(t *testing.T, c incident.Cache, clk *clock) {
@@ -215,13 +220,13 @@ func testCacheExpiry(t *testing.T, c incident.Cache, clk *clock) {
 	long := withTenant(Sample("inc_long"), "demo")
 	put(t, c, "demo", "inc_short", short, ShortTTL)
 	put(t, c, "demo", "inc_long", long, time.Hour)
-	wantHit(t, c, "demo", "inc_short", short)
+	wantHit(t, c, "demo", "inc_short", short, ShortTTL)
 	clk.Advance(ShortTTL / 2)
-	wantHit(t, c, "demo", "inc_short", short)
+	wantHit(t, c, "demo", "inc_short", short, ShortTTL)
 	clk.Advance(ShortTTL)
 	time.Sleep(ShortTTL + ShortTTL/2)
 	wantMiss(t, c, "demo", "inc_short")
-	wantHit(t, c, "demo", "inc_long", long)
+	wantHit(t, c, "demo", "inc_long", long, time.Hour)
 }
 
 func testCacheBadTTL(t *testing.T, c incident.Cache, _ *clock) {
@@ -243,7 +248,7 @@ func testCacheConcurrent(t *testing.T, c incident.Cache, _ *clock) {
 				t.Errorf("Put: %v", err)
 				return
 			}
-			got, ok, err := c.Get(t.Context(), "demo", id)
+			got, _, ok, err := c.Get(t.Context(), "demo", id)
 			if err != nil || !ok || !same(got, inc) {
 				t.Errorf("Get(demo, %s) = %v, %v; want its own incident", id, ok, err)
 			}

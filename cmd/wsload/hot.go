@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/causeflow/widget-sessions/pkg/devidp"
+)
+
+// hotConfig is what `wsload hot` runs.
+type hotConfig struct {
+	bin      string
+	duration time.Duration
+	rounds   int
+	conns    int
+	only     string
+	dir      string
+}
+
+// wrkScript sends one fixed request, read from the environment.
+const wrkScript = `wrk.method = "POST"
+wrk.body = os.getenv("WRK_BODY")
+wrk.headers["Content-Type"] = os.getenv("WRK_CONTENT_TYPE")
+local auth = os.getenv("WRK_AUTHORIZATION")
+if auth ~= nil and auth ~= "" then wrk.headers["Authorization"] = auth end
+`
+
+// target is one side of a comparison: a POST that wrk repeats.
+type target struct {
+	url, body, contentType, authorization string
+}
+
+// scenario compares the service's handling of a request with the bare
+// baseline's.
+type scenario struct {
+	name       string
+	bare, ours target
+}
+
+// hot drives the mint and introspection paths of the service and of the
+// bare baseline (wsload bare-api) with wrk, in alternating runs of the same
+// length, each server pinned to core 0 with GOMAXPROCS=1 and wrk on core 1,
+// and prints the ratio of their throughputs and their latency percentiles.
+func hot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg hotConfig
+	fs.StringVar(&cfg.bin, "bin", "bin/widget-sessions", "the service's binary")
+	fs.DurationVar(&cfg.duration, "duration", 6*time.Second, "the length of each measured run")
+	fs.IntVar(&cfg.rounds, "rounds", 3, "alternating runs of each side per scenario")
+	fs.IntVar(&cfg.conns, "connections", 32, "wrk's connections")
+	fs.StringVar(&cfg.only, "only", "", "run only the scenarios whose name contains this")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, tool := range []string{"wrk", "taskset"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s is needed (make load installs wrk)", tool)
+		}
+	}
+	dir, err := os.MkdirTemp("", "wsload-hot-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg.dir = dir
+	script := filepath.Join(dir, "post.lua")
+	if err := os.WriteFile(script, []byte(wrkScript), 0o600); err != nil {
+		return err
+	}
+	out := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
+
+	rp, redisAddr, err := redisServer(dir)
+	if err != nil {
+		return err
+	}
+	defer rp.stop()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	bareAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	bare, err := start(dir, "bare", "taskset", []string{"-c", "0", self, "bare-api", "-addr", bareAddr}, []string{"GOMAXPROCS=1"})
+	if err != nil {
+		return err
+	}
+	defer bare.stop()
+	if err := waitHTTP(ctx, "http://"+bareAddr+"/ready", 10*time.Second); err != nil {
+		return err
+	}
+	idpKey := filepath.Join(dir, "dev-idp.jwks.json")
+	idp, err := devidp.LoadOrCreate(idpKey)
+	if err != nil {
+		return err
+	}
+	admin, err := idp.Token(devidp.TokenRequest{Tenant: "demo", Subject: "wsload", Roles: []string{"admin"}, TTL: 4 * time.Hour})
+	if err != nil {
+		return err
+	}
+	gateway, err := idp.Token(devidp.TokenRequest{Tenant: "causeflow", Subject: "gateway", Roles: []string{"service"}, TTL: 4 * time.Hour})
+	if err != nil {
+		return err
+	}
+	memory, err := startHotReplica(ctx, cfg, "memory", "", idpKey)
+	if err != nil {
+		return err
+	}
+	defer memory.stop()
+	onRedis, err := startHotReplica(ctx, cfg, "redis", redisAddr, idpKey)
+	if err != nil {
+		return err
+	}
+	defer onRedis.stop()
+	sessionToken, err := mintOne(onRedis.public, admin)
+	if err != nil {
+		return err
+	}
+	bareToken, err := get("http://" + bareAddr + "/token")
+	if err != nil {
+		return err
+	}
+
+	const mintBody, incidentBody = `{"userId":"user_alice"}`, `{"userId":"user_alice","incidentId":"inc_EXAMPLE_01JX"}`
+	bareMint := func(body string) target {
+		return target{url: "http://" + bareAddr + "/mint", body: body, contentType: "application/json"}
+	}
+	oursMint := func(r *replica, body string) target {
+		return target{url: "http://" + r.public + "/v1/widget/sessions", body: body, contentType: "application/json", authorization: "Bearer " + admin}
+	}
+	form := "application/x-www-form-urlencoded"
+	scenarios := []scenario{
+		{"mint, memory stores", bareMint(mintBody), oursMint(memory, mintBody)},
+		{"mint with an incident, Redis", bareMint(incidentBody), oursMint(onRedis, incidentBody)},
+		{"introspection, Redis mirror",
+			target{url: "http://" + bareAddr + "/introspect", body: "token=" + url.QueryEscape(bareToken), contentType: form},
+			target{url: "http://" + onRedis.public + "/v1/widget/tokens/introspect", body: "token=" + url.QueryEscape(sessionToken), contentType: form, authorization: "Bearer " + gateway}},
+	}
+	out("wsload hot: each server on core 0 (GOMAXPROCS=1), wrk on core 1 (%d connections); %d alternating runs of %v per side", cfg.conns, cfg.rounds, cfg.duration)
+	out("%-30s %12s %12s %7s   %-22s %-22s", "path", "bare req/s", "ours req/s", "ratio", "bare p50 / p99", "ours p50 / p99")
+	for _, sc := range scenarios {
+		if !strings.Contains(sc.name, cfg.only) {
+			continue
+		}
+		if err := compare(ctx, cfg, script, sc, out); err != nil {
+			return fmt.Errorf("%s: %w", sc.name, err)
+		}
+	}
+	return nil
+}
+
+// compare warms both sides, then runs them in turn, and prints the medians
+// of their throughputs, the ratio of the medians, and the latencies of the
+// median runs.
+func compare(ctx context.Context, cfg hotConfig, script string, sc scenario, out func(string, ...any)) error {
+	for _, t := range []target{sc.bare, sc.ours} {
+		if _, err := runWrk(ctx, cfg, script, t, 2*time.Second); err != nil {
+			return err
+		}
+	}
+	var bare, ours []wrkResult
+	for range cfg.rounds {
+		b, err := runWrk(ctx, cfg, script, sc.bare, cfg.duration)
+		if err != nil {
+			return err
+		}
+		o, err := runWrk(ctx, cfg, script, sc.ours, cfg.duration)
+		if err != nil {
+			return err
+		}
+		bare, ours = append(bare, b), append(ours, o)
+	}
+	b, o := median(bare), median(ours)
+	out("%-30s %12.0f %12.0f %6.2fx   %-22s %-22s", sc.name, b.rps, o.rps, o.rps/b.rps,
+		b.p50.String()+" / "+b.p99.String(), o.p50.String()+" / "+o.p99.String())
+	return nil
+}
+
+type wrkResult struct {
+	rps      float64
+	p50, p99 time.Duration
+}
+
+func median(rs []wrkResult) wrkResult {
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b wrkResult) int { return int(a.rps - b.rps) })
+	return rs[len(rs)/2]
+}
+
+var (
+	wrkRPS     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkPct     = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	wrkNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	wrkSockErr = regexp.MustCompile(`Socket errors: .*`)
+)
+
+// runWrk runs wrk on core 1 against t for d and reads its report. A run
+// with any non-2xx answer or socket error is an error: it would measure
+// refusals, not the path.
+func runWrk(ctx context.Context, cfg hotConfig, script string, t target, d time.Duration) (wrkResult, error) {
+	cmd := exec.CommandContext(ctx, "taskset", "-c", "1", "wrk", "-t1", "-c"+strconv.Itoa(cfg.conns), "-d"+d.String(), "--latency", "-s", script, t.url)
+	cmd.Env = append(os.Environ(), "WRK_BODY="+t.body, "WRK_CONTENT_TYPE="+t.contentType, "WRK_AUTHORIZATION="+t.authorization)
+	b, err := cmd.CombinedOutput()
+	report := string(b)
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("wrk: %w: %s", err, report)
+	}
+	if m := wrkNon2xx.FindStringSubmatch(report); m != nil {
+		return wrkResult{}, fmt.Errorf("wrk: %s non-2xx answers from %s", m[1], t.url)
+	}
+	if m := wrkSockErr.FindString(report); m != "" {
+		return wrkResult{}, fmt.Errorf("wrk: %s (%s)", m, t.url)
+	}
+	m := wrkRPS.FindStringSubmatch(report)
+	if m == nil {
+		return wrkResult{}, fmt.Errorf("wrk: no Requests/sec in %q", report)
+	}
+	var r wrkResult
+	r.rps, _ = strconv.ParseFloat(m[1], 64)
+	for _, p := range wrkPct.FindAllStringSubmatch(report, -1) {
+		v, _ := strconv.ParseFloat(p[2], 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[p[3]]
+		d := time.Duration(v * float64(unit)).Round(time.Microsecond)
+		if p[1] == "50" {
+			r.p50 = d
+		} else {
+			r.p99 = d
+		}
+	}
+	return r, nil
+}
+
+// startHotReplica starts the service pinned to core 0, on Redis when
+// redisAddr is set and on its in-memory stores otherwise, with the one
+// tenant's budgets lifted: they are not what is measured. It logs at info,
+// as in production: the access log is part of the path.
+func startHotReplica(ctx context.Context, cfg hotConfig, name, redisAddr, idpKey string) (*replica, error) {
+	pub, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	internal, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	env := []string{
+		"GOMAXPROCS=1",
+		"WIDGET_ADDR=" + pub, "WIDGET_INTERNAL_ADDR=" + internal,
+		"WIDGET_URL_BASE=http://" + pub,
+		"WIDGET_DEV_IDP_KEY=" + idpKey,
+		"WIDGET_PPROF=true",
+		"WIDGET_MINT_RATE_LIMIT=100000000",
+	}
+	if redisAddr != "" {
+		env = append(env, "WIDGET_REDIS_URL=redis://"+redisAddr)
+	}
+	p, err := start(cfg.dir, name, "taskset", []string{"-c", "0", cfg.bin}, env)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitHTTP(ctx, "http://"+internal+"/readyz", 30*time.Second); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("%s: %w (see %s)", name, err, filepath.Join(cfg.dir, name+".log"))
+	}
+	return &replica{proc: p, public: pub, internal: internal}, nil
+}
+
+// mintOne mints a session on the service at addr and returns its token.
+func mintOne(addr, caller string) (string, error) {
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/widget/sessions", strings.NewReader(`{"userId":"user_alice","ttlSeconds":3600}`))
+	req.Header.Set("Authorization", "Bearer "+caller)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var s session
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil || resp.StatusCode != http.StatusCreated {
+		return "", errors.Join(fmt.Errorf("mint: status %d", resp.StatusCode), err)
+	}
+	return s.Token, nil
+}
+
+func get(u string) (string, error) {
+	resp, err := http.Get(u)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
