@@ -44,12 +44,14 @@ browser-deps:
 
 # The fuzz tests beyond their seeds (which `make test` runs): the session
 # token verifier against jwx (anything Verify accepts, jws.Verify and
-# jwt.Parse accept too), and its claims fast path against encoding/json.
+# jwt.Parse accept too), its claims fast path against encoding/json, and
+# the request bodies' fast path (strictjson) against encoding/json.
 # A failure leaves the input under pkg/verify/testdata/fuzz/.
 FUZZTIME ?= 15s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAgreesWithJWX$$' -fuzztime $(FUZZTIME) ./pkg/verify/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeClaims$$' -fuzztime $(FUZZTIME) ./pkg/verify/
+	$(GO) test -run '^$$' -fuzz '^FuzzFlatAgrees$$' -fuzztime $(FUZZTIME) ./pkg/strictjson/
 
 # The fault suite: real Redis topologies (a 6-node Cluster, Sentinel with
 # its replicas) started on loopback, masters killed, and the bounds the

@@ -60,8 +60,8 @@ func hot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var cfg hotConfig
 	fs.StringVar(&cfg.bin, "bin", "bin/widget-sessions", "the service's binary")
-	fs.DurationVar(&cfg.duration, "duration", 6*time.Second, "the length of each measured run")
-	fs.IntVar(&cfg.rounds, "rounds", 3, "alternating runs of each side per scenario")
+	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "the length of each measured run")
+	fs.IntVar(&cfg.rounds, "rounds", 7, "pairs of runs (bare and ours, in alternating order) per scenario")
 	fs.IntVar(&cfg.conns, "connections", 32, "wrk's connections")
 	fs.StringVar(&cfg.only, "only", "", "run only the scenarios whose name contains this")
 	if err := fs.Parse(args); err != nil {
@@ -152,8 +152,8 @@ func hot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			target{url: "http://" + bareAddr + "/introspect", body: "token=" + url.QueryEscape(bareToken), contentType: form},
 			target{url: "http://" + onRedis.public + "/v1/widget/tokens/introspect", body: "token=" + url.QueryEscape(sessionToken), contentType: form, authorization: "Bearer " + gateway}},
 	}
-	out("wsload hot: each server on core 0 (GOMAXPROCS=1), wrk on core 1 (%d connections); %d alternating runs of %v per side", cfg.conns, cfg.rounds, cfg.duration)
-	out("%-30s %12s %12s %7s   %-22s %-22s", "path", "bare req/s", "ours req/s", "ratio", "bare p50 / p99", "ours p50 / p99")
+	out("wsload hot: each server on core 0 (GOMAXPROCS=1), wrk on core 1 (%d connections); %d pairs of %v runs per path", cfg.conns, cfg.rounds, cfg.duration)
+	out("%-30s %12s %12s %-19s   %-22s %-22s", "path", "bare req/s", "ours req/s", "ratio (range)", "bare p50 / p99", "ours p50 / p99")
 	for _, sc := range scenarios {
 		if !strings.Contains(sc.name, cfg.only) {
 			continue
@@ -165,9 +165,11 @@ func hot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// compare warms both sides, then runs them in turn, and prints the medians
-// of their throughputs, the ratio of the medians, and the latencies of the
-// median runs.
+// compare warms both sides, then runs them in pairs, one right after the
+// other and in alternating order, so that what the machine's neighbours do
+// weighs on both sides of a pair alike. It prints the median throughput of
+// each side, the median of the pairs' ratios with their range, and the
+// latency percentiles of each side's median run.
 func compare(ctx context.Context, cfg hotConfig, script string, sc scenario, out func(string, ...any)) error {
 	for _, t := range []target{sc.bare, sc.ours} {
 		if _, err := runWrk(ctx, cfg, script, t, 2*time.Second); err != nil {
@@ -175,19 +177,28 @@ func compare(ctx context.Context, cfg hotConfig, script string, sc scenario, out
 		}
 	}
 	var bare, ours []wrkResult
-	for range cfg.rounds {
-		b, err := runWrk(ctx, cfg, script, sc.bare, cfg.duration)
+	var ratios []float64
+	for i := range cfg.rounds {
+		first, second := sc.bare, sc.ours
+		if i%2 == 1 {
+			first, second = second, first
+		}
+		a, err := runWrk(ctx, cfg, script, first, cfg.duration)
 		if err != nil {
 			return err
 		}
-		o, err := runWrk(ctx, cfg, script, sc.ours, cfg.duration)
+		b, err := runWrk(ctx, cfg, script, second, cfg.duration)
 		if err != nil {
 			return err
 		}
-		bare, ours = append(bare, b), append(ours, o)
+		if i%2 == 1 {
+			a, b = b, a
+		}
+		bare, ours, ratios = append(bare, a), append(ours, b), append(ratios, b.rps/a.rps)
 	}
 	b, o := median(bare), median(ours)
-	out("%-30s %12.0f %12.0f %6.2fx   %-22s %-22s", sc.name, b.rps, o.rps, o.rps/b.rps,
+	slices.Sort(ratios)
+	out("%-30s %12.0f %12.0f %6.2fx (%.2f-%.2f)   %-22s %-22s", sc.name, b.rps, o.rps, ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1],
 		b.p50.String()+" / "+b.p99.String(), o.p50.String()+" / "+o.p99.String())
 	return nil
 }

@@ -56,8 +56,8 @@ func sessionCaller(c *gin.Context, verifier SessionVerifier) (*token.Claims, err
 	if err != nil {
 		return nil, sessionTokenError(err)
 	}
-	c.Set(ctxTenant, claims.Tenant)
-	c.Set(ctxSession, claims.SessionID)
+	r := requestOf(c)
+	r.tenant, r.session = claims.Tenant, claims.SessionID
 	return claims, nil
 }
 

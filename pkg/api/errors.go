@@ -69,7 +69,7 @@ func renderError(c *gin.Context, err error) {
 		c.Header("Retry-After", strconv.FormatInt(int64((de.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	c.Header("Cache-Control", "no-store")
-	c.Set(ctxErrorCode, de.Code)
+	requestOf(c).errorCode = de.Code
 	c.AbortWithStatusJSON(status, errorBody{Code: de.Code, Message: de.Message, Field: de.Field, RequestID: requestIDOf(c)})
 }
 

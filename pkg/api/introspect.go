@@ -51,7 +51,7 @@ func introspect(auth Authenticator, introspector Introspector) gin.HandlerFunc {
 			c.JSON(http.StatusOK, introspection{Active: false})
 			return nil
 		}
-		c.Set(ctxSession, claims.SessionID)
+		requestOf(c).session = claims.SessionID
 		c.JSON(http.StatusOK, introspection{
 			Active: true, Scope: claims.Scope, Subject: claims.Subject, Tenant: claims.Tenant,
 			SessionID: claims.SessionID, ID: claims.ID, Issuer: claims.Issuer, Audience: claims.Audience,

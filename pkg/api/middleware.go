@@ -10,14 +10,27 @@ import (
 	"go.uber.org/zap"
 )
 
-// Keys of request-scoped values in the gin context.
-const (
-	ctxRequestID = "widget.requestID"
-	ctxLogger    = "widget.logger"
-	ctxTenant    = "widget.tenant"
-	ctxSession   = "widget.session"
-	ctxErrorCode = "widget.errorCode"
-)
+// ctxRequest is the gin context key of the request's *request.
+const ctxRequest = "widget.request"
+
+// request is what the middleware and the handlers learn about a request and
+// the access log reports: one value in the gin context, set once.
+type request struct {
+	id        string
+	tenant    string
+	session   string
+	errorCode string
+	base      *zap.Logger // the server's
+	logger    *zap.Logger // base with the request id; made on first use
+}
+
+// requestOf returns the request's record that requestID made.
+func requestOf(c *gin.Context) *request {
+	if r, ok := c.Get(ctxRequest); ok {
+		return r.(*request)
+	}
+	return &request{base: zap.NewNop()} // requestID runs first on every route: not reached
+}
 
 // HeaderRequestID carries the request id in both directions.
 const HeaderRequestID = "X-Request-Id"
@@ -27,29 +40,31 @@ const HeaderRequestID = "X-Request-Id"
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
 // requestID gives every request an id, answers it in X-Request-Id, and
-// puts a logger carrying it in the context.
+// keeps it for the logs.
 func requestID(logger *zap.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.GetHeader(HeaderRequestID)
 		if !validRequestID.MatchString(id) {
 			id = "req_" + ksuid.New().String()
 		}
-		c.Set(ctxRequestID, id)
-		c.Set(ctxLogger, logger.With(zap.String("request_id", id)))
-		c.Header(HeaderRequestID, id)
+		c.Set(ctxRequest, &request{id: id, base: logger})
+		c.Writer.Header()[HeaderRequestID] = []string{id} // canonical already
 		c.Next()
 	}
 }
 
-func requestIDOf(c *gin.Context) string { return c.GetString(ctxRequestID) }
+func requestIDOf(c *gin.Context) string { return requestOf(c).id }
 
-// loggerOf returns the request-scoped logger that requestID put in the
-// context.
+// loggerOf returns the request-scoped logger: the server's, with the
+// request id. Most requests log one line, the access log, which adds the
+// id itself; so the scoped logger is only made for a request that logs
+// more.
 func loggerOf(c *gin.Context) *zap.Logger {
-	if l, ok := c.Get(ctxLogger); ok {
-		return l.(*zap.Logger)
+	r := requestOf(c)
+	if r.logger == nil {
+		r.logger = r.base.With(zap.String("request_id", r.id))
 	}
-	return zap.NewNop() // requestID runs first on every route: not reached
+	return r.logger
 }
 
 // accessLog writes one line per request. It logs the route template, not
@@ -65,23 +80,31 @@ func accessLog(metrics *Metrics) gin.HandlerFunc {
 			route = "unmatched"
 		}
 		status := c.Writer.Status()
-		metrics.observeRequest(route, c.Request.Method, status, time.Since(start))
-		if code := c.GetString(ctxErrorCode); status == http.StatusTooManyRequests && code != "" {
-			metrics.observeRefusal(c.FullPath(), code)
+		elapsed := time.Since(start)
+		metrics.observeRequest(route, c.Request.Method, status, elapsed)
+		r := requestOf(c)
+		if status == http.StatusTooManyRequests && r.errorCode != "" {
+			metrics.observeRefusal(route, r.errorCode)
 		}
-		fields := []zap.Field{
+		ce := r.base.Check(zap.InfoLevel, "request")
+		if ce == nil {
+			return
+		}
+		var buf [9]zap.Field // on the stack: a line's fields cost no allocation
+		fields := append(buf[:0],
+			zap.String("request_id", r.id),
 			zap.String("method", c.Request.Method),
 			zap.String("route", route),
 			zap.Int("status", status),
-			zap.Duration("duration", time.Since(start)),
+			zap.Duration("duration", elapsed),
 			zap.String("client_ip", c.ClientIP()),
-		}
-		for _, k := range [...]string{ctxTenant, ctxSession, ctxErrorCode} {
-			if v := c.GetString(k); v != "" {
-				fields = append(fields, zap.String(k[len("widget."):], v))
+		)
+		for _, f := range [...]struct{ key, v string }{{"tenant", r.tenant}, {"session", r.session}, {"errorCode", r.errorCode}} {
+			if f.v != "" {
+				fields = append(fields, zap.String(f.key, f.v))
 			}
 		}
-		loggerOf(c).Info("request", fields...)
+		ce.Write(fields...)
 	}
 }
 

@@ -19,7 +19,7 @@ func revokeSession(auth Authenticator, revoker Revoker) gin.HandlerFunc {
 		if err := revoker.RevokeSession(c, caller, tenant, sid); err != nil {
 			return err
 		}
-		c.Set(ctxSession, sid)
+		requestOf(c).session = sid
 		c.Status(http.StatusNoContent)
 		return nil
 	})
@@ -82,7 +82,7 @@ func authenticate(c *gin.Context, auth Authenticator) (widget.Caller, error) {
 	if err != nil {
 		return widget.Caller{}, err
 	}
-	c.Set(ctxTenant, caller.Tenant)
+	requestOf(c).tenant = caller.Tenant
 	return caller, nil
 }
 

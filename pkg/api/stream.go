@@ -42,8 +42,8 @@ func streamCaller(c *gin.Context, verifier SessionVerifier, tickets Tickets, str
 	} else if end != nil {
 		return nil, widget.Errorf(widget.CodeUnauthorized, "%s", end.Message)
 	}
-	c.Set(ctxTenant, claims.Tenant)
-	c.Set(ctxSession, claims.SessionID)
+	r := requestOf(c)
+	r.tenant, r.session = claims.Tenant, claims.SessionID
 	return claims, nil
 }
 

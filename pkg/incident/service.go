@@ -68,6 +68,16 @@ func NewService(src Source, shared Cache, ttl time.Duration, log *zap.Logger, no
 // cache or source holds. Errors are those of Source: ErrNotFound, or one
 // wrapping ErrUnavailable (also when ctx ends first).
 func (s *Service) Lookup(ctx context.Context, tenant, id string) (Incident, error) {
+	inc, err := s.held(ctx, tenant, id)
+	if err != nil {
+		return Incident{}, err
+	}
+	return inc.Clone(), nil // the tier's copy is shared: each caller gets its own
+}
+
+// held is Lookup without the copy: the incident it returns is the one this
+// replica holds, which nobody may change.
+func (s *Service) held(ctx context.Context, tenant, id string) (Incident, error) {
 	if !lookup.Addressable(tenant) || !lookup.Addressable(id) {
 		return Incident{}, ErrNotFound
 	}
@@ -76,7 +86,7 @@ func (s *Service) Lookup(ctx context.Context, tenant, id string) (Incident, erro
 	})
 	switch {
 	case err == nil:
-		return inc.Clone(), nil // the tier's copy is shared: each caller gets its own
+		return inc, nil
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnavailable):
 		return Incident{}, err
 	default: // ctx ended while the read was in flight
@@ -128,6 +138,6 @@ func (s *Service) load(ctx context.Context, tenant, id string) (Incident, time.D
 // sessions opened on one incident cost one request to the source per TTL,
 // and none to the shared cache while this replica holds it.
 func (s *Service) Warm(ctx context.Context, tenant, id string) error {
-	_, err := s.Lookup(ctx, tenant, id)
+	_, err := s.held(ctx, tenant, id)
 	return err
 }

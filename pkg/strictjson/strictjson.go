@@ -40,6 +40,15 @@ type Members map[string]json.RawMessage
 // ParseObject parses data as one JSON object whose member names are all in
 // allowed, each appearing at most once.
 func ParseObject(data []byte, allowed ...string) (Members, error) {
+	if m, ok := parseFlat(data, allowed); ok {
+		return m, nil
+	}
+	return parseSlow(data, allowed)
+}
+
+// parseSlow is ParseObject on encoding/json's decoder: every rule, and a
+// precise error.
+func parseSlow(data []byte, allowed []string) (Members, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, bodyErr("body must be a JSON object, got an empty body")
 	}
@@ -91,6 +100,9 @@ func (m Members) String(field string) (*string, error) {
 	}
 	if len(raw) == 0 || raw[0] != '"' {
 		return nil, &Error{Field: field, Message: "must be a string"}
+	}
+	if s, ok := plainValue(raw); ok {
+		return &s, nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
