@@ -49,7 +49,8 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 	if err != nil {
 		tb.Fatal(err)
 	}
-	logger := newLogger(cfg.LogLevel, io.Discard)
+	logger, closeLog := newLogger(cfg.LogLevel, cfg.LogFlushInterval, io.Discard)
+	tb.Cleanup(closeLog)
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
 	st, err := openStores(ctx, cfg, logger, prometheus.NewRegistry())

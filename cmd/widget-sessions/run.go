@@ -43,8 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	logger := newLogger(cfg.LogLevel, stderr)
-	defer logger.Sync() //nolint:errcheck // nothing to do about a failed flush at exit
+	logger, closeLog := newLogger(cfg.LogLevel, cfg.LogFlushInterval, stderr)
+	defer closeLog()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -139,13 +139,50 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		listener{name: "internal", addr: cfg.InternalAddr, srv: internal})
 }
 
-func newLogger(level string, w io.Writer) *zap.Logger {
+// newLogger returns the process's logger, writing JSON lines to w, and the
+// function that writes out what it buffers and stops it. With a flush
+// interval, lines below warn wait in a buffer for at most that long, so
+// that a request's access-log line costs no write of its own; a warn or
+// error line is written at once, after everything before it.
+func newLogger(level string, flush time.Duration, w io.Writer) (*zap.Logger, func()) {
 	var lvl zapcore.Level
 	_ = lvl.Set(level) // validated by config
 	enc := zap.NewProductionEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.Lock(zapcore.AddSync(w)), lvl)
-	return zap.New(core, zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(w))))
+	out := zapcore.Lock(zapcore.AddSync(w))
+	if flush <= 0 {
+		logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), out, lvl), zap.ErrorOutput(out))
+		return logger, func() { _ = logger.Sync() }
+	}
+	buffered := &zapcore.BufferedWriteSyncer{WS: out, Size: 256 << 10, FlushInterval: flush}
+	core := syncFrom{Core: zapcore.NewCore(zapcore.NewJSONEncoder(enc), buffered, lvl), level: zapcore.WarnLevel}
+	return zap.New(core, zap.ErrorOutput(out)), func() { _ = buffered.Stop() }
+}
+
+// syncFrom is a core that writes its buffer out after every entry at level
+// or above, so that a warning or an error is never held back.
+type syncFrom struct {
+	zapcore.Core
+	level zapcore.Level
+}
+
+func (c syncFrom) With(fields []zapcore.Field) zapcore.Core {
+	return syncFrom{Core: c.Core.With(fields), level: c.level}
+}
+
+func (c syncFrom) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+func (c syncFrom) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	err := c.Core.Write(e, fields)
+	if e.Level >= c.level {
+		err = errors.Join(err, c.Sync())
+	}
+	return err
 }
 
 // reloadOnHUP re-reads the signing key file on SIGHUP. A failed reload keeps
@@ -198,6 +235,7 @@ func serve(ctx context.Context, logger *zap.Logger, grace time.Duration, ls ...l
 		}
 		defer ln.Close()
 		logger.Info("listening", zap.String("listener", l.name), zap.String("addr", ln.Addr().String()))
+		_ = logger.Sync() // what a supervisor (or a test) waits for
 		go func(l listener, ln net.Listener) {
 			if err := l.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("%s listener: %w", l.name, err)

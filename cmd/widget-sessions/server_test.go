@@ -173,6 +173,9 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 		"WIDGET_ADDR":             "127.0.0.1:0",
 		"WIDGET_INTERNAL_ADDR":    "127.0.0.1:0",
 		"WIDGET_SHUTDOWN_TIMEOUT": "5s",
+		// Every line at once: tests read the log as requests end.
+		// TestBufferedLog covers the buffered default.
+		"WIDGET_LOG_FLUSH_INTERVAL": "0",
 	}
 	if env["WIDGET_CALLER_JWKS"] == "" && env["WIDGET_ENV"] != "live" {
 		e["WIDGET_DEV_IDP_KEY"] = filepath.Join(t.TempDir(), "dev-idp.jwks.json")

@@ -24,6 +24,9 @@ type Config struct {
 	Addr         string
 	InternalAddr string
 	LogLevel     string
+	// LogFlushInterval bounds how long an info line waits in the log
+	// buffer; 0: not buffered.
+	LogFlushInterval time.Duration
 
 	SigningKeys string // JWK Set file of private keys; "" = ephemeral dev key
 	SigningKID  string
@@ -249,6 +252,9 @@ func (c *Config) validate() error {
 	}
 	if c.Heartbeat <= 0 || c.Heartbeat > 15*time.Second {
 		bad("WIDGET_HEARTBEAT", "must be between 1ms and 15s: proxies close idle streams")
+	}
+	if c.LogFlushInterval > time.Minute {
+		bad("WIDGET_LOG_FLUSH_INTERVAL", "must be at most 1m: a crash loses what is buffered")
 	}
 	if c.TicketTTL <= 0 || c.TicketTTL > 5*time.Minute {
 		bad("WIDGET_STREAM_TICKET_TTL", "must be positive and at most 5m")

@@ -80,6 +80,8 @@ var settings = []setting{
 			}
 			return fmt.Errorf("must be debug, info, warn or error, got %q", v)
 		}},
+	{Env: "WIDGET_LOG_FLUSH_INTERVAL", Default: "1s", Doc: "Logs at `info` and below are buffered and written at least this often (and at 256 KiB), which spares every request a write to stderr; a `warn` or `error` line is written at once, with everything before it, and a shutdown writes all. `0`: every line is written at once.",
+		set: dur(func(c *Config) *time.Duration { return &c.LogFlushInterval })},
 	{Env: "WIDGET_SIGNING_KEYS", Doc: "JWK Set file of private signing keys (Ed25519 or P-256), made with `wsctl keys generate`. Reloaded on SIGHUP. Unset: an in-memory key, with a warning (refused in `live`).",
 		set: str(func(c *Config) *string { return &c.SigningKeys })},
 	{Env: "WIDGET_SIGNING_KID", Doc: "`kid` of the active signing key; the other keys are published for verification only. May be unset when the file holds one key.",
