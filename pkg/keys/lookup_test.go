@@ -31,16 +31,20 @@ func TestRingPublicKey(t *testing.T) {
 		t.Errorf("IsPrivateKey = %v, %v; want a public key", private, err)
 	}
 
+	// The same key on every call, so that a verifier's cache recognises it.
+	if again, _ := ring.PublicKey(kid); again != got {
+		t.Error("PublicKey returned another key for the same kid: a verifier would derive it on every token")
+	}
 	// A copy: changing it must not change what the Set publishes.
+	before, _ := set.JWKS()
 	if err := got.Set(jwk.KeyIDKey, "tampered"); err != nil {
 		t.Fatal(err)
 	}
-	again, ok := ring.PublicKey(kid)
-	if !ok {
-		t.Fatal("PublicKey lost the key after a caller modified its copy")
+	if after, _ := set.JWKS(); string(after) != string(before) {
+		t.Errorf("tampering with PublicKey's key changed the published JWKS:\n%s\nwas\n%s", after, before)
 	}
-	if k, _ := again.KeyID(); k != kid {
-		t.Errorf("kid after tampering with a copy = %q, want %q", k, kid)
+	if _, ok := set.PublicSet().LookupKeyID(kid); !ok {
+		t.Error("tampering with PublicKey's key changed the Set's own keys")
 	}
 
 	if _, ok := ring.PublicKey("no-such-kid"); ok {

@@ -21,8 +21,11 @@ import (
 type Set struct {
 	active signer
 	public jwk.Set // never handed out: PublicSet returns deep copies
-	jwks   []byte  // never handed out: JWKS returns copies
-	etag   string
+	// verifying holds a copy of each public key, made once, which
+	// PublicKey hands to the service's in-process verifiers.
+	verifying map[string]jwk.Key
+	jwks      []byte // never handed out: JWKS returns copies
+	etag      string
 }
 
 // Load builds a Set from the JWK Set file at path, which must hold private
@@ -90,10 +93,16 @@ func newSet(keys []privateKey, activeKID string) (*Set, error) {
 		return nil, err
 	}
 	public := jwk.NewSet()
+	verifying := make(map[string]jwk.Key, len(keys))
 	for _, k := range keys {
 		if err := public.AddKey(k.pub); err != nil {
 			return nil, fmt.Errorf("keys: key %q: publish: %w", k.kid, err)
 		}
+		c, err := k.pub.Clone()
+		if err != nil {
+			return nil, fmt.Errorf("keys: key %q: copy: %w", k.kid, err)
+		}
+		verifying[k.kid] = c
 	}
 	body, err := json.Marshal(public)
 	if err != nil {
@@ -103,10 +112,11 @@ func newSet(keys []privateKey, activeKID string) (*Set, error) {
 	// keys: a Set keeps no more secret material in memory than it uses.
 	sum := sha256.Sum256(body)
 	return &Set{
-		active: signer,
-		public: public,
-		jwks:   body,
-		etag:   `"` + hex.EncodeToString(sum[:16]) + `"`,
+		active:    signer,
+		public:    public,
+		verifying: verifying,
+		jwks:      body,
+		etag:      `"` + hex.EncodeToString(sum[:16]) + `"`,
 	}, nil
 }
 

@@ -196,9 +196,8 @@ func (c *keyCache) get(kid string, k jwk.Key) *publicKey {
 	p.src.Store(keyRef{k})
 	if old != nil && old.same(p) {
 		// The same key material in a new jwk.Key: the set was
-		// fetched again, or the source hands out copies (KeyFunc
-		// over keys.Ring). Re-point the entry instead of rewriting
-		// the map.
+		// fetched again, or the source handed out a new copy.
+		// Re-point the entry instead of rewriting the map.
 		old.src.Store(keyRef{k})
 		return old
 	}
