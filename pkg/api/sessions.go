@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/causeflow/widget-sessions/pkg/jsonwrite"
 	"github.com/causeflow/widget-sessions/pkg/session"
 	"github.com/causeflow/widget-sessions/pkg/strictjson"
 	"github.com/causeflow/widget-sessions/pkg/widget"
@@ -60,14 +62,29 @@ func createSession(auth Authenticator, minter Minter, metrics *Metrics, widgetUR
 		// The body holds a bearer credential: no cache may keep it.
 		c.Header("Cache-Control", "no-store")
 		c.Header("Pragma", "no-cache")
-		c.JSON(http.StatusCreated, createSessionResponse{
+		c.Data(http.StatusCreated, jsonType, createSessionResponse{
 			SessionID:    sess.ID,
 			SessionToken: sess.Token,
 			ExpiresAt:    sess.ExpiresAt.UTC().Format(time.RFC3339),
 			WidgetURL:    widgetURLBase + "/embed?session=" + url.QueryEscape(sess.ID),
-		})
+		}.encode())
 		return nil
 	})
+}
+
+// jsonType is the Content-Type of a JSON answer, as gin's c.JSON sends it.
+const jsonType = "application/json; charset=utf-8"
+
+// encode returns r as encoding/json writes it, without its reflection when
+// every member is plain, as a mint's nearly always are.
+func (r createSessionResponse) encode() []byte {
+	if !jsonwrite.Plain(r.SessionID) || !jsonwrite.Plain(r.SessionToken) || !jsonwrite.Plain(r.ExpiresAt) || !jsonwrite.Plain(r.WidgetURL) {
+		b, _ := json.Marshal(r) // strings only: it cannot fail
+		return b
+	}
+	return jsonwrite.Begin(64+len(r.SessionID)+len(r.SessionToken)+len(r.ExpiresAt)+len(r.WidgetURL)).
+		String("sessionId", r.SessionID).String("sessionToken", r.SessionToken).
+		String("expiresAt", r.ExpiresAt).String("widgetUrl", r.WidgetURL).End()
 }
 
 // decodeSessionParams reads the JSON body strictly: one object, known

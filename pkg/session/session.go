@@ -6,7 +6,6 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -129,7 +128,7 @@ func (m *Minter) Mint(ctx context.Context, caller widget.Caller, req widget.Sess
 		return widget.Session{}, fmt.Errorf("session: new id: %w", err)
 	}
 	exp := now.Add(req.TTL)
-	payload, err := json.Marshal(token.Claims{
+	payload := token.Claims{
 		Issuer:    m.cfg.Issuer,
 		Audience:  m.cfg.Audience,
 		Subject:   req.UserID,
@@ -141,10 +140,7 @@ func (m *Minter) Mint(ctx context.Context, caller widget.Caller, req widget.Sess
 		Expiry:    exp.Unix(),
 		Incident:  req.IncidentID,
 		Scope:     token.Scope,
-	})
-	if err != nil {
-		return widget.Session{}, fmt.Errorf("session: encode claims: %w", err)
-	}
+	}.Encode()
 	compact, err := m.cfg.Signer.Sign(payload)
 	if err != nil {
 		return widget.Session{}, fmt.Errorf("session: sign: %w", err)

@@ -1,6 +1,7 @@
 package token_test
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -32,4 +33,22 @@ func TestUnwrap(t *testing.T) {
 	if token.Wrap(token.EnvLive, "x.y.z") != "wst_live_x.y.z" {
 		t.Fatal("Wrap does not prefix wst_live_")
 	}
+}
+
+// FuzzClaimsEncode holds Claims.Encode to encoding/json: the same bytes,
+// whether the strings take the fast path or not.
+func FuzzClaimsEncode(f *testing.F) {
+	f.Add("https://widget-sessions.causeflow.io", "causeflow-widget", "user_alice", "demo", "wsess_2pTqyZ5cMlBfKqv0w1j1aF7Xh3G", "inc_1", int64(1700000000))
+	f.Add("iss", "aud", "ünï", "a<b", `a"b`, "", int64(-1))
+	f.Fuzz(func(t *testing.T, iss, aud, sub, tid, sid, inc string, iat int64) {
+		c := token.Claims{Issuer: iss, Audience: aud, Subject: sub, Tenant: tid, SessionID: sid, ID: sid,
+			IssuedAt: iat, NotBefore: iat, Expiry: iat + 900, Incident: inc, Scope: token.Scope}
+		want, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Encode(); string(got) != string(want) {
+			t.Fatalf("Encode = %s\nencoding/json %s", got, want)
+		}
+	})
 }
