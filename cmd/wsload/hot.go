@@ -139,8 +139,11 @@ func hot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	const mintBody, incidentBody = `{"userId":"user_alice"}`, `{"userId":"user_alice","incidentId":"inc_EXAMPLE_01JX"}`
+	// The bare server is sent the same requests, Authorization header
+	// included: it reads the header as any server must, and checks
+	// nothing.
 	bareMint := func(body string) target {
-		return target{url: "http://" + bareAddr + "/mint", body: body, contentType: "application/json", server: bare}
+		return target{url: "http://" + bareAddr + "/mint", body: body, contentType: "application/json", authorization: "Bearer " + admin, server: bare}
 	}
 	oursMint := func(r *replica, body string) target {
 		return target{url: "http://" + r.public + "/v1/widget/sessions", body: body, contentType: "application/json", authorization: "Bearer " + admin, server: r.proc}
@@ -150,7 +153,7 @@ func hot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"mint, memory stores", bareMint(mintBody), oursMint(memory, mintBody)},
 		{"mint with an incident, Redis", bareMint(incidentBody), oursMint(onRedis, incidentBody)},
 		{"introspection, Redis mirror",
-			target{url: "http://" + bareAddr + "/introspect", body: "token=" + url.QueryEscape(bareToken), contentType: form, server: bare},
+			target{url: "http://" + bareAddr + "/introspect", body: "token=" + url.QueryEscape(bareToken), contentType: form, authorization: "Bearer " + gateway, server: bare},
 			target{url: "http://" + onRedis.public + "/v1/widget/tokens/introspect", body: "token=" + url.QueryEscape(sessionToken), contentType: form, authorization: "Bearer " + gateway, server: onRedis.proc}},
 	}
 	out("wsload hot: each server on core 0 (GOMAXPROCS=1), wrk on core 1 (%d connections); %d pairs of %v runs per path", cfg.conns, cfg.rounds, cfg.duration)

@@ -99,11 +99,19 @@ func TestInternalHandler(t *testing.T) {
 
 	t.Run("metrics", func(t *testing.T) {
 		_, _, before := get(t, "/metrics")
-		if strings.Contains(before, `widget_sessions_mints_total{result="created"}`) {
-			t.Fatalf("a created mint is counted before any mint:\n%s", before)
+		// The created series exists from the start, at zero, so that a
+		// rate over it is defined before the first mint.
+		if !strings.Contains(before, `widget_sessions_mints_total{result="created"} 0`) {
+			t.Fatalf("the created mints are not counted from zero before any mint:\n%s", before)
 		}
 		f.mint(t, `{"userId":"user_alice"}`)
 		f.do(t, f.mintRequest(t, "", `{}`))
+		// Methods a client makes up share one series.
+		for _, method := range []string{"BREW", "WHEN"} {
+			req := f.mintRequest(t, "", `{}`)
+			req.Method = method
+			f.do(t, req)
+		}
 		code, hdr, body := get(t, "/metrics")
 		if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain") {
 			t.Fatalf("/metrics = %d %s", code, hdr.Get("Content-Type"))
@@ -114,11 +122,15 @@ func TestInternalHandler(t *testing.T) {
 			`widget_sessions_mint_duration_seconds_count{result="created"} 1`,
 			`widget_sessions_http_requests_total{method="POST",route="/v1/widget/sessions",status="201"} 1`,
 			`widget_sessions_http_requests_total{method="POST",route="/v1/widget/sessions",status="401"} 1`,
+			`widget_sessions_http_requests_total{method="other",route="unmatched",status="405"} 2`,
 			`widget_sessions_http_request_duration_seconds_count{route="/v1/widget/sessions"} 2`,
 		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("/metrics lacks %s", want)
 			}
+		}
+		if strings.Contains(body, `method="BREW"`) {
+			t.Error("a made-up method got a series of its own")
 		}
 	})
 }

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +17,24 @@ type Metrics struct {
 	requests     *prometheus.CounterVec
 	reqDuration  *prometheus.HistogramVec
 	refusals     *prometheus.CounterVec
+
+	// byRequest holds each (route, method, status)'s counter and
+	// histogram once looked up: a request then costs one map read, not
+	// two label hashes and a status formatted. It is bounded: routes are
+	// templates, methods are the known ones or "other", and statuses are
+	// the few this service answers.
+	byRequest sync.Map // requestKey → requestSeries
+	created   requestSeries
+}
+
+type requestKey struct {
+	route, method string
+	status        int
+}
+
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -48,17 +68,44 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			return nil, err
 		}
 	}
+	m.created = requestSeries{m.mints.WithLabelValues("created"), m.mintDuration.WithLabelValues("created")}
 	return m, nil
 }
 
 func (m *Metrics) observeMint(result string, d time.Duration) {
+	if result == "created" {
+		m.created.count.Inc()
+		m.created.duration.Observe(d.Seconds())
+		return
+	}
 	m.mints.WithLabelValues(result).Inc()
 	m.mintDuration.WithLabelValues(result).Observe(d.Seconds())
 }
 
 func (m *Metrics) observeRequest(route, method string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.reqDuration.WithLabelValues(route).Observe(d.Seconds())
+	k := requestKey{route: route, method: knownMethod(method), status: status}
+	s, ok := m.byRequest.Load(k)
+	if !ok {
+		s, _ = m.byRequest.LoadOrStore(k, requestSeries{
+			count:    m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(status)),
+			duration: m.reqDuration.WithLabelValues(route),
+		})
+	}
+	series := s.(requestSeries)
+	series.count.Inc()
+	series.duration.Observe(d.Seconds())
+}
+
+// knownMethod is method when it is one HTTP defines, and "other" for
+// anything else: a client choosing the method must not choose how many
+// series the metrics hold.
+func knownMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 func (m *Metrics) observeRefusal(route, code string) {

@@ -60,8 +60,8 @@ func createSession(auth Authenticator, minter Minter, metrics *Metrics, widgetUR
 		}
 		requestOf(c).session = sess.ID
 		// The body holds a bearer credential: no cache may keep it.
-		c.Header("Cache-Control", "no-store")
-		c.Header("Pragma", "no-cache")
+		h := c.Writer.Header()
+		h["Cache-Control"], h["Pragma"] = noStore, noCache
 		c.Data(http.StatusCreated, jsonType, createSessionResponse{
 			SessionID:    sess.ID,
 			SessionToken: sess.Token,
@@ -74,6 +74,13 @@ func createSession(auth Authenticator, minter Minter, metrics *Metrics, widgetUR
 
 // jsonType is the Content-Type of a JSON answer, as gin's c.JSON sends it.
 const jsonType = "application/json; charset=utf-8"
+
+// Header values every mint answers with, shared: net/http only reads them,
+// and a later Add would copy, never write through (capacity 1).
+var (
+	noStore = []string{"no-store"}
+	noCache = []string{"no-cache"}
+)
 
 // encode returns r as encoding/json writes it, without its reflection when
 // every member is plain, as a mint's nearly always are.
