@@ -9,6 +9,8 @@ import (
 	"errors"
 	"flag"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -22,8 +24,20 @@ import (
 func bareAPI(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bare-api", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, to read next to the service's")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {

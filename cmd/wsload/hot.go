@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/causeflow/widget-sessions/pkg/devidp"
@@ -42,7 +43,6 @@ if auth ~= nil and auth ~= "" then wrk.headers["Authorization"] = auth end
 // target is one side of a comparison: a POST that wrk repeats.
 type target struct {
 	url, body, contentType, authorization string
-	server                                *proc // whose CPU time a run is charged
 }
 
 // scenario compares the service's handling of a request with the bare
@@ -143,21 +143,21 @@ func hot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// included: it reads the header as any server must, and checks
 	// nothing.
 	bareMint := func(body string) target {
-		return target{url: "http://" + bareAddr + "/mint", body: body, contentType: "application/json", authorization: "Bearer " + admin, server: bare}
+		return target{url: "http://" + bareAddr + "/mint", body: body, contentType: "application/json", authorization: "Bearer " + admin}
 	}
 	oursMint := func(r *replica, body string) target {
-		return target{url: "http://" + r.public + "/v1/widget/sessions", body: body, contentType: "application/json", authorization: "Bearer " + admin, server: r.proc}
+		return target{url: "http://" + r.public + "/v1/widget/sessions", body: body, contentType: "application/json", authorization: "Bearer " + admin}
 	}
 	form := "application/x-www-form-urlencoded"
 	scenarios := []scenario{
 		{"mint, memory stores", bareMint(mintBody), oursMint(memory, mintBody)},
 		{"mint with an incident, Redis", bareMint(incidentBody), oursMint(onRedis, incidentBody)},
 		{"introspection, Redis mirror",
-			target{url: "http://" + bareAddr + "/introspect", body: "token=" + url.QueryEscape(bareToken), contentType: form, authorization: "Bearer " + gateway, server: bare},
-			target{url: "http://" + onRedis.public + "/v1/widget/tokens/introspect", body: "token=" + url.QueryEscape(sessionToken), contentType: form, authorization: "Bearer " + gateway, server: onRedis.proc}},
+			target{url: "http://" + bareAddr + "/introspect", body: "token=" + url.QueryEscape(bareToken), contentType: form, authorization: "Bearer " + gateway},
+			target{url: "http://" + onRedis.public + "/v1/widget/tokens/introspect", body: "token=" + url.QueryEscape(sessionToken), contentType: form, authorization: "Bearer " + gateway}},
 	}
-	out("wsload hot: each server on core 0 (GOMAXPROCS=1), wrk on core 1 (%d connections); %d pairs of %v runs per path", cfg.conns, cfg.rounds, cfg.duration)
-	out("%-30s %12s %12s %-19s %7s   %-22s %-22s", "path", "bare req/s", "ours req/s", "ratio (range)", "by CPU", "bare p50 / p99", "ours p50 / p99")
+	out("wsload hot: each server on core 0 (GOMAXPROCS=1), wrk on core 1 (%d connections); per path, %d rounds of %v runs: ours and bare alone, one after the other, then both at once sharing core 0", cfg.conns, cfg.rounds, cfg.duration)
+	out("%-30s %12s %12s %-19s %9s   %-22s %-22s", "path", "bare req/s", "ours req/s", "alternating (range)", "sharing", "bare p50 / p99", "ours p50 / p99")
 	for _, sc := range scenarios {
 		if !strings.Contains(sc.name, cfg.only) {
 			continue
@@ -169,43 +169,61 @@ func hot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// compare warms both sides, then runs them in pairs, one right after the
-// other and in alternating order, so that what the machine's neighbours do
-// weighs on both sides of a pair alike. It prints the median throughput of
-// each side, the median of the pairs' ratios with their range, and the
-// latency percentiles of each side's median run.
+// compare warms both sides, then measures their ratio two ways, each
+// cfg.rounds times:
+//   - alternating: runs of each alone, in pairs one right after the other
+//     and in alternating order, so that what the machine's neighbours do
+//     weighs on both sides of a pair alike;
+//   - sharing: both loaded at once, each by half the connections, so that
+//     they share core 0 and every moment of it. With both saturated, the
+//     scheduler gives each half the core, and the ratio of throughputs is
+//     the ratio of costs per request, whatever the neighbours do.
+//
+// It prints the median throughput of each side run alone, the median ratio
+// of each way with the alternating range, and the latency percentiles of
+// each side's median run alone.
 func compare(ctx context.Context, cfg hotConfig, script string, sc scenario, out func(string, ...any)) error {
 	for _, t := range []target{sc.bare, sc.ours} {
-		if _, err := runWrk(ctx, cfg, script, t, 2*time.Second); err != nil {
+		if _, err := runWrk(ctx, cfg.conns, script, t, 2*time.Second); err != nil {
 			return err
 		}
 	}
 	var bare, ours []wrkResult
-	var ratios, cpuRatios []float64
+	var ratios, shared []float64
 	for i := range cfg.rounds {
 		first, second := sc.bare, sc.ours
 		if i%2 == 1 {
 			first, second = second, first
 		}
-		a, err := runWrk(ctx, cfg, script, first, cfg.duration)
+		a, err := runWrk(ctx, cfg.conns, script, first, cfg.duration)
 		if err != nil {
 			return err
 		}
-		b, err := runWrk(ctx, cfg, script, second, cfg.duration)
+		b, err := runWrk(ctx, cfg.conns, script, second, cfg.duration)
 		if err != nil {
 			return err
 		}
 		if i%2 == 1 {
 			a, b = b, a
 		}
-		bare, ours = append(bare, a), append(ours, b)
-		ratios, cpuRatios = append(ratios, b.rps/a.rps), append(cpuRatios, a.cpuPerRequest.Seconds()/b.cpuPerRequest.Seconds())
+		bare, ours, ratios = append(bare, a), append(ours, b), append(ratios, b.rps/a.rps)
+
+		var sa, sb wrkResult
+		var ea, eb error
+		var wg sync.WaitGroup
+		wg.Go(func() { sa, ea = runWrk(ctx, max(1, cfg.conns/2), script, sc.bare, cfg.duration) })
+		wg.Go(func() { sb, eb = runWrk(ctx, max(1, cfg.conns/2), script, sc.ours, cfg.duration) })
+		wg.Wait()
+		if err := errors.Join(ea, eb); err != nil {
+			return err
+		}
+		shared = append(shared, sb.rps/sa.rps)
 	}
 	b, o := median(bare), median(ours)
 	slices.Sort(ratios)
-	slices.Sort(cpuRatios)
-	out("%-30s %12.0f %12.0f %6.2fx (%.2f-%.2f) %6.2fx   %-22s %-22s", sc.name, b.rps, o.rps,
-		ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1], cpuRatios[len(cpuRatios)/2],
+	slices.Sort(shared)
+	out("%-30s %12.0f %12.0f %6.2fx (%.2f-%.2f) %8.2fx   %-22s %-22s", sc.name, b.rps, o.rps,
+		ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1], shared[len(shared)/2],
 		b.p50.String()+" / "+b.p99.String(), o.p50.String()+" / "+o.p99.String())
 	return nil
 }
@@ -213,10 +231,6 @@ func compare(ctx context.Context, cfg hotConfig, script string, sc scenario, out
 type wrkResult struct {
 	rps      float64
 	p50, p99 time.Duration
-	// cpuPerRequest is the server's CPU time over the run, per request:
-	// unlike the throughput, it does not move with what the machine's
-	// neighbours take from its core.
-	cpuPerRequest time.Duration
 }
 
 func median(rs []wrkResult) wrkResult {
@@ -226,22 +240,17 @@ func median(rs []wrkResult) wrkResult {
 }
 
 var (
-	wrkRPS      = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	wrkPct      = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
-	wrkNon2xx   = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
-	wrkRequests = regexp.MustCompile(`(\d+) requests in `)
-	wrkSockErr  = regexp.MustCompile(`Socket errors: .*`)
+	wrkRPS     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkPct     = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	wrkNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	wrkSockErr = regexp.MustCompile(`Socket errors: .*`)
 )
 
 // runWrk runs wrk on core 1 against t for d and reads its report. A run
 // with any non-2xx answer or socket error is an error: it would measure
 // refusals, not the path.
-func runWrk(ctx context.Context, cfg hotConfig, script string, t target, d time.Duration) (wrkResult, error) {
-	cpuBefore, err := t.server.cpu()
-	if err != nil {
-		return wrkResult{}, err
-	}
-	cmd := exec.CommandContext(ctx, "taskset", "-c", "1", "wrk", "-t1", "-c"+strconv.Itoa(cfg.conns), "-d"+d.String(), "--latency", "-s", script, t.url)
+func runWrk(ctx context.Context, conns int, script string, t target, d time.Duration) (wrkResult, error) {
+	cmd := exec.CommandContext(ctx, "taskset", "-c", "1", "wrk", "-t1", "-c"+strconv.Itoa(conns), "-d"+d.String(), "--latency", "-s", script, t.url)
 	cmd.Env = append(os.Environ(), "WRK_BODY="+t.body, "WRK_CONTENT_TYPE="+t.contentType, "WRK_AUTHORIZATION="+t.authorization)
 	b, err := cmd.CombinedOutput()
 	report := string(b)
@@ -258,16 +267,8 @@ func runWrk(ctx context.Context, cfg hotConfig, script string, t target, d time.
 	if m == nil {
 		return wrkResult{}, fmt.Errorf("wrk: no Requests/sec in %q", report)
 	}
-	cpuAfter, err := t.server.cpu()
-	if err != nil {
-		return wrkResult{}, err
-	}
 	var r wrkResult
 	r.rps, _ = strconv.ParseFloat(m[1], 64)
-	if reqs := wrkRequests.FindStringSubmatch(report); reqs != nil {
-		n, _ := strconv.ParseFloat(reqs[1], 64)
-		r.cpuPerRequest = time.Duration(float64(cpuAfter-cpuBefore) / n)
-	}
 	for _, p := range wrkPct.FindAllStringSubmatch(report, -1) {
 		v, _ := strconv.ParseFloat(p[2], 64)
 		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[p[3]]
