@@ -4,7 +4,7 @@ GO      ?= go
 BIN     ?= bin
 BENCHTIME ?= 1s
 
-.PHONY: all build run test test-deps test-browser browser-deps test-faults vet bench load-streams fuzz config-table clean
+.PHONY: all build run test test-deps test-browser browser-deps test-faults vet bench load load-deps load-streams fuzz config-table clean
 
 all: build
 
@@ -68,6 +68,23 @@ bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) \
 		./pkg/keys/ ./pkg/session/ ./pkg/api/ ./pkg/verify/ ./pkg/revoke/ ./pkg/redis/ ./pkg/events/ ./pkg/stream/ \
 		./cmd/widget-sessions/
+
+# The hot paths under load (cmd/wsload hot): mint on the in-memory stores,
+# mint with an incident on Redis, and introspection on Redis, each against
+# a bare net/http server doing the same crypto and JSON and nothing else
+# (wsload bare-api), driven by wrk with the same requests. Each server is
+# pinned to core 0 with GOMAXPROCS=1, wrk to core 1. It prints the ratio of
+# throughputs (runs alone, alternating; and both at once sharing core 0)
+# and latency percentiles. A measurement, not a test: never part of
+# `make test`.
+load: load-deps
+	$(GO) build -o bin/widget-sessions ./cmd/widget-sessions
+	$(GO) build -o bin/wsload ./cmd/wsload
+	./bin/wsload hot -bin bin/widget-sessions
+
+load-deps: test-deps
+	@command -v wrk >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
+	@command -v taskset >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y util-linux; }
 
 # The edge under load (cmd/wsload): STREAMS widget streams held on one
 # replica pinned to one core, over a redis-server it starts; memory per

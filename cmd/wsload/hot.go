@@ -287,34 +287,11 @@ func runWrk(ctx context.Context, conns int, script string, t target, d time.Dura
 // tenant's budgets lifted: they are not what is measured. It logs at info,
 // as in production: the access log is part of the path.
 func startHotReplica(ctx context.Context, cfg hotConfig, name, redisAddr, idpKey string) (*replica, error) {
-	pub, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	internal, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	env := []string{
-		"GOMAXPROCS=1",
-		"WIDGET_ADDR=" + pub, "WIDGET_INTERNAL_ADDR=" + internal,
-		"WIDGET_URL_BASE=http://" + pub,
-		"WIDGET_DEV_IDP_KEY=" + idpKey,
-		"WIDGET_PPROF=true",
-		"WIDGET_MINT_RATE_LIMIT=100000000",
-	}
+	env := []string{"WIDGET_DEV_IDP_KEY=" + idpKey, "WIDGET_MINT_RATE_LIMIT=100000000"}
 	if redisAddr != "" {
 		env = append(env, "WIDGET_REDIS_URL=redis://"+redisAddr)
 	}
-	p, err := start(cfg.dir, name, "taskset", []string{"-c", "0", cfg.bin}, env)
-	if err != nil {
-		return nil, err
-	}
-	if err := waitHTTP(ctx, "http://"+internal+"/readyz", 30*time.Second); err != nil {
-		p.stop()
-		return nil, fmt.Errorf("%s: %w (see %s)", name, err, filepath.Join(cfg.dir, name+".log"))
-	}
-	return &replica{proc: p, public: pub, internal: internal}, nil
+	return launchReplica(ctx, cfg.dir, name, cfg.bin, true, env)
 }
 
 // mintOne mints a session on the service at addr and returns its token.

@@ -134,6 +134,22 @@ type replica struct {
 }
 
 func startReplica(ctx context.Context, cfg streamsConfig, name, redisAddr, idpKey string, extra ...string) (*replica, error) {
+	return launchReplica(ctx, cfg.dir, name, cfg.bin, false, append([]string{
+		"WIDGET_REDIS_URL=redis://" + redisAddr,
+		"WIDGET_DEV_IDP_KEY=" + idpKey,
+		"WIDGET_LOG_LEVEL=warn",
+		// The load is one tenant's: its budgets must not be what is measured.
+		"WIDGET_MINT_RATE_LIMIT=100000000",
+		"WIDGET_REVOCATION_RATE_LIMIT=100000000",
+		"WIDGET_MAX_STREAMS_PER_CLIENT=1000000",
+	}, extra...))
+}
+
+// launchReplica starts the service's binary bin on free loopback
+// addresses, on one core (GOMAXPROCS=1, and pinned to core 0 when pin),
+// with its profiler on (its heap profile collects garbage first) and env,
+// and waits until it is ready.
+func launchReplica(ctx context.Context, dir, name, bin string, pin bool, env []string) (*replica, error) {
 	pub, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -142,26 +158,23 @@ func startReplica(ctx context.Context, cfg streamsConfig, name, redisAddr, idpKe
 	if err != nil {
 		return nil, err
 	}
-	env := append([]string{
+	env = append([]string{
 		"GOMAXPROCS=1",
 		"WIDGET_ADDR=" + pub, "WIDGET_INTERNAL_ADDR=" + internal,
 		"WIDGET_URL_BASE=http://" + pub,
-		"WIDGET_REDIS_URL=redis://" + redisAddr,
-		"WIDGET_DEV_IDP_KEY=" + idpKey,
-		"WIDGET_LOG_LEVEL=warn",
-		"WIDGET_PPROF=true", // its heap profile collects garbage first
-		// The load is one tenant's: its budgets must not be what is measured.
-		"WIDGET_MINT_RATE_LIMIT=100000000",
-		"WIDGET_REVOCATION_RATE_LIMIT=100000000",
-		"WIDGET_MAX_STREAMS_PER_CLIENT=1000000",
-	}, extra...)
-	p, err := start(cfg.dir, name, cfg.bin, nil, env)
+		"WIDGET_PPROF=true",
+	}, env...)
+	cmd, args := bin, []string(nil)
+	if pin {
+		cmd, args = "taskset", []string{"-c", "0", bin}
+	}
+	p, err := start(dir, name, cmd, args, env)
 	if err != nil {
 		return nil, err
 	}
 	if err := waitHTTP(ctx, "http://"+internal+"/readyz", 30*time.Second); err != nil {
 		p.stop()
-		return nil, fmt.Errorf("%s: %w (see %s)", name, err, filepath.Join(cfg.dir, name+".log"))
+		return nil, fmt.Errorf("%s: %w (see %s)", name, err, filepath.Join(dir, name+".log"))
 	}
 	return &replica{proc: p, public: pub, internal: internal}, nil
 }

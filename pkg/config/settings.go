@@ -132,7 +132,7 @@ var settings = []setting{
 		set: str(func(c *Config) *string { return &c.Incidents })},
 	{Env: "WIDGET_INCIDENTS_TOKEN", Doc: "Bearer token sent to an HTTP incident source. Never logged.",
 		set: str(func(c *Config) *string { return &c.IncidentsToken })},
-	{Env: "WIDGET_CONTEXT_TTL", Default: "5m", Doc: "How long an incident's context stays in the cache (Redis, or memory) before the source is asked again.",
+	{Env: "WIDGET_CONTEXT_TTL", Default: "5m", Doc: "How long an incident's context is served from the cache (each replica's, and Redis when configured) before the source is asked again: the most a context can be out of date.",
 		set: dur(func(c *Config) *time.Duration { return &c.ContextTTL })},
 	{Env: "WIDGET_ASSISTANT_URL", Doc: "An OpenAI-compatible server for the assistant: `POST {url}/chat/completions` with `stream: true` (e.g. `https://api.openai.com/v1`, or a vLLM/Ollama endpoint). The incident context goes as JSON data in a system message of its own, the conversation (within the budget below) into the messages. Unset: the embedded assistant, which answers from the incident context.",
 		set: str(func(c *Config) *string { return &c.AssistantURL })},
