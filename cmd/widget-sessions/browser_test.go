@@ -11,6 +11,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -51,11 +52,28 @@ body { margin: 0; font: 14px system-ui, sans-serif; background: #e9edf3; }
 <script src="{{.SDK}}"></script>
 <script>
 window.cfMessages = [];
+window.cfEvents = [];
+window.cfRefreshes = [];
+window.cfTokenInUse = {{.Token}};
 window.addEventListener("message", function (e) { window.cfMessages.push(e.origin + " " + (e.data && e.data.type)); });
-window.cfWidget = CauseFlowWidget.mount({
+var options = {
   element: document.getElementById("widget"),
   sessionToken: {{.Token}},
   widgetUrl: {{.WidgetURL}}
+};
+{{if .Mint}}
+// The host's backend mints a new session of the same user and incident.
+options.getSessionToken = function (current) {
+  window.cfRefreshes.push(current === window.cfTokenInUse ? "with the current token" : "with another token");
+  return fetch("/token", { method: "POST" }).then(function (r) {
+    if (!r.ok) { throw new Error("mint " + r.status); }
+    return r.json();
+  }).then(function (d) { window.cfTokenInUse = d.sessionToken; return d.sessionToken; });
+};
+{{end}}
+window.cfWidget = CauseFlowWidget.mount(options);
+["ready", "sessionExpired", "sessionRevoked", "error", "closed"].forEach(function (e) {
+  window.cfWidget.on(e, function () { window.cfEvents.push(e); });
 });
 </script></body></html>`))
 
@@ -63,6 +81,10 @@ type hostPageData struct {
 	SDK       string
 	Token     string
 	WidgetURL string
+	// Mint, when set, is the host's backend: POST /token answers
+	// {"sessionToken": ...} from it, and the page mounts with
+	// getSessionToken.
+	Mint func() (string, error)
 }
 
 // startHost serves the customer's page on http://localhost:PORT: another
@@ -75,6 +97,16 @@ func startHost(t *testing.T, data *hostPageData) (origin string) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" && r.Method == http.MethodPost && data.Mint != nil {
+			tok, err := data.Mint()
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]string{"sessionToken": tok})
+			return
+		}
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
 			return
@@ -245,13 +277,12 @@ func TestBrowserWidget(t *testing.T) {
 		t.Errorf("severity badge %q, want \"high badge sev-high\"", sev)
 	}
 	// The handshake went through the host page: the widget said it was
-	// ready, from its own origin, and nothing else spoke to the page.
-	msgs, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.cfMessages`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(msgs) != 1 || msgs[0] != s.public+" causeflow:ready" {
-		t.Errorf("host page received %q, want one causeflow:ready from %s", msgs, s.public)
+	// ready, then that its session loaded, from its own origin, and
+	// nothing else spoke to the page; the SDK told the page "ready".
+	msgs := evalUntil(t, ctx, 5*time.Second, "the widget's messages to the host page", `window.cfMessages.join(",") + "|" + window.cfEvents.join(",")`,
+		func(v string) bool { return strings.Count(v, "causeflow:") >= 2 && strings.HasSuffix(v, "|ready") })
+	if want := s.public + " causeflow:ready," + s.public + " causeflow:session-ready|ready"; msgs != want {
+		t.Errorf("host page received %q, want %q", msgs, want)
 	}
 
 	// Wait for the input to be enabled (the stream is being opened), then ask.

@@ -60,5 +60,6 @@ func Edge(verifier SessionVerifier, chat Chat, streams *stream.Hub, tickets Tick
 		r.GET("/embed/widget.js", asset(page.Script()))
 		r.GET("/embed/widget.css", asset(page.Style()))
 		r.GET("/sdk.js", asset(page.SDK()))
+		r.GET("/sdk.d.ts", asset(page.SDKTypes()))
 	}, nil
 }

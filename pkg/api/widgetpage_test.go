@@ -108,6 +108,7 @@ func TestEmbedAssets(t *testing.T) {
 		{"/embed/widget.js", "text/javascript; charset=utf-8", `"causeflow:ready"`},
 		{"/embed/widget.css", "text/css; charset=utf-8", ".msg.assistant"},
 		{"/sdk.js", "text/javascript; charset=utf-8", "CauseFlowWidget"},
+		{"/sdk.d.ts", "application/typescript; charset=utf-8", "getSessionToken?: (currentToken: string) => string | Promise<string>;"},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
 			resp := f.get(t, tt.path)
@@ -140,7 +141,7 @@ func TestEmbedAssets(t *testing.T) {
 	}
 	t.Run("sdk posts the token to the widget's exact origin only", func(t *testing.T) {
 		body := string(f.get(t, "/sdk.js").Body)
-		for _, want := range []string{"ev.source !== iframe.contentWindow", "ev.origin !== origin", `sessionToken: token }, origin)`} {
+		for _, want := range []string{"ev.source !== iframe.contentWindow", "ev.origin !== origin", `sessionToken: tok }, origin)`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("sdk.js lacks %q", want)
 			}

@@ -29,6 +29,8 @@ const (
 	typeHTML = "text/html; charset=utf-8"
 	typeJS   = "text/javascript; charset=utf-8"
 	typeCSS  = "text/css; charset=utf-8"
+	// typeTS is what the TypeScript compiler's own files are served as.
+	typeTS = "application/typescript; charset=utf-8"
 )
 
 // assetCache lets browsers and CDNs keep the static assets a little while;
@@ -87,7 +89,7 @@ func New(origins []string) (*Widget, error) {
 	w.csp = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
 		"img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors " + ancestors
 
-	for name, ct := range map[string]string{"widget.js": typeJS, "widget.css": typeCSS, "sdk.js": typeJS} {
+	for name, ct := range map[string]string{"widget.js": typeJS, "widget.css": typeCSS, "sdk.js": typeJS, "sdk.d.ts": typeTS} {
 		body, err := assets.ReadFile("assets/" + name)
 		if err != nil {
 			return nil, err
@@ -134,6 +136,15 @@ func (w *Widget) Style() http.Handler { return w.files["widget.css"] }
 // it (COEP).
 func (w *Widget) SDK() http.Handler {
 	f := w.files["sdk.js"]
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+		f.ServeHTTP(rw, r)
+	})
+}
+
+// SDKTypes serves /sdk.d.ts: the SDK's TypeScript declarations.
+func (w *Widget) SDKTypes() http.Handler {
+	f := w.files["sdk.d.ts"]
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
 		f.ServeHTTP(rw, r)

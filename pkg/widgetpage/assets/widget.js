@@ -9,8 +9,13 @@
 
   var RECONNECT_MIN_MS = 500;
   var RECONNECT_MAX_MS = 15000;
-  // Codes of a final stream error after which reconnecting cannot help.
-  var TERMINAL = { session_revoked: "This session was revoked.", session_expired: "This session has expired." };
+  // Codes of a final stream error after which reconnecting cannot help,
+  // and what the host page is told: an expired session may be renewed, a
+  // revoked one never.
+  var TERMINAL = {
+    session_revoked: { message: "This session was revoked.", reason: "revoked" },
+    session_expired: { message: "This session has expired.", reason: "expired" }
+  };
 
   var allowed = (document.querySelector('meta[name="causeflow-origins"]') || { content: "" })
     .content.split(/\s+/).filter(Boolean);
@@ -28,7 +33,10 @@
   };
 
   var token = null;       // the session token, from the host page only
+  var hostOrigin = null;  // the origin of the host page that handed it over
   var sessionId = null;
+  var expiresAt = "";     // the session's expiry, RFC 3339
+  var switching = null;   // the token being switched to, while it loads
   var started = false;
   var ended = false;      // the session is over: no more reconnects
   var source = null;      // the open EventSource
@@ -48,12 +56,25 @@
     if (!d || d.type !== "causeflow:session" || typeof d.sessionToken !== "string" || d.sessionToken === "") {
       return;
     }
-    token = d.sessionToken; // a later hand-over replaces the token (refresh)
+    hostOrigin = ev.origin;
     if (!started) {
+      token = d.sessionToken;
       started = true;
       start();
+      return;
+    }
+    if (d.sessionToken !== token && d.sessionToken !== switching) {
+      switchSession(d.sessionToken); // the host renewed the session
     }
   });
+
+  // tell sends the host page a message about the session: no secret, and
+  // only to the origin that handed the token over.
+  function tell(msg) {
+    if (hostOrigin && window.parent !== window) {
+      window.parent.postMessage(msg, hostOrigin);
+    }
+  }
   if (window.parent !== window) {
     // Carries no secret, so any target origin will do: the host learns we
     // are ready and answers with the token if it is the SDK.
@@ -62,8 +83,8 @@
 
   // ---- the API -------------------------------------------------------------
 
-  function call(method, path, body) {
-    var init = { method: method, headers: { Authorization: "Bearer " + token }, cache: "no-store", credentials: "omit" };
+  function call(method, path, body, withToken) {
+    var init = { method: method, headers: { Authorization: "Bearer " + (withToken || token) }, cache: "no-store", credentials: "omit" };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -79,7 +100,7 @@
     notice("Connecting…");
     call("GET", "/v1/widget/session").then(function (r) {
       if (r.status === 401) {
-        throw terminal("This session is no longer valid.");
+        throw unauthorized();
       }
       if (!r.ok) {
         throw new Error("session " + r.status);
@@ -87,23 +108,94 @@
       return r.json();
     }).then(function (info) {
       if (expectedSession && info.sessionId !== expectedSession) {
-        throw terminal("This token is for another session.");
+        throw terminal("This token is for another session.", "invalid");
       }
-      sessionId = info.sessionId;
-      showIncident(info);
-      el.input.disabled = false;
-      el.send.disabled = false;
+      begin(info);
       notice("");
       connect();
     }).catch(function (err) {
       if (err && err.terminal) {
-        endSession(err.message);
+        endSession(err.message, err.reason);
         return;
       }
       started = false; // a later hand-over, or this retry, tries again
       notice("Could not load the session; retrying…", true);
       setTimeout(function () { if (!started && token) { started = true; start(); } }, backoff());
     });
+  }
+
+  // begin makes info the session the widget serves, and tells the host.
+  function begin(info) {
+    sessionId = info.sessionId;
+    expiresAt = String(info.expiresAt || "");
+    showIncident(info);
+    ended = false;
+    el.input.disabled = false;
+    el.send.disabled = false;
+    tell({ type: "causeflow:session-ready", sessionId: sessionId, expiresAt: expiresAt });
+  }
+
+  // switchSession moves to the session of a new token, without reloading:
+  // the conversation so far stays on screen, marked as the earlier
+  // session, and the stream goes on with the new one. A token that does
+  // not load leaves the current session as it is.
+  function switchSession(next) {
+    switching = next;
+    call("GET", "/v1/widget/session", undefined, next).then(function (r) {
+      if (!r.ok) {
+        throw new Error("the new session token was refused (" + r.status + ")");
+      }
+      return r.json();
+    }).then(function (info) {
+      if (switching !== next) {
+        return; // a newer token came meanwhile
+      }
+      switching = null;
+      token = next;
+      if (info.sessionId === sessionId) {
+        tell({ type: "causeflow:session-ready", sessionId: sessionId, expiresAt: String(info.expiresAt || "") });
+        return; // the same session, a new token for it
+      }
+      if (reconnectTimer !== null) {
+        clearTimeout(reconnectTimer);
+        reconnectTimer = null;
+      }
+      if (source) {
+        source.close();
+        source = null;
+      }
+      markEarlier();
+      bubbles = {};
+      replies = {};
+      lastEventId = "";
+      attempts = 0;
+      answered(pending);
+      begin(info);
+      notice("Session renewed.");
+      connect();
+    }).catch(function (err) {
+      if (switching === next) {
+        switching = null;
+      }
+      tell({ type: "causeflow:error", code: "session_refresh_failed", message: String(err && err.message || err) });
+    });
+  }
+
+  // markEarlier keeps the conversation so far on screen as the earlier
+  // session's, below a divider that says so.
+  function markEarlier() {
+    var items = el.messages.querySelectorAll(".msg:not(.earlier)");
+    if (items.length === 0) {
+      return;
+    }
+    for (var i = 0; i < items.length; i++) {
+      items[i].classList.add("earlier");
+    }
+    var li = document.createElement("li");
+    li.className = "divider";
+    li.setAttribute("role", "separator");
+    li.textContent = "Earlier session above · session renewed";
+    el.messages.appendChild(li);
   }
 
   function showIncident(info) {
@@ -135,7 +227,7 @@
     }
     call("POST", sessionPath("/stream-tickets")).then(function (r) {
       if (r.status === 401) {
-        throw terminal("This session is no longer valid.");
+        throw unauthorized();
       }
       if (!r.ok) {
         throw new Error("ticket " + r.status);
@@ -152,7 +244,7 @@
       open(url);
     }).catch(function (err) {
       if (err && err.terminal) {
-        endSession(err.message);
+        endSession(err.message, err.reason);
         return;
       }
       scheduleReconnect();
@@ -311,7 +403,7 @@
 
   function onErrorEvent(d) {
     if (TERMINAL[d.code]) {
-      endSession(TERMINAL[d.code]);
+      endSession(TERMINAL[d.code].message, TERMINAL[d.code].reason);
       return;
     }
     if (d.inReplyTo) {
@@ -381,14 +473,43 @@
     el.notice.classList.toggle("error", !!isError);
   }
 
-  function terminal(message) {
+  function terminal(message, reason) {
     var e = new Error(message);
     e.terminal = true;
+    e.reason = reason;
     return e;
   }
 
-  function endSession(message) {
+  // unauthorized reads a 401 for the session in use: past its expiry it
+  // expired; before, it was revoked (or its keys withdrawn), which no
+  // renewal may paper over.
+  function unauthorized() {
+    var end = tokenExpiry(token);
+    if (!isNaN(end) && Date.now() >= end - 2000) {
+      return terminal("This session has expired.", "expired");
+    }
+    return terminal("This session is no longer valid.", "revoked");
+  }
+
+  // tokenExpiry reads the exp claim of a session token (wst_<env>_ then a
+  // compact JWS), in milliseconds; NaN when it cannot. The widget holds the
+  // token anyway: reading its claims reveals nothing, and tells an expired
+  // session from a revoked one when the server answers 401 to both.
+  function tokenExpiry(tok) {
+    try {
+      var payload = String(tok).split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      var exp = JSON.parse(atob(payload + "===".slice((payload.length + 3) % 4))).exp;
+      return typeof exp === "number" ? exp * 1000 : NaN;
+    } catch (e) {
+      return NaN;
+    }
+  }
+
+  // endSession stops the widget. The host page is told why; an expired
+  // session comes back to life if the host hands over a new token.
+  function endSession(message, reason) {
     ended = true;
+    tell({ type: "causeflow:session-ended", reason: reason || "invalid", sessionId: sessionId });
     if (reconnectTimer !== null) {
       clearTimeout(reconnectTimer);
       reconnectTimer = null;
@@ -428,7 +549,8 @@
         return;
       }
       if (r.status === 401) {
-        endSession("This session is no longer valid.");
+        var e = unauthorized();
+        endSession(e.message, e.reason);
         return;
       }
       notice("The message could not be sent (" + r.status + ").", true);
