@@ -39,8 +39,15 @@ test-deps:
 test-browser: browser-deps
 	$(GO) test -race -count=1 -tags browser -run TestBrowser ./cmd/widget-sessions/
 
+# From npm, pinned, into bin/node: TypeScript (to check sdk.d.ts as a host's
+# compiler would) and axe-core (the accessibility scan the browser tests run
+# inside the widget's page). Nothing is downloaded when the tests run.
+NPM_TOOLS ?= typescript@5.9.3 axe-core@4.14.1
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	@command -v npm >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; }
+	@test -x $(BIN)/node/node_modules/.bin/tsc -a -f $(BIN)/node/node_modules/axe-core/axe.min.js || \
+		npm install --silent --no-audit --no-fund --prefix $(BIN)/node $(NPM_TOOLS)
 
 # The fuzz tests beyond their seeds (which `make test` runs): the session
 # token verifier against jwx (anything Verify accepts, jws.Verify and

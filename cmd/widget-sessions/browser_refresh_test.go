@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -144,5 +147,34 @@ func TestBrowserWidgetExpired(t *testing.T) {
 		func(v string) bool { return v == "true|This session has expired." })
 	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`window.cfEvents.join(",")`)); got != "ready,sessionExpired" {
 		t.Errorf("host events %q, want ready,sessionExpired", got)
+	}
+}
+
+// TestBrowserSDKTypes: /sdk.d.ts types a TypeScript host page: the
+// README's integration compiles with --strict against it, and misuses
+// (an unknown event, a missing token, a wrong callback) are refused.
+// TypeScript is the one make test-browser installs into bin/node.
+func TestBrowserSDKTypes(t *testing.T) {
+	tsc := filepath.Join("..", "..", "bin", "node", "node_modules", ".bin", "tsc")
+	if _, err := os.Stat(tsc); err != nil {
+		t.Fatalf("TypeScript not installed: run `make test-browser`, which installs it (%v)", err)
+	}
+	s := startServer(t, nil)
+	r := s.get(t, s.public+"/sdk.d.ts")
+	if r.status != http.StatusOK {
+		t.Fatalf("GET /sdk.d.ts: %d", r.status)
+	}
+	dir := t.TempDir()
+	decl := filepath.Join(dir, "causeflow-widget.d.ts")
+	if err := os.WriteFile(decl, r.body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host, err := filepath.Abs(filepath.Join("testdata", "sdk-host.ts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tsc, "--noEmit", "--strict", "--target", "es2020", "--lib", "es2020,dom", decl, host).CombinedOutput()
+	if err != nil {
+		t.Errorf("tsc refused the host page (or accepted a misuse):\n%s", out)
 	}
 }
