@@ -71,6 +71,7 @@ options.getSessionToken = function (current) {
   }).then(function (d) { window.cfTokenInUse = d.sessionToken; return d.sessionToken; });
 };
 {{end}}
+{{if .Theme}}options.theme = {{.Theme}};{{end}}
 window.cfWidget = CauseFlowWidget.mount(options);
 ["ready", "sessionExpired", "sessionRevoked", "error", "closed"].forEach(function (e) {
   window.cfWidget.on(e, function () { window.cfEvents.push(e); });
@@ -85,6 +86,8 @@ type hostPageData struct {
 	// {"sessionToken": ...} from it, and the page mounts with
 	// getSessionToken.
 	Mint func() (string, error)
+	// Theme, when set, is mount's theme option.
+	Theme map[string]string
 }
 
 // startHost serves the customer's page on http://localhost:PORT: another

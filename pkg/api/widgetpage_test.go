@@ -141,7 +141,7 @@ func TestEmbedAssets(t *testing.T) {
 	}
 	t.Run("sdk posts the token to the widget's exact origin only", func(t *testing.T) {
 		body := string(f.get(t, "/sdk.js").Body)
-		for _, want := range []string{"ev.source !== iframe.contentWindow", "ev.origin !== origin", `sessionToken: tok }, origin)`} {
+		for _, want := range []string{"ev.source !== iframe.contentWindow", "ev.origin !== origin", `sessionToken: tok, theme: theme }, origin)`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("sdk.js lacks %q", want)
 			}

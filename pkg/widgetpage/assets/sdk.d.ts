@@ -20,6 +20,14 @@ declare namespace CauseFlowWidget {
      * backoff and reported as an "error" event.
      */
     getSessionToken?: (currentToken: string) => string | Promise<string>;
+    /**
+     * The widget's look: scheme "light", "dark" or "auto" (the user's
+     * prefers-color-scheme, the default), and an accent colour (#rrggbb) for
+     * the user's messages and the Send button. An accent on which white text
+     * would not meet WCAG AA contrast (4.5:1) is refused with an "error"
+     * event of code "theme_contrast", and the default kept.
+     */
+    theme?: { scheme?: "light" | "dark" | "auto"; accent?: string };
   }
 
   /** The details of each event. */
@@ -30,7 +38,7 @@ declare namespace CauseFlowWidget {
     sessionExpired: { sessionId: string };
     /** The session was revoked: the widget stops, and is not renewed. */
     sessionRevoked: { sessionId: string };
-    /** Something failed: code "refresh_failed" (getSessionToken failed), "session_refresh_failed" (the widget refused the new token) or "widget_error". */
+    /** Something failed: code "refresh_failed" (getSessionToken failed), "session_refresh_failed" (the widget refused the new token), "theme_contrast" or "widget_error". */
     error: { code: string; message: string };
     /** The widget was unmounted. */
     closed: {};

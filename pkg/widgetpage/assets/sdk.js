@@ -13,7 +13,8 @@
 //       return fetch("/my-backend/widget-session", { method: "POST" })
 //         .then(function (r) { return r.json(); })
 //         .then(function (s) { return s.sessionToken; });
-//     }
+//     },
+//     theme: { scheme: "auto", accent: "#1f5fbf" } // optional
 //   });
 //   widget.on("sessionRevoked", function () { /* the session was revoked */ });
 //   ...
@@ -42,6 +43,7 @@
     if (opts.getSessionToken !== undefined && typeof opts.getSessionToken !== "function") {
       throw new TypeError("CauseFlowWidget.mount: getSessionToken must be a function returning a token or a promise of one");
     }
+    var theme = checkTheme(opts.theme);
     var url = new URL(String(opts.widgetUrl), global.location.href);
     // The session token is posted to this origin: in cleartext anyone on
     // the path could read it. Plain http only for a development machine's
@@ -83,7 +85,7 @@
 
     function hand(tok) {
       if (frameReady && mounted) {
-        iframe.contentWindow.postMessage({ type: "causeflow:session", sessionToken: tok }, origin);
+        iframe.contentWindow.postMessage({ type: "causeflow:session", sessionToken: tok, theme: theme }, origin);
       }
     }
 
@@ -202,6 +204,33 @@
         EVENTS.forEach(function (e) { listeners[e] = []; });
       }
     };
+  }
+
+  // checkTheme returns the theme the widget is handed: a scheme ("light",
+  // "dark", or "auto" for the user's preference) and an accent colour
+  // (#rrggbb, on which the widget writes white text: it refuses one too
+  // light for that).
+  function checkTheme(theme) {
+    if (theme === undefined) {
+      return null;
+    }
+    if (!theme || typeof theme !== "object") {
+      throw new TypeError("CauseFlowWidget.mount: theme must be an object");
+    }
+    var out = {};
+    if (theme.scheme !== undefined) {
+      if (["light", "dark", "auto"].indexOf(theme.scheme) < 0) {
+        throw new TypeError("CauseFlowWidget.mount: theme.scheme must be light, dark or auto");
+      }
+      out.scheme = theme.scheme;
+    }
+    if (theme.accent !== undefined) {
+      if (typeof theme.accent !== "string" || !/^#[0-9a-fA-F]{6}$/.test(theme.accent)) {
+        throw new TypeError("CauseFlowWidget.mount: theme.accent must be a colour such as #1f5fbf");
+      }
+      out.accent = theme.accent;
+    }
+    return out;
   }
 
   global.CauseFlowWidget = Object.freeze({ mount: mount });

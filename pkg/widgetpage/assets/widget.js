@@ -29,7 +29,8 @@
     form: document.getElementById("cf-form"),
     input: document.getElementById("cf-input"),
     send: document.getElementById("cf-send"),
-    stop: document.getElementById("cf-stop")
+    stop: document.getElementById("cf-stop"),
+    announce: document.getElementById("cf-announce")
   };
 
   var token = null;       // the session token, from the host page only
@@ -57,6 +58,7 @@
       return;
     }
     hostOrigin = ev.origin;
+    applyTheme(d.theme);
     if (!started) {
       token = d.sessionToken;
       started = true;
@@ -191,7 +193,7 @@
     for (var i = 0; i < items.length; i++) {
       items[i].classList.add("earlier");
     }
-    var li = document.createElement("li");
+    var li = document.createElement("div");
     li.className = "divider";
     li.setAttribute("role", "separator");
     li.textContent = "Earlier session above · session renewed";
@@ -282,14 +284,18 @@
     }
   }
 
+  // scheduleReconnect says, in words, that the connection was lost and
+  // when the widget will try again.
   function scheduleReconnect() {
     if (ended || reconnectTimer !== null) {
       return;
     }
-    if (attempts > 0) {
+    var d = backoff();
+    notice("Connection lost. Reconnecting in " + Math.max(1, Math.ceil(d / 1000)) + " s…");
+    reconnectTimer = setTimeout(function () {
       notice("Reconnecting…");
-    }
-    reconnectTimer = setTimeout(connect, backoff());
+      connect();
+    }, d);
   }
 
   // backoff is exponential with jitter: 0.5 s, 1 s, 2 s, ... up to 15 s.
@@ -354,6 +360,7 @@
     setText(b, String(d.content || ""));
     b.done = true;
     b.li.classList.remove("streaming");
+    announce(d.inReplyTo, "Answer: " + b.text.textContent);
     answered(d.inReplyTo);
   }
 
@@ -364,7 +371,32 @@
     b.done = true;
     b.li.classList.remove("streaming");
     b.li.classList.add("cancelled");
+    tag(b, "Answer stopped");
+    announce(d.inReplyTo, "Answer stopped.");
     answered(d.inReplyTo);
+  }
+
+  // tag adds a visible word about a message's state to its bubble, once.
+  function tag(b, text) {
+    if (b.li.querySelector(".tag")) {
+      return;
+    }
+    var t = document.createElement("span");
+    t.className = "tag";
+    t.textContent = text;
+    b.li.appendChild(t);
+  }
+
+  // announce reads text out to a screen reader, once per question asked in
+  // this page: the transcript itself stays quiet while answers stream, and
+  // a conversation replayed after a reconnect or a reset is not read again.
+  var askedHere = {};
+  function announce(inReplyTo, text) {
+    if (!inReplyTo || askedHere[inReplyTo] !== true) {
+      return;
+    }
+    askedHere[inReplyTo] = "announced";
+    el.announce.textContent = text;
   }
 
   // ---- stopping an answer ----------------------------------------------------
@@ -373,6 +405,7 @@
   var pending = null;
 
   function asked(messageId) {
+    askedHere[messageId] = true;
     pending = messageId;
     el.stop.hidden = false;
   }
@@ -422,6 +455,39 @@
     notice("Reconnecting…");
   }
 
+  // ---- the host's theme ----------------------------------------------------
+
+  // applyTheme takes the host's light or dark scheme ("auto": the user's
+  // preference) and accent colour. An accent on which white text would not
+  // meet WCAG AA contrast (4.5:1) is refused, and the host told why.
+  function applyTheme(theme) {
+    if (!theme || typeof theme !== "object") {
+      return;
+    }
+    var root = document.documentElement;
+    if (theme.scheme === "light" || theme.scheme === "dark") {
+      root.setAttribute("data-scheme", theme.scheme);
+    } else if (theme.scheme === "auto") {
+      root.removeAttribute("data-scheme");
+    }
+    if (typeof theme.accent === "string" && /^#[0-9a-fA-F]{6}$/.test(theme.accent)) {
+      if (contrastWithWhite(theme.accent) >= 4.5) {
+        root.style.setProperty("--accent", theme.accent);
+      } else {
+        tell({ type: "causeflow:error", code: "theme_contrast", message: "accent " + theme.accent + " is too light for white text (WCAG AA needs 4.5:1); kept the default" });
+      }
+    }
+  }
+
+  function contrastWithWhite(hex) {
+    var c = [1, 3, 5].map(function (i) {
+      var v = parseInt(hex.substr(i, 2), 16) / 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    var lum = 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    return 1.05 / (lum + 0.05);
+  }
+
   // ---- rendering -----------------------------------------------------------
 
   function bubble(id, role) {
@@ -430,7 +496,7 @@
     if (b) {
       return b;
     }
-    var li = document.createElement("li");
+    var li = document.createElement("div");
     li.className = "msg " + role + (role === "assistant" ? " streaming" : "");
     li.setAttribute("data-role", role);
     li.setAttribute("data-message-id", key);
