@@ -31,22 +31,27 @@ test: vet test-deps
 test-deps:
 	@command -v redis-server >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server; }
 
-# The widget in real headless Chromium (Debian's chromium, driven with
-# chromedp): a host page on another origin mounts it, sends a question and
-# watches the answer stream in; a screenshot lands in artifacts/widget.png.
-# Behind the `browser` build tag so that `make test` needs no browser; CI
-# (.ci/run) runs both.
+# The widget in real browsers: headless Chromium (driven with chromedp), and
+# the one cross-engine scenario (mount, ask, stream, cut and resume, stop,
+# renew the session, axe-core) in Chromium, Firefox ESR (WebDriver BiDi)
+# and WebKitGTK (W3C WebDriver under xvfb-run); sdk.d.ts checked by
+# TypeScript. Screenshots land in artifacts/. Behind the `browser` build tag
+# so that `make test` needs no browser; CI (.ci/run) runs both.
 test-browser: browser-deps
 	$(GO) test -race -count=1 -tags browser -run TestBrowser ./cmd/widget-sessions/
 
 # From npm, pinned, into bin/node: TypeScript (to check sdk.d.ts as a host's
 # compiler would) and axe-core (the accessibility scan the browser tests run
 # inside the widget's page). Nothing is downloaded when the tests run.
-NPM_TOOLS ?= typescript@5.9.3 axe-core@4.14.1
+# puppeteer-core drives Firefox over WebDriver BiDi; it downloads no browser.
+NPM_TOOLS ?= typescript@5.9.3 axe-core@4.14.1 puppeteer-core@25.16.0
+# The three engines: Chromium, Firefox ESR, and WebKitGTK (its WebDriver,
+# and Xvfb: its MiniBrowser has no headless mode).
+BROWSER_PACKAGES ?= chromium firefox-esr webkit2gtk-driver xvfb xauth nodejs npm
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
-	@command -v npm >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; }
-	@test -x $(BIN)/node/node_modules/.bin/tsc -a -f $(BIN)/node/node_modules/axe-core/axe.min.js || \
+	@for c in chromium firefox-esr WebKitWebDriver xvfb-run xauth npm; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+		if [ -n "$$missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(BROWSER_PACKAGES); fi
+	@test -x $(BIN)/node/node_modules/.bin/tsc -a -f $(BIN)/node/node_modules/axe-core/axe.min.js -a -d $(BIN)/node/node_modules/puppeteer-core || \
 		npm install --silent --no-audit --no-fund --prefix $(BIN)/node $(NPM_TOOLS)
 
 # The fuzz tests beyond their seeds (which `make test` runs): the session

@@ -1,0 +1,470 @@
+//go:build browser
+
+package main
+
+// The widget's one scenario, run in three browser engines: Chromium (over
+// the DevTools protocol, chromedp), Firefox ESR (over WebDriver BiDi, with
+// puppeteer-core from npm) and WebKitGTK (its W3C WebDriver, under
+// xvfb-run: its MiniBrowser has no headless mode). make test-browser
+// installs all three and the npm tools; nothing is downloaded here.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// engine is a browser the scenario drives: a page, and in it the widget's
+// iframe (frame names it by its URL's beginning; "" is the page itself).
+type engine interface {
+	navigate(url string) error
+	// eval evaluates a JavaScript expression whose value is a string,
+	// waiting for it if it is a promise.
+	eval(frame, expr string) (string, error)
+	screenshot() ([]byte, error)
+}
+
+// ---- Chromium, over the DevTools protocol -----------------------------------
+
+type chromiumEngine struct {
+	t      *testing.T
+	ctx    context.Context
+	frames map[string]context.Context
+}
+
+func newChromium(t *testing.T) engine {
+	return &chromiumEngine{t: t, ctx: newBrowser(t), frames: map[string]context.Context{}}
+}
+
+func (e *chromiumEngine) navigate(url string) error {
+	return chromedp.Do(e.ctx, chromedp.Navigate(url))
+}
+
+func (e *chromiumEngine) eval(frame, expr string) (string, error) {
+	ctx := e.ctx
+	if frame != "" {
+		if e.frames[frame] == nil {
+			e.frames[frame] = frameContext(e.t, e.ctx, frame)
+		}
+		ctx = e.frames[frame]
+	}
+	return chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+}
+
+func (e *chromiumEngine) screenshot() ([]byte, error) {
+	return chromedp.Run(e.ctx, screenshotOf("body"))
+}
+
+// ---- Firefox ESR, over WebDriver BiDi (testdata/bidi-driver.cjs) ------------
+
+type firefoxEngine struct {
+	mu  sync.Mutex
+	in  io.Writer
+	out *bufio.Scanner
+	id  int
+}
+
+func newFirefox(t *testing.T) engine {
+	t.Helper()
+	tools, err := filepath.Abs(filepath.Join("..", "..", "bin", "node"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(tools, "node_modules", "puppeteer-core")); err != nil {
+		t.Fatalf("puppeteer-core not installed: run `make test-browser`, which installs it (%v)", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	cmd := exec.CommandContext(ctx, "node", filepath.Join("testdata", "bidi-driver.cjs"))
+	cmd.Env = append(os.Environ(), "NODE_TOOLS="+tools)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the BiDi driver: %v", err)
+	}
+	e := &firefoxEngine{in: in, out: bufio.NewScanner(outPipe)}
+	e.out.Buffer(make([]byte, 1<<20), 64<<20) // screenshots come back whole
+	t.Cleanup(func() {
+		_, _ = e.call("close", nil)
+		in.Close()
+		_ = cmd.Wait()
+		cancel()
+	})
+	if !e.out.Scan() || !strings.Contains(e.out.Text(), `"ready"`) {
+		t.Fatalf("firefox did not start: %s %s", e.out.Text(), stderr.String())
+	}
+	return e
+}
+
+func (e *firefoxEngine) call(op string, args map[string]string) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.id++
+	req := map[string]any{"id": e.id, "op": op}
+	for k, v := range args {
+		req[k] = v
+	}
+	if err := json.NewEncoder(e.in).Encode(req); err != nil {
+		return "", err
+	}
+	if !e.out.Scan() {
+		return "", fmt.Errorf("bidi driver: no answer to %s: %v", op, e.out.Err())
+	}
+	var res struct {
+		ID    int    `json:"id"`
+		Value string `json:"value"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(e.out.Bytes(), &res); err != nil {
+		return "", err
+	}
+	if res.Error != "" {
+		return "", fmt.Errorf("bidi driver: %s: %s", op, res.Error)
+	}
+	return res.Value, nil
+}
+
+func (e *firefoxEngine) navigate(url string) error {
+	_, err := e.call("navigate", map[string]string{"url": url})
+	return err
+}
+
+func (e *firefoxEngine) eval(frame, expr string) (string, error) {
+	return e.call("eval", map[string]string{"frame": frame, "expr": expr})
+}
+
+func (e *firefoxEngine) screenshot() ([]byte, error) {
+	b64, err := e.call("screenshot", nil)
+	if err != nil {
+		return nil, err
+	}
+	return base64.StdEncoding.DecodeString(b64)
+}
+
+// ---- WebKitGTK, over W3C WebDriver ------------------------------------------
+
+type webkitEngine struct {
+	base string // http://127.0.0.1:port/session/<id>
+}
+
+const webElementKey = "element-6066-11e4-a52e-4f735466cecf"
+
+func newWebKit(t *testing.T) engine {
+	t.Helper()
+	for _, bin := range []string{"xvfb-run", "WebKitWebDriver"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Fatalf("%s not installed: run `make test-browser`, which installs it", bin)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command("xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "WebKitWebDriver", fmt.Sprintf("--port=%d", port))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // xvfb-run starts Xvfb and the driver: stop them all
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	root := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if resp, err := http.Get(root + "/status"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("WebKitWebDriver did not start: %s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	caps := map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
+		"browserName": "MiniBrowser",
+		"webkitgtk:browserOptions": map[string]any{
+			"binary": miniBrowser(t),
+			"args":   []string{"--automation"},
+		},
+	}}}
+	var session struct {
+		SessionID string `json:"sessionId"`
+	}
+	if err := webdriver(http.MethodPost, root+"/session", caps, &session); err != nil {
+		t.Fatalf("new WebKit session: %v\n%s", err, logs.String())
+	}
+	e := &webkitEngine{base: root + "/session/" + session.SessionID}
+	t.Cleanup(func() { _ = webdriver(http.MethodDelete, e.base, nil, nil) })
+	if err := webdriver(http.MethodPost, e.base+"/window/rect", map[string]int{"width": 900, "height": 640}, nil); err != nil {
+		t.Logf("WebKit window size: %v", err)
+	}
+	return e
+}
+
+// miniBrowser finds WebKitGTK's MiniBrowser, which Debian keeps in the
+// library directory of its webkit2gtk.
+func miniBrowser(t *testing.T) string {
+	matches, _ := filepath.Glob("/usr/lib/*/webkit2gtk-4.*/MiniBrowser")
+	if len(matches) == 0 {
+		t.Fatal("WebKitGTK's MiniBrowser not found: run `make test-browser`, which installs webkit2gtk-driver")
+	}
+	return matches[len(matches)-1]
+}
+
+// webdriver sends one W3C WebDriver command and decodes its value into out.
+func webdriver(method, url string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var res struct {
+		Value json.RawMessage `json:"value"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("webdriver %s %s: %d %s", method, url, resp.StatusCode, res.Value)
+	}
+	if out != nil {
+		return json.Unmarshal(res.Value, out)
+	}
+	return nil
+}
+
+func (e *webkitEngine) navigate(url string) error {
+	return webdriver(http.MethodPost, e.base+"/url", map[string]string{"url": url}, nil)
+}
+
+func (e *webkitEngine) eval(frame, expr string) (string, error) {
+	if frame != "" {
+		var el map[string]string
+		if err := webdriver(http.MethodPost, e.base+"/element", map[string]string{"using": "css selector", "value": fmt.Sprintf("iframe[src^=%q]", frame)}, &el); err != nil {
+			return "", err
+		}
+		if err := webdriver(http.MethodPost, e.base+"/frame", map[string]any{"id": map[string]string{webElementKey: el[webElementKey]}}, nil); err != nil {
+			return "", err
+		}
+		defer func() { _ = webdriver(http.MethodPost, e.base+"/frame/parent", map[string]any{}, nil) }()
+	}
+	var v any
+	err := webdriver(http.MethodPost, e.base+"/execute/sync", map[string]any{"script": "return Promise.resolve(" + expr + ").then(String);", "args": []any{}}, &v)
+	if err != nil {
+		return "", err
+	}
+	s, _ := v.(string)
+	return s, nil
+}
+
+func (e *webkitEngine) screenshot() ([]byte, error) {
+	var b64 string
+	if err := webdriver(http.MethodGet, e.base+"/screenshot", nil, &b64); err != nil {
+		return nil, err
+	}
+	return base64.StdEncoding.DecodeString(b64)
+}
+
+// ---- the scenario -------------------------------------------------------------
+
+// TestBrowserEngines runs the widget's scenario in each engine: mount,
+// ask, watch the answer stream, cut the connection and resume, stop an
+// answer, have the session renewed and go on with the new one, and find no
+// WCAG 2.1 A/AA violation with axe-core. Each engine's screenshot goes to
+// artifacts/widget-<engine>.png.
+func TestBrowserEngines(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(*testing.T) engine
+	}{
+		{"chromium", newChromium},
+		{"firefox", newFirefox},
+		{"webkit", newWebKit},
+	} {
+		t.Run(tc.name, func(t *testing.T) { widgetScenario(t, tc.name, tc.start(t)) })
+	}
+}
+
+func widgetScenario(t *testing.T, name string, eng engine) {
+	chunks := make([]string, 30)
+	for i := range chunks {
+		chunks[i] = fmt.Sprintf("part %d. ", i)
+	}
+	upstream := httptest.NewServer(&fakeModel{chunks: chunks, delay: 100 * time.Millisecond})
+	t.Cleanup(upstream.Close)
+	data := &hostPageData{}
+	host := startHost(t, data)
+	s := startServer(t, map[string]string{"WIDGET_EMBED_ORIGINS": host,
+		"WIDGET_ASSISTANT_URL": upstream.URL + "/v1", "WIDGET_ASSISTANT_MODEL": "test-model"})
+	proxy := newCutProxy(t, s.public)
+	caller := devToken(t, s, "demo", "user_alice", "admin")
+	const ttl = 14 * time.Second
+	first := s.mintCreated(t, caller, fmt.Sprintf(`{"userId": "user_alice", "incidentId": "inc_EXAMPLE_01JX", "ttlSeconds": %d}`, int(ttl/time.Second)))
+	widgetURL := proxy.URL() + "/embed?session=" + first.SessionID
+	*data = hostPageData{SDK: proxy.URL() + "/sdk.js", Token: first.SessionToken, WidgetURL: widgetURL,
+		Mint: func() (string, error) {
+			r := s.mint(t, caller, `{"userId": "user_alice", "incidentId": "inc_EXAMPLE_01JX", "ttlSeconds": 300}`)
+			var m createSessionResponse
+			if err := json.Unmarshal(r.body, &m); err != nil || r.status != http.StatusCreated {
+				return "", fmt.Errorf("mint: %d %s", r.status, r.body)
+			}
+			return m.SessionToken, nil
+		}}
+
+	wait := func(d time.Duration, what, frame, expr string, ok func(string) bool) string {
+		t.Helper()
+		deadline := time.Now().Add(d)
+		for {
+			v, err := eng.eval(frame, expr)
+			if err == nil && ok(v) {
+				return v
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: waiting for %s: last value %q, error %v", name, what, v, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	is := func(want string) func(string) bool { return func(v string) bool { return v == want } }
+	ask := func(q string) {
+		t.Helper()
+		wait(10*time.Second, "the input enabled", widgetURL, `String(!document.getElementById("cf-input").disabled)`, is("true"))
+		if _, err := eng.eval(widgetURL, fmt.Sprintf(`(function () { var i = document.getElementById("cf-input"); i.value = %q; document.getElementById("cf-send").click(); return "sent"; })()`, q)); err != nil {
+			t.Fatalf("%s: asking: %v", name, err)
+		}
+	}
+	// done/all assistant messages, and user messages.
+	const counts = `document.querySelectorAll('.msg.assistant:not(.streaming)').length + "/" + document.querySelectorAll('.msg.assistant').length + "/" + document.querySelectorAll('.msg.user').length`
+
+	if err := eng.navigate(host + "/"); err != nil {
+		t.Fatalf("%s: opening the host page: %v", name, err)
+	}
+	wait(15*time.Second, "the incident title", widgetURL, `document.getElementById("cf-title").textContent`,
+		func(v string) bool { return v != "" && v != "Waiting for the session…" })
+
+	// Ask, and watch the answer stream in: several lengths before the end.
+	ask("What is the suspected cause?")
+	var lengths []string
+	wait(20*time.Second, "the first answer", widgetURL,
+		`(function (e) { return e ? (e.classList.contains("streaming") ? "s" : "d") + e.textContent.length : "" })(document.querySelector(".msg.assistant"))`,
+		func(v string) bool {
+			if len(lengths) == 0 || lengths[len(lengths)-1] != v {
+				lengths = append(lengths, v)
+			}
+			return strings.HasPrefix(v, "d")
+		})
+	if len(lengths) < 3 {
+		t.Errorf("%s: the answer did not stream: states seen %v", name, lengths)
+	}
+
+	// Cut the connection: the widget says so, resumes from its last event,
+	// and the next answer arrives whole.
+	proxy.cut()
+	ask("What are the next steps?")
+	wait(30*time.Second, "the second answer after the reconnect", widgetURL, counts, is("2/2/2"))
+	resumed := false
+	for _, l := range proxy.requestLines() {
+		resumed = resumed || (strings.Contains(l, "/stream?ticket=") && strings.Contains(l, "&lastEventId="))
+	}
+	if !resumed {
+		t.Errorf("%s: no stream resumed with lastEventId: %q", name, proxy.requestLines())
+	}
+
+	// Stop an answer mid-way: what had streamed stays, marked stopped.
+	ask("Tell me everything.")
+	wait(10*time.Second, "the third answer streaming", widgetURL,
+		`(function (e) { return String(!!e && e.classList.contains("streaming") && e.textContent.length > 0) })(document.querySelectorAll(".msg.assistant")[2])`, is("true"))
+	if _, err := eng.eval(widgetURL, `(function () { document.getElementById("cf-stop").click(); return "stopped"; })()`); err != nil {
+		t.Fatal(err)
+	}
+	stopped := wait(10*time.Second, "the third answer stopped", widgetURL,
+		`(function (e) { return e.classList.contains("cancelled") ? e.textContent : "" })(document.querySelectorAll(".msg.assistant")[2])`,
+		func(v string) bool { return v != "" })
+	if !strings.Contains(stopped, "Answer stopped") || strings.Contains(stopped, "part 29.") {
+		t.Errorf("%s: stopped answer %q, want a partial answer marked stopped", name, stopped)
+	}
+
+	// The session is renewed before it ends; the conversation goes on with
+	// the new one, the earlier one kept above a divider.
+	wait(ttl, "the renewal", "", `window.cfRefreshes.join(",")`, func(v string) bool { return v != "" })
+	wait(10*time.Second, "the divider", widgetURL, `document.querySelectorAll(".divider").length + ""`, is("1"))
+	ask("And now?")
+	wait(20*time.Second, "the answer on the new session", widgetURL, counts, is("4/4/4"))
+	if ev, _ := eng.eval("", `window.cfEvents.join(",")`); ev != "ready" {
+		t.Errorf("%s: host events %q, want ready alone", name, ev)
+	}
+
+	// axe-core, inside the widget's page.
+	src, err := os.ReadFile(filepath.Join("..", "..", "bin", "node", "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		t.Fatalf("axe-core not installed: run `make test-browser` (%v)", err)
+	}
+	if _, err := eng.eval(widgetURL, `(function () { `+string(src)+`; return typeof axe; })()`); err != nil {
+		t.Fatalf("%s: loading axe-core: %v", name, err)
+	}
+	out, err := eng.eval(widgetURL, `axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}).then(function (r) { return JSON.stringify(r.violations); })`)
+	if err != nil {
+		t.Fatalf("%s: axe.run: %v", name, err)
+	}
+	var vs []axeViolation
+	if err := json.Unmarshal([]byte(out), &vs); err != nil {
+		t.Fatalf("%s: axe result %q: %v", name, out, err)
+	}
+	if len(vs) > 0 {
+		t.Errorf("%s: axe-core: %d WCAG 2.1 A/AA violations:%s", name, len(vs), describeViolations(vs))
+	}
+
+	shot, err := eng.screenshot()
+	if err != nil {
+		t.Fatalf("%s: screenshot: %v", name, err)
+	}
+	dir := filepath.Join("..", "..", "artifacts")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "widget-"+name+".png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
