@@ -159,7 +159,9 @@ func TestBrowserWidgetReconnects(t *testing.T) {
 	proxy.cut() // the stream (and every other connection) drops
 	// The widget says so, in words, with when it will try again.
 	evalUntil(t, frame, 5*time.Second, "the reconnecting notice", `document.getElementById("cf-notice").textContent`,
-		func(v string) bool { return strings.HasPrefix(v, "Connection lost. Reconnecting in ") || v == "Reconnecting…" })
+		func(v string) bool {
+			return strings.HasPrefix(v, "Connection lost. Reconnecting in ") || v == "Reconnecting…"
+		})
 	ask("What are the next steps?")
 	evalUntil(t, frame, 30*time.Second, "the second answer after the reconnect", counts, func(v string) bool { return v == "2/2/2" })
 
