@@ -6,10 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
+
+	"github.com/causeflow/widget-sessions/pkg/client"
 )
 
 // revokeCmd revokes a session, every session of a user, or every session of
@@ -34,40 +34,33 @@ func revokeCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if fs.NArg() > 0 { // a stray argument would stop flag parsing: --server after it would be ignored
 		return fmt.Errorf("revoke: unexpected argument %q", fs.Arg(0))
 	}
-	var path string
-	switch kind {
-	case "session":
-		path = "/v1/widget/sessions/" + url.PathEscape(target)
-	case "user":
-		path = "/v1/widget/users/" + url.PathEscape(target) + "/sessions"
-	case "tenant":
-		if *tenant != "" {
-			return errors.New("revoke tenant: the tenant is the argument; --tenant does not apply")
-		}
-		path = "/v1/widget/tenants/" + url.PathEscape(target) + "/sessions"
-	}
-	if *tenant != "" {
-		path += "?tenantId=" + url.QueryEscape(*tenant)
+	if kind == "tenant" && *tenant != "" {
+		return errors.New("revoke tenant: the tenant is the argument; --tenant does not apply")
 	}
 	caller, err := callerToken(*tokenFile, getenv)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, strings.TrimRight(*server, "/")+path, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+caller)
-	resp, err := newHTTPClient().Do(req)
+	c, err := client.New(*server, client.StaticToken(caller), client.WithHTTPClient(newHTTPClient()))
 	if err != nil {
 		return fmt.Errorf("revoke: %w", err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("revoke: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var opts []client.RevokeOption
+	if *tenant != "" {
+		opts = append(opts, client.InTenant(*tenant))
+	}
+	switch kind {
+	case "session":
+		err = c.RevokeSession(ctx, target, opts...)
+	case "user":
+		err = c.RevokeUser(ctx, target, opts...)
+	case "tenant":
+		err = c.RevokeTenant(ctx, target)
+	}
+	if err != nil {
+		return fmt.Errorf("revoke: %w", err)
 	}
 	fmt.Fprintf(stdout, "revoked %s %s\n", kind, target)
 	return nil
