@@ -74,7 +74,7 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 	if pauseless {
 		pause = 0
 	}
-	edge, chatService, hub, _, err := wireEdge(ctx, cfg, logger, metrics, st, incidents, ring, assistant.NewEmbedded(pause))
+	edge, chatService, hub, _, err := wireEdge(ctx, cfg, logger, prometheus.NewRegistry(), metrics, st, incidents, ring, assistant.NewEmbedded(pause))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -84,7 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		surface, chatService, hub, edgeReady, err := wireEdge(ctx, cfg, logger, metrics, st, incidents, ring, asst)
+		surface, chatService, hub, edgeReady, err := wireEdge(ctx, cfg, logger, reg, metrics, st, incidents, ring, asst)
 		if err != nil {
 			return err
 		}

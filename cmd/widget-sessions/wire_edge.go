@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/pkg/api"
@@ -23,9 +24,14 @@ import (
 // session tokens itself, never by calling the API: with the signing keys
 // in process when it serves both (ring), else with the API's published
 // JWKS.
-func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, metrics *api.Metrics, st *stores, incidents *incident.Service,
-	ring *keys.Ring, asst assistant.Assistant,
+func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, reg prometheus.Registerer, metrics *api.Metrics, st *stores,
+	incidents *incident.Service, ring *keys.Ring, asst assistant.Assistant,
 ) (api.Surface, *chat.Service, *stream.Hub, api.ReadyCheck, error) {
+	em, err := newEdgeMetrics(reg)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	asst = measuredAssistant{Assistant: asst, m: em}
 	var keySource verify.KeySource
 	ready := func() error { return nil }
 	if ring != nil {
@@ -66,9 +72,14 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, metric
 	}
 	hub, err := stream.NewHub(st.events, st.revs, stream.Config{
 		MaxPerSession: cfg.MaxStreamsPerSession, MaxPerClient: cfg.MaxStreamsPerClient,
-		Heartbeat: cfg.Heartbeat, Logger: logger.Named("stream"),
+		Heartbeat: cfg.Heartbeat, Logger: logger.Named("stream"), OnClose: em.streamClosed,
 	})
 	if err != nil {
+		chatService.Close()
+		return nil, nil, nil, nil, err
+	}
+	if err := em.watch(reg, hub); err != nil {
+		hub.Close()
 		chatService.Close()
 		return nil, nil, nil, nil, err
 	}

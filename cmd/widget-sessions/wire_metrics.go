@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/causeflow/widget-sessions/pkg/assistant"
 	"github.com/causeflow/widget-sessions/pkg/redis"
+	"github.com/causeflow/widget-sessions/pkg/stream"
 )
 
 // redisMetrics are the metrics of the Redis adapters: what an operator
@@ -15,6 +18,8 @@ type redisMetrics struct {
 	resyncs      *prometheus.CounterVec
 	resubscribes *prometheus.CounterVec
 	shortfalls   *prometheus.CounterVec
+	commands     *prometheus.HistogramVec
+	errors       *prometheus.CounterVec
 }
 
 func newRedisMetrics(reg prometheus.Registerer) (*redisMetrics, error) {
@@ -37,7 +42,16 @@ func newRedisMetrics(reg prometheus.Registerer) (*redisMetrics, error) {
 			Help: "Writes the master applied but too few replicas confirmed within WIDGET_REDIS_WAIT_TIMEOUT (answered 503), by write (revocation, ticket, event).",
 		}, []string{"write"}),
 	}
-	for _, c := range []prometheus.Collector{m.writes, m.resyncs, m.resubscribes, m.shortfalls} {
+	m.commands = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "widget_sessions_redis_command_duration_seconds",
+		Help:    "Time of each Redis command (lower-case name; pipeline for a pipeline or transaction), errors included.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"command"})
+	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "widget_sessions_redis_command_errors_total",
+		Help: "Redis commands that failed (a nil reply is no failure), by command.",
+	}, []string{"command"})
+	for _, c := range []prometheus.Collector{m.writes, m.resyncs, m.resubscribes, m.shortfalls, m.commands, m.errors} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -61,6 +75,89 @@ func (m *redisMetrics) observer() redis.Observer {
 }
 
 func (m *redisMetrics) shortfall(what string) { m.shortfalls.WithLabelValues(what).Inc() }
+
+// command observes one Redis command.
+func (m *redisMetrics) command(name string, d time.Duration, err error) {
+	m.commands.WithLabelValues(name).Observe(d.Seconds())
+	if err != nil {
+		m.errors.WithLabelValues(name).Inc()
+	}
+}
+
+// edgeMetrics are the widget side's: its streams and the assistant.
+type edgeMetrics struct {
+	closes    *prometheus.CounterVec
+	replies   *prometheus.HistogramVec
+	firstByte prometheus.Histogram
+	deltas    prometheus.Counter
+}
+
+func newEdgeMetrics(reg prometheus.Registerer) (*edgeMetrics, error) {
+	m := &edgeMetrics{
+		closes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "widget_sessions_stream_ends_total",
+			Help: "Widget streams closed, by how they ended: session_revoked, session_expired, revocation_state_unknown, interrupted, drained (the replica went away) or closed (the client left).",
+		}, []string{"reason"}),
+		replies: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "widget_sessions_assistant_reply_duration_seconds",
+			Help:    "Time of each assistant reply, by result: completed, cancelled (stopped, or the replica closing) or error.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 20, 40, 80, 120},
+		}, []string{"result"}),
+		firstByte: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "widget_sessions_assistant_first_delta_seconds",
+			Help:    "Time from a reply's start to the assistant's first delta.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20},
+		}),
+		deltas: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "widget_sessions_assistant_deltas_total",
+			Help: "Pieces of answer the assistant streamed (an OpenAI-compatible server sends about one token each).",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.closes, m.replies, m.firstByte, m.deltas} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// watch registers the gauge of hub's open streams.
+func (m *edgeMetrics) watch(reg prometheus.Registerer, hub *stream.Hub) error {
+	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "widget_sessions_streams_open",
+		Help: "Widget streams open on this replica.",
+	}, func() float64 { return float64(hub.Streams()) }))
+}
+
+func (m *edgeMetrics) streamClosed(reason string) { m.closes.WithLabelValues(reason).Inc() }
+
+// measuredAssistant reports each reply of the assistant it wraps.
+type measuredAssistant struct {
+	assistant.Assistant
+	m *edgeMetrics
+}
+
+func (a measuredAssistant) Reply(ctx context.Context, req assistant.Request, emit func(string) error) error {
+	start := time.Now()
+	first := true
+	err := a.Assistant.Reply(ctx, req, func(delta string) error {
+		if first {
+			first = false
+			a.m.firstByte.Observe(time.Since(start).Seconds())
+		}
+		a.m.deltas.Inc()
+		return emit(delta)
+	})
+	result := "completed"
+	switch {
+	case err != nil && ctx.Err() != nil:
+		result = "cancelled"
+	case err != nil:
+		result = "error"
+	}
+	a.m.replies.WithLabelValues(result).Observe(time.Since(start).Seconds())
+	return err
+}
 
 // mirrorAge registers the gauge of the revocation mirror's age.
 func mirrorAge(reg prometheus.Registerer, revs *redis.Revocations) error {

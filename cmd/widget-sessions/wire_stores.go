@@ -104,6 +104,7 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	if err != nil {
 		return err
 	}
+	redis.Instrument(client, metrics.command)
 	repl := redis.Replication{MinReplicas: cfg.RedisMinReplicas, Timeout: cfg.RedisWaitTimeout, Shortfall: metrics.shortfall}
 	revs, err := redis.NewRevocations(client, redis.Config{
 		Namespace:       "wrev-" + cfg.Env,

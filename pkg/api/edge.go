@@ -185,7 +185,8 @@ func stopReply(verifier SessionVerifier, chat Chat) gin.HandlerFunc {
 // and Referer headers). The ticket that does travel in the URL is useless
 // seconds later, and after one use.
 func streamTicket(verifier SessionVerifier, tickets Tickets, limiter Limiter, ttl time.Duration, metrics *Metrics) gin.HandlerFunc {
-	return handle(func(c *gin.Context) error {
+	return handle(func(c *gin.Context) (err error) {
+		defer func() { metrics.observeTicket(err) }()
 		claims, err := sessionCaller(c, verifier)
 		if err != nil {
 			return err

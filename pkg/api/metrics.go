@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
 // Metrics are the service's Prometheus metrics, registered on a registry
@@ -17,6 +19,8 @@ type Metrics struct {
 	requests     *prometheus.CounterVec
 	reqDuration  *prometheus.HistogramVec
 	refusals     *prometheus.CounterVec
+	revocations  *prometheus.CounterVec
+	tickets      *prometheus.CounterVec
 
 	// byRequest holds each (route, method, status)'s counter and
 	// histogram once looked up: a request then costs one map read, not
@@ -63,7 +67,15 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Requests refused by a per-tenant, per-session or per-client limit (the error code: rate_limited, too_many_streams, too_many_tickets, revocation_limit_reached), or by the global ticket bound (ticket_store_full), by route template.",
 		}, []string{"route", "code"}),
 	}
-	for _, c := range []prometheus.Collector{m.mints, m.mintDuration, m.requests, m.reqDuration, m.refusals} {
+	m.revocations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "widget_sessions_revocations_total",
+		Help: "Revocation requests by kind (session, user, tenant) and result: revoked, or the error code.",
+	}, []string{"kind", "result"})
+	m.tickets = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "widget_sessions_stream_tickets_total",
+		Help: "Stream ticket requests by result: issued, or the error code (rate_limited, too_many_tickets, dependency_unavailable, ...).",
+	}, []string{"result"})
+	for _, c := range []prometheus.Collector{m.mints, m.mintDuration, m.requests, m.reqDuration, m.refusals, m.revocations, m.tickets} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -106,6 +118,26 @@ func knownMethod(method string) string {
 		return method
 	}
 	return "other"
+}
+
+// observeRevocation counts a revocation request of kind that ended with
+// err (nil: revoked).
+func (m *Metrics) observeRevocation(kind string, err error) {
+	result := "revoked"
+	if err != nil {
+		result = widget.ErrorCode(err)
+	}
+	m.revocations.WithLabelValues(kind, result).Inc()
+}
+
+// observeTicket counts a stream ticket request that ended with err (nil:
+// issued).
+func (m *Metrics) observeTicket(err error) {
+	result := "issued"
+	if err != nil {
+		result = widget.ErrorCode(err)
+	}
+	m.tickets.WithLabelValues(result).Inc()
 }
 
 func (m *Metrics) observeRefusal(route, code string) {

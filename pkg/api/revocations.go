@@ -9,8 +9,9 @@ import (
 )
 
 // revokeSession handles DELETE /v1/widget/sessions/{sessionId}.
-func revokeSession(auth Authenticator, revoker Revoker) gin.HandlerFunc {
-	return handle(func(c *gin.Context) error {
+func revokeSession(auth Authenticator, revoker Revoker, metrics *Metrics) gin.HandlerFunc {
+	return handle(func(c *gin.Context) (err error) {
+		defer func() { metrics.observeRevocation("session", err) }()
 		caller, tenant, err := revocationCaller(c, auth)
 		if err != nil {
 			return err
@@ -26,8 +27,9 @@ func revokeSession(auth Authenticator, revoker Revoker) gin.HandlerFunc {
 }
 
 // revokeUser handles DELETE /v1/widget/users/{userId}/sessions.
-func revokeUser(auth Authenticator, revoker Revoker) gin.HandlerFunc {
-	return handle(func(c *gin.Context) error {
+func revokeUser(auth Authenticator, revoker Revoker, metrics *Metrics) gin.HandlerFunc {
+	return handle(func(c *gin.Context) (err error) {
+		defer func() { metrics.observeRevocation("user", err) }()
 		caller, tenant, err := revocationCaller(c, auth)
 		if err != nil {
 			return err
@@ -41,8 +43,9 @@ func revokeUser(auth Authenticator, revoker Revoker) gin.HandlerFunc {
 }
 
 // revokeTenant handles DELETE /v1/widget/tenants/{tenantId}/sessions.
-func revokeTenant(auth Authenticator, revoker Revoker) gin.HandlerFunc {
-	return handle(func(c *gin.Context) error {
+func revokeTenant(auth Authenticator, revoker Revoker, metrics *Metrics) gin.HandlerFunc {
+	return handle(func(c *gin.Context) (err error) {
+		defer func() { metrics.observeRevocation("tenant", err) }()
 		caller, err := authenticate(c, auth)
 		if err != nil {
 			return err

@@ -23,9 +23,9 @@ func API(auth Authenticator, minter Minter, revoker Revoker, introspector Intros
 	}
 	return func(r gin.IRoutes) {
 		r.POST("/v1/widget/sessions", createSession(auth, minter, metrics, widgetURLBase))
-		r.DELETE("/v1/widget/sessions/:sessionId", revokeSession(auth, revoker))
-		r.DELETE("/v1/widget/users/:userId/sessions", revokeUser(auth, revoker))
-		r.DELETE("/v1/widget/tenants/:tenantId/sessions", revokeTenant(auth, revoker))
+		r.DELETE("/v1/widget/sessions/:sessionId", revokeSession(auth, revoker, metrics))
+		r.DELETE("/v1/widget/users/:userId/sessions", revokeUser(auth, revoker, metrics))
+		r.DELETE("/v1/widget/tenants/:tenantId/sessions", revokeTenant(auth, revoker, metrics))
 		r.POST("/v1/widget/tokens/introspect", introspect(auth, introspector))
 		r.GET("/.well-known/jwks.json", jwks(keys))
 	}, nil

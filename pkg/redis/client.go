@@ -133,3 +133,41 @@ func nodeFailure(err error) bool {
 	}
 	return false
 }
+
+// Instrument tells observe of every command client sends: its name
+// (lower case; "pipeline" for a pipeline or transaction), how long it
+// took, and its error. A nil reply (a missing key) is no error.
+func Instrument(client goredis.UniversalClient, observe func(command string, d time.Duration, err error)) {
+	client.AddHook(commandHook{observe})
+}
+
+type commandHook struct {
+	observe func(command string, d time.Duration, err error)
+}
+
+func (commandHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h commandHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmd)
+		h.observe(strings.ToLower(cmd.Name()), time.Since(start), replyError(err))
+		return err
+	}
+}
+
+func (h commandHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmds)
+		h.observe("pipeline", time.Since(start), replyError(err))
+		return err
+	}
+}
+
+func replyError(err error) error {
+	if errors.Is(err, goredis.Nil) {
+		return nil
+	}
+	return err
+}

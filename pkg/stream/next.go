@@ -124,7 +124,23 @@ func (s *Stream) Next(ctx context.Context) (Batch, error) {
 }
 
 // Close releases the stream's place. It may be called more than once.
-func (s *Stream) Close() { s.closeOnce.Do(func() { s.hub.release(s) }) }
+func (s *Stream) Close() {
+	s.closeOnce.Do(func() {
+		s.hub.release(s)
+		if onClose := s.hub.cfg.OnClose; onClose != nil {
+			s.mu.Lock()
+			reason := "closed"
+			switch {
+			case s.ended != nil:
+				reason = s.ended.Code
+			case s.drain:
+				reason = "drained"
+			}
+			s.mu.Unlock()
+			onClose(reason)
+		}
+	})
+}
 
 func (s *Stream) setMore() {
 	s.mu.Lock()

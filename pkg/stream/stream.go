@@ -95,6 +95,11 @@ type Config struct {
 	Liveness time.Duration
 	// Logger logs what goes wrong. Default: none.
 	Logger *zap.Logger
+	// OnClose, when set, is told how each stream ended when it is closed:
+	// its end code (EndRevoked, EndExpired, EndRevocationUnknown,
+	// EndInterrupted), "drained" when its replica went away, or "closed"
+	// when the client left or the stream was closed before any end.
+	OnClose func(reason string)
 }
 
 func (c Config) withDefaults() Config {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -542,6 +543,45 @@ func TestDrain(t *testing.T) {
 			if !done || reconnect != stream.Reconnect {
 				t.Fatalf("stream %d: done %v, reconnect %v; want %v", i, done, reconnect, stream.Reconnect)
 			}
+		}
+	})
+}
+
+// TestOnClose: each stream, once closed, is reported once with how it
+// ended: its end code, "drained", or "closed" when the client went first.
+func TestOnClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var reasons []string
+		f := newFixture(t, stream.Config{OnClose: func(r string) {
+			mu.Lock()
+			reasons = append(reasons, r)
+			mu.Unlock()
+		}}, 0)
+		revoked, expiring, left := sid(t), sid(t), sid(t)
+		f.open(claims("acme", "a", revoked, f.exp), "", "c")
+		f.open(claims("acme", "b", expiring, time.Now().Add(time.Minute)), "", "c")
+		gone := f.open(claims("acme", "c", left, f.exp), "", "c")
+		synctest.Wait()
+		e, err := revoke.SessionEntry("acme", revoked, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.revs.Revoke(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		gone.cancel() // the client goes away
+		synctest.Wait()
+		drained := f.open(claims("acme", "d", sid(t), f.exp), "", "c")
+		f.hub.Drain()
+		synctest.Wait()
+		drained.st.Close() // a second Close reports nothing more
+		mu.Lock()
+		defer mu.Unlock()
+		slices.Sort(reasons)
+		if want := []string{"closed", "drained", stream.EndExpired, stream.EndRevoked}; !slices.Equal(reasons, want) {
+			t.Errorf("OnClose reasons %q, want %q", reasons, want)
 		}
 	})
 }
