@@ -4,7 +4,7 @@ GO      ?= go
 BIN     ?= bin
 BENCHTIME ?= 1s
 
-.PHONY: all build run test test-deps test-browser browser-deps test-faults vet bench load load-deps load-streams fuzz config-table clean
+.PHONY: all build run check-rules test test-deps test-browser browser-deps test-faults vet bench load load-deps load-streams fuzz config-table clean
 
 all: build
 
@@ -53,6 +53,15 @@ browser-deps:
 		if [ -n "$$missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(BROWSER_PACKAGES); fi
 	@test -x $(BIN)/node/node_modules/.bin/tsc -a -f $(BIN)/node/node_modules/axe-core/axe.min.js -a -d $(BIN)/node/node_modules/puppeteer-core || \
 		npm install --silent --no-audit --no-fund --prefix $(BIN)/node $(NPM_TOOLS)
+
+# The alert rules (deploy/prometheus) checked by Debian's promtool: valid,
+# and each alert fires on the series meant to fire it (alerts_test.yaml).
+# A Go test (make test) checks that every metric the rules and the Grafana
+# dashboard name exists.
+check-rules:
+	@command -v promtool >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus; }
+	promtool check rules deploy/prometheus/alerts.yaml
+	cd deploy/prometheus && promtool test rules alerts_test.yaml
 
 # The fuzz tests beyond their seeds (which `make test` runs): the session
 # token verifier against jwx (anything Verify accepts, jws.Verify and
