@@ -130,7 +130,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
-		go reloadOnHUP(ctx, hup, cfg, ring, logger)
+		if cfg.SigningKeys == "" {
+			go warnOnHUP(ctx, hup, logger)
+		} else {
+			go newKeyWatch(cfg, ring, logger).run(ctx, hup)
+		}
 	}
 
 	logger.Info("serving", zap.String("surfaces", cfg.Serve), zap.String("env", cfg.Env))
@@ -185,23 +189,15 @@ func (c syncFrom) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	return err
 }
 
-// reloadOnHUP re-reads the signing key file on SIGHUP. A failed reload keeps
-// the current keys, so no request ever sees a half-loaded set.
-func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, cfg config.Config, ring *keys.Ring, logger *zap.Logger) {
+// warnOnHUP answers SIGHUP when the keys are the in-memory default: there
+// is no file to reload.
+func warnOnHUP(ctx context.Context, hup <-chan os.Signal, logger *zap.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			if cfg.SigningKeys == "" {
-				logger.Warn("SIGHUP: no key file configured, nothing to reload")
-				continue
-			}
-			if err := ring.Reload(); err != nil {
-				logger.Error("SIGHUP: key reload failed; keeping the current keys", zap.Error(err))
-				continue
-			}
-			logger.Info("SIGHUP: signing keys reloaded", zap.String("active_kid", ring.Current().ActiveKID()))
+			logger.Warn("SIGHUP: no key file configured, nothing to reload")
 		}
 	}
 }

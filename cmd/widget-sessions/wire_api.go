@@ -109,7 +109,11 @@ func signingKeys(cfg config.Config, logger *zap.Logger) (*keys.Ring, error) {
 			zap.String("kid", set.ActiveKID()))
 		return keys.NewRing(set), nil
 	}
-	ring, err := keys.NewFileRing(cfg.SigningKeys, cfg.SigningKID)
+	kid, err := activeKID(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ring, err := keys.NewFileRing(cfg.SigningKeys, kid)
 	if err != nil {
 		return nil, err
 	}

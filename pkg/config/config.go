@@ -30,8 +30,12 @@ type Config struct {
 
 	SigningKeys string // JWK Set file of private keys; "" = ephemeral dev key
 	SigningKID  string
-	Issuer      string
-	Audience    string
+	// SigningKIDFile, when set, holds the active kid; it is watched.
+	SigningKIDFile string
+	// KeysWatchInterval is how often the key files are checked for a change.
+	KeysWatchInterval time.Duration
+	Issuer            string
+	Audience          string
 
 	CallerJWKS        string // https URL or file; "" = dev identity provider
 	CallerIssuer      string
@@ -252,6 +256,12 @@ func (c *Config) validate() error {
 	}
 	if c.Heartbeat <= 0 || c.Heartbeat > 15*time.Second {
 		bad("WIDGET_HEARTBEAT", "must be between 1ms and 15s: proxies close idle streams")
+	}
+	if c.KeysWatchInterval <= 0 {
+		bad("WIDGET_KEYS_WATCH_INTERVAL", "must be positive")
+	}
+	if c.SigningKIDFile != "" && c.SigningKeys == "" {
+		bad("WIDGET_SIGNING_KID_FILE", "needs WIDGET_SIGNING_KEYS: it names a key of that file")
 	}
 	if c.LogFlushInterval > time.Minute {
 		bad("WIDGET_LOG_FLUSH_INTERVAL", "must be at most 1m: a crash loses what is buffered")

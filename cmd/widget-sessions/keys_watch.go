@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/causeflow/widget-sessions/pkg/config"
+	"github.com/causeflow/widget-sessions/pkg/keys"
+)
+
+// keyWatch reloads the signing keys when their files change, as a file
+// mounted from a Kubernetes Secret does in place, or on SIGHUP. The key
+// file's keys are published (and the ones removed from it withdrawn); the
+// kid file, when configured, names the key that signs. A change that does
+// not load is refused and the current keys kept, and said once.
+type keyWatch struct {
+	cfg    config.Config
+	ring   *keys.Ring
+	logger *zap.Logger
+
+	loaded [2][sha256.Size]byte // the key file's and the kid file's contents last loaded
+	failed [2][sha256.Size]byte // and last refused: not said again
+	kid    string               // the active kid the kid file named
+}
+
+func newKeyWatch(cfg config.Config, ring *keys.Ring, logger *zap.Logger) *keyWatch {
+	w := &keyWatch{cfg: cfg, ring: ring, logger: logger, kid: ring.Current().ActiveKID()}
+	w.loaded, _ = w.sums() // what signingKeys loaded at start
+	return w
+}
+
+// activeKID returns the kid the configuration names: the kid file's, or
+// WIDGET_SIGNING_KID.
+func activeKID(cfg config.Config) (string, error) {
+	if cfg.SigningKIDFile == "" {
+		return cfg.SigningKID, nil
+	}
+	b, err := os.ReadFile(cfg.SigningKIDFile)
+	if err != nil {
+		return "", fmt.Errorf("signing kid file: %w", err)
+	}
+	kid := strings.TrimSpace(string(b))
+	if kid == "" || len(kid) > 256 || strings.ContainsAny(kid, " \t\r\n") {
+		return "", errors.New("signing kid file: must hold one kid")
+	}
+	return kid, nil
+}
+
+func (w *keyWatch) sums() ([2][sha256.Size]byte, error) {
+	var s [2][sha256.Size]byte
+	for i, path := range []string{w.cfg.SigningKeys, w.cfg.SigningKIDFile} {
+		if path == "" {
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return s, err
+		}
+		s[i] = sha256.Sum256(b)
+	}
+	return s, nil
+}
+
+// check reloads the keys if their files changed since they were last
+// loaded, or at once when force (SIGHUP). why says what asked.
+func (w *keyWatch) check(force bool, why string) {
+	sums, err := w.sums()
+	if err == nil && !force && (sums == w.loaded || sums == w.failed) {
+		return
+	}
+	if err == nil {
+		err = w.reload()
+	}
+	if err != nil {
+		if force || sums != w.failed {
+			w.logger.Error("key reload failed; keeping the current keys", zap.String("trigger", why), zap.Error(err))
+		}
+		w.failed = sums
+		return
+	}
+	w.loaded, w.failed = sums, [2][sha256.Size]byte{}
+	w.logger.Info("signing keys reloaded", zap.String("trigger", why), zap.String("active_kid", w.ring.Current().ActiveKID()))
+}
+
+func (w *keyWatch) reload() error {
+	if w.cfg.SigningKIDFile == "" {
+		return w.ring.Reload()
+	}
+	kid, err := activeKID(w.cfg)
+	if err != nil {
+		return err
+	}
+	if kid == w.kid {
+		return w.ring.Reload()
+	}
+	if err := w.ring.ReloadActive(kid); err != nil {
+		return err
+	}
+	w.kid = kid
+	return nil
+}
+
+// run checks every interval, and on each hup, until ctx ends.
+func (w *keyWatch) run(ctx context.Context, hup <-chan os.Signal) {
+	tick := time.NewTicker(w.cfg.KeysWatchInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			w.check(false, "file change")
+		case <-hup:
+			w.check(true, "SIGHUP")
+		}
+	}
+}
