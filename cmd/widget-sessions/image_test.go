@@ -1,0 +1,118 @@
+//go:build image
+
+package main
+
+// The container image as CI runs it (make test-image, after make image):
+// read-only, every capability dropped, no new privileges, as the non-root
+// user, with podman (runc, deploy/podman/containers.conf).
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/causeflow/widget-sessions/pkg/devidp"
+)
+
+func podman(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("podman", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestImage: the image serves /healthz, mints a session, and drains
+// cleanly on SIGTERM (exit 0, "shutting down", no error logged).
+func TestImage(t *testing.T) {
+	image := os.Getenv("IMAGE")
+	if image == "" {
+		image = "localhost/widget-sessions:dev"
+	}
+	// The dev identity provider's key, made here and mounted read-only:
+	// the test signs caller tokens with it. Readable by the image's user.
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "dev-idp.jwks.json")
+	idp, err := devidp.LoadOrCreate(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pub, internal := freePort(t), freePort(t)
+	name := fmt.Sprintf("widget-sessions-test-%d", pub)
+	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", name).Run() })
+	podman(t, "run", "-d", "--name", name, "--network", "host",
+		"--read-only", "--cap-drop=ALL", "--security-opt", "no-new-privileges", "--user", "65532:65532",
+		"-v", dir+":/keys:ro",
+		"-e", "WIDGET_ENV=test",
+		"-e", fmt.Sprintf("WIDGET_ADDR=127.0.0.1:%d", pub),
+		"-e", fmt.Sprintf("WIDGET_INTERNAL_ADDR=127.0.0.1:%d", internal),
+		"-e", "WIDGET_DEV_IDP_KEY=/keys/dev-idp.jwks.json",
+		image)
+	if user := podman(t, "inspect", "--format", "{{.Config.User}}", name); user != "65532:65532" {
+		t.Errorf("the container runs as %q, want 65532:65532", user)
+	}
+
+	base := fmt.Sprintf("http://127.0.0.1:%d", pub)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", internal))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz did not answer 200: %v\nlogs:\n%s", err, podman(t, "logs", name))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	caller, err := idp.Token(devidp.TokenRequest{Tenant: "demo", Subject: "admin_dana", Roles: []string{"admin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/widget/sessions", strings.NewReader(`{"userId": "user_alice", "incidentId": "inc_EXAMPLE_01JX"}`))
+	req.Header.Set("Authorization", "Bearer "+caller)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("mint in the container: %d\nlogs:\n%s", resp.StatusCode, podman(t, "logs", name))
+	}
+
+	podman(t, "stop", "--time", "20", name) // SIGTERM, then the drain
+	if code := podman(t, "inspect", "--format", "{{.State.ExitCode}}", name); code != "0" {
+		t.Errorf("exit code %s after SIGTERM, want 0", code)
+	}
+	logs := podman(t, "logs", name)
+	if !strings.Contains(logs, `"msg":"shutting down"`) || strings.Contains(logs, `"level":"error"`) {
+		t.Errorf("not a clean drain:\n%s", logs)
+	}
+}
