@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/causeflow/widget-sessions/pkg/config"
+)
+
+// manifests are the rendered objects, decoded strictly.
+type manifests struct {
+	deployments []appsv1.Deployment
+	services    []corev1.Service
+	hpas        []autoscalingv2.HorizontalPodAutoscaler
+	pdbs        []policyv1.PodDisruptionBudget
+	configMaps  []corev1.ConfigMap
+	policies    []networkingv1.NetworkPolicy
+	accounts    []corev1.ServiceAccount
+}
+
+// strict decodes one object's YAML into v as the API server's strict
+// field validation does: case-sensitive, refusing a field v's type does not
+// have and a field given twice. A typo in a manifest is an error here, not
+// a field the API server drops.
+func strict(doc []byte, v any) error {
+	j, err := yaml.YAMLToJSON(doc)
+	if err != nil {
+		return err
+	}
+	strictErrs, err := kjson.UnmarshalStrict(j, v, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strictErrs...)
+}
+
+func renderManifests(t *testing.T) manifests {
+	t.Helper()
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join("..", "..", "deploy", "k8s"))
+	if err != nil {
+		t.Fatalf("kustomize build deploy/k8s: %v", err)
+	}
+	out, err := res.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m manifests
+	for _, doc := range bytes.Split(out, []byte("\n---\n")) {
+		var head struct{ Kind string }
+		if err := yaml.Unmarshal(doc, &head); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		switch head.Kind {
+		case "Deployment":
+			var d appsv1.Deployment
+			err = strict(doc, &d)
+			m.deployments = append(m.deployments, d)
+		case "Service":
+			var s corev1.Service
+			err = strict(doc, &s)
+			m.services = append(m.services, s)
+		case "HorizontalPodAutoscaler":
+			var h autoscalingv2.HorizontalPodAutoscaler
+			err = strict(doc, &h)
+			m.hpas = append(m.hpas, h)
+		case "PodDisruptionBudget":
+			var p policyv1.PodDisruptionBudget
+			err = strict(doc, &p)
+			m.pdbs = append(m.pdbs, p)
+		case "ConfigMap":
+			var c corev1.ConfigMap
+			err = strict(doc, &c)
+			m.configMaps = append(m.configMaps, c)
+		case "NetworkPolicy":
+			var n networkingv1.NetworkPolicy
+			err = strict(doc, &n)
+			m.policies = append(m.policies, n)
+		case "ServiceAccount":
+			var a corev1.ServiceAccount
+			err = strict(doc, &a)
+			m.accounts = append(m.accounts, a)
+		default:
+			t.Errorf("a %q the test does not check:\n%s", head.Kind, doc)
+		}
+		if err != nil {
+			t.Errorf("%s does not decode strictly: %v\n%s", head.Kind, err, doc)
+		}
+	}
+	return m
+}
+
+// TestKubernetesManifests renders deploy/k8s with kustomize, decodes every
+// object strictly into the k8s.io/api types, and checks what an operator
+// relies on: every WIDGET_* variable is one the service reads, the probes
+// hit the internal listener, the pods run as non-root on a read-only root
+// filesystem with nothing extra allowed, the Redis URL and the signing keys
+// come from Secrets, and each Service, PDB and HPA selects the pods it
+// means, and only those.
+func TestKubernetesManifests(t *testing.T) {
+	m := renderManifests(t)
+	if len(m.deployments) != 2 || len(m.services) != 2 || len(m.hpas) != 2 || len(m.pdbs) != 2 || len(m.policies) != 1 || len(m.configMaps) != 1 {
+		t.Fatalf("rendered %d Deployments, %d Services, %d HPAs, %d PDBs, %d NetworkPolicies, %d ConfigMaps; want 2, 2, 2, 2, 1, 1",
+			len(m.deployments), len(m.services), len(m.hpas), len(m.pdbs), len(m.policies), len(m.configMaps))
+	}
+	table := config.MarkdownTable()
+	known := func(name string) bool { return strings.Contains(table, "| `"+name+"` |") }
+	for name := range m.configMaps[0].Data {
+		if !known(name) {
+			t.Errorf("ConfigMap sets %s, which is not in the configuration table", name)
+		}
+	}
+	internalPort := int32(9090) // the ConfigMap's WIDGET_INTERNAL_ADDR
+	if a := m.configMaps[0].Data["WIDGET_INTERNAL_ADDR"]; a != "0.0.0.0:9090" {
+		t.Fatalf("WIDGET_INTERNAL_ADDR = %q, want 0.0.0.0:9090", a)
+	}
+
+	surfaces := map[string]appsv1.Deployment{}
+	for _, d := range m.deployments {
+		name := d.Name
+		spec := d.Spec.Template.Spec
+		if len(spec.Containers) != 1 {
+			t.Fatalf("%s: %d containers", name, len(spec.Containers))
+		}
+		c := spec.Containers[0]
+		env := map[string]corev1.EnvVar{}
+		for _, e := range c.Env {
+			env[e.Name] = e
+			if !known(e.Name) {
+				t.Errorf("%s sets %s, which is not in the configuration table", name, e.Name)
+			}
+		}
+		serve := env["WIDGET_SERVE"].Value
+		surfaces[serve] = d
+		if ref := env["WIDGET_REDIS_URL"].ValueFrom; ref == nil || ref.SecretKeyRef == nil {
+			t.Errorf("%s: WIDGET_REDIS_URL is not from a Secret", name)
+		}
+		if serve == "api" {
+			keysFromSecret := false
+			for _, v := range spec.Volumes {
+				keysFromSecret = keysFromSecret || (v.Secret != nil && strings.HasPrefix(env["WIDGET_SIGNING_KEYS"].Value, "/keys/"))
+			}
+			if !keysFromSecret || env["WIDGET_SIGNING_KID_FILE"].Value == "" {
+				t.Errorf("%s: the signing keys and active kid are not files from a Secret", name)
+			}
+		}
+		ports := map[string]int32{}
+		for _, p := range c.Ports {
+			ports[p.Name] = p.ContainerPort
+		}
+		for what, p := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe, "startup": c.StartupProbe} {
+			if p == nil || p.HTTPGet == nil {
+				t.Errorf("%s: no HTTP %s probe", name, what)
+				continue
+			}
+			port := p.HTTPGet.Port.IntVal
+			if p.HTTPGet.Port.StrVal != "" {
+				port = ports[p.HTTPGet.Port.StrVal]
+			}
+			if port != internalPort || !slices.Contains([]string{"/healthz", "/readyz"}, p.HTTPGet.Path) {
+				t.Errorf("%s: %s probe on %d%s, want /healthz or /readyz on the internal port %d", name, what, port, p.HTTPGet.Path, internalPort)
+			}
+		}
+		psc, sc := spec.SecurityContext, c.SecurityContext
+		switch {
+		case psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0:
+			t.Errorf("%s: the pod does not run as a non-root user", name)
+		case sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+			t.Errorf("%s: the root filesystem is not read-only", name)
+		case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL"):
+			t.Errorf("%s: privilege escalation allowed or capabilities kept", name)
+		case c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero():
+			t.Errorf("%s: no resource requests", name)
+		}
+		if sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector); err != nil || !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+			t.Errorf("%s: its selector does not match its own pods: %v", name, err)
+		}
+	}
+	if len(surfaces) != 2 || surfaces["api"].Name == "" || surfaces["edge"].Name == "" {
+		t.Fatalf("the Deployments serve %v, want api and edge", slices.Sorted(maps.Keys(surfaces)))
+	}
+
+	// selects says which Deployments' pods a label selector picks.
+	selects := func(sel map[string]string) []string {
+		var out []string
+		for _, d := range m.deployments {
+			if labels.SelectorFromSet(sel).Matches(labels.Set(d.Spec.Template.Labels)) {
+				out = append(out, d.Name)
+			}
+		}
+		return out
+	}
+	for _, s := range m.services {
+		if got := selects(s.Spec.Selector); !slices.Equal(got, []string{s.Name}) {
+			t.Errorf("Service %s selects the pods of %v, want only %s's", s.Name, got, s.Name)
+		}
+	}
+	for _, p := range m.pdbs {
+		sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector)
+		var got []string
+		for _, d := range m.deployments {
+			if err == nil && sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+				got = append(got, d.Name)
+			}
+		}
+		if !slices.Equal(got, []string{p.Name}) {
+			t.Errorf("PDB %s covers the pods of %v, want only %s's", p.Name, got, p.Name)
+		}
+	}
+	for _, h := range m.hpas {
+		if ref := h.Spec.ScaleTargetRef; ref.Kind != "Deployment" || ref.Name != h.Name || h.Spec.MinReplicas == nil || *h.Spec.MinReplicas < 2 {
+			t.Errorf("HPA %s scales %s %s (min %v), want its Deployment, from 2 replicas", h.Name, ref.Kind, ref.Name, h.Spec.MinReplicas)
+		}
+	}
+	if sel := m.policies[0].Spec.PodSelector; len(selects(sel.MatchLabels)) != 2 {
+		t.Errorf("the NetworkPolicy covers %v, want both Deployments", selects(sel.MatchLabels))
+	}
+}
