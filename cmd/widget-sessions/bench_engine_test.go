@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/causeflow/widget-sessions/pkg/api"
 	"github.com/causeflow/widget-sessions/pkg/assistant"
@@ -53,7 +54,7 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 	tb.Cleanup(closeLog)
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
-	st, err := openStores(ctx, cfg, logger, prometheus.NewRegistry())
+	st, err := openStores(ctx, cfg, logger, prometheus.NewRegistry(), noop.NewTracerProvider())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 	if err != nil {
 		tb.Fatal(err)
 	}
-	mintingAPI, ring, _, err := wireAPI(ctx, cfg, logger, metrics, st, incidents)
+	mintingAPI, ring, _, err := wireAPI(ctx, cfg, logger, metrics, noop.NewTracerProvider(), st, incidents)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -74,12 +75,12 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 	if pauseless {
 		pause = 0
 	}
-	edge, chatService, hub, _, err := wireEdge(ctx, cfg, logger, prometheus.NewRegistry(), metrics, st, incidents, ring, assistant.NewEmbedded(pause))
+	edge, chatService, hub, _, err := wireEdge(ctx, cfg, logger, prometheus.NewRegistry(), metrics, noop.NewTracerProvider(), st, incidents, ring, assistant.NewEmbedded(pause))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(chatService.Close)
-	engine, err := api.NewServer(logger, metrics, nil, mintingAPI, edge)
+	engine, err := api.NewServer(logger, metrics, noop.NewTracerProvider(), nil, mintingAPI, edge)
 	if err != nil {
 		tb.Fatal(err)
 	}

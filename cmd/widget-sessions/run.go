@@ -55,7 +55,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	st, err := openStores(ctx, cfg, logger, reg)
+	tracing, stopTracing, err := newTracing(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	// Last (defers run last-in first-out): the spans of the shutdown are
+	// exported too.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(ctx); err != nil {
+			logger.Warn("traces not all exported at shutdown", zap.Error(err))
+		}
+	}()
+	st, err := openStores(ctx, cfg, logger, reg, tracing)
 	if err != nil {
 		return err
 	}
@@ -71,7 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ready := []api.ReadyCheck{st.revsReady}
 	var ring *keys.Ring // nil on an edge-only replica
 	if cfg.ServeAPI() {
-		surface, r, apiReady, err := wireAPI(ctx, cfg, logger, metrics, st, incidents)
+		surface, r, apiReady, err := wireAPI(ctx, cfg, logger, metrics, tracing, st, incidents)
 		if err != nil {
 			return err
 		}
@@ -84,7 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		surface, chatService, hub, edgeReady, err := wireEdge(ctx, cfg, logger, reg, metrics, st, incidents, ring, asst)
+		surface, chatService, hub, edgeReady, err := wireEdge(ctx, cfg, logger, reg, metrics, tracing, st, incidents, ring, asst)
 		if err != nil {
 			return err
 		}
@@ -107,7 +120,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer chatService.Close()
 		ready = append(ready, edgeReady)
 	}
-	engine, err := api.NewServer(logger, metrics, cfg.TrustedProxies, surfaces...)
+	engine, err := api.NewServer(logger, metrics, tracing, cfg.TrustedProxies, surfaces...)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/pkg/api"
@@ -24,7 +25,7 @@ import (
 
 // wireAPI builds the minting API (mint, revoke, introspect, JWKS) and
 // returns it with the signing keys and the API's readiness check.
-func wireAPI(ctx context.Context, cfg config.Config, logger *zap.Logger, metrics *api.Metrics, st *stores, incidents *incident.Service) (api.Surface, *keys.Ring, api.ReadyCheck, error) {
+func wireAPI(ctx context.Context, cfg config.Config, logger *zap.Logger, metrics *api.Metrics, tracing trace.TracerProvider, st *stores, incidents *incident.Service) (api.Surface, *keys.Ring, api.ReadyCheck, error) {
 	ring, err := signingKeys(cfg, logger)
 	if err != nil {
 		return nil, nil, nil, err
@@ -44,6 +45,7 @@ func wireAPI(ctx context.Context, cfg config.Config, logger *zap.Logger, metrics
 	minter, err := session.New(session.Config{
 		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience,
 		Directory: dir, Signer: ring, Incidents: incidents, Limiter: mintLimiter,
+		Tracer: tracing.Tracer("github.com/causeflow/widget-sessions/pkg/session"),
 		OnContextUnavailable: func(tenant, id string, err error) {
 			logger.Warn("incident source unavailable at mint; minted without warming the context",
 				zap.String("tenant", tenant), zap.String("incident", id), zap.Error(err))

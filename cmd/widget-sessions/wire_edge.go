@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/pkg/api"
@@ -24,14 +25,14 @@ import (
 // session tokens itself, never by calling the API: with the signing keys
 // in process when it serves both (ring), else with the API's published
 // JWKS.
-func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, reg prometheus.Registerer, metrics *api.Metrics, st *stores,
+func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, reg prometheus.Registerer, metrics *api.Metrics, tracing trace.TracerProvider, st *stores,
 	incidents *incident.Service, ring *keys.Ring, asst assistant.Assistant,
 ) (api.Surface, *chat.Service, *stream.Hub, api.ReadyCheck, error) {
 	em, err := newEdgeMetrics(reg)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	asst = measuredAssistant{Assistant: asst, m: em}
+	asst = measuredAssistant{Assistant: asst, m: em, tracer: tracing.Tracer("github.com/causeflow/widget-sessions/pkg/assistant")}
 	var keySource verify.KeySource
 	ready := func() error { return nil }
 	if ring != nil {

@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/causeflow/widget-sessions/pkg/assistant"
 	"github.com/causeflow/widget-sessions/pkg/redis"
@@ -134,17 +137,25 @@ func (m *edgeMetrics) streamClosed(reason string) { m.closes.WithLabelValues(rea
 // measuredAssistant reports each reply of the assistant it wraps.
 type measuredAssistant struct {
 	assistant.Assistant
-	m *edgeMetrics
+	m      *edgeMetrics
+	tracer trace.Tracer
 }
 
 func (a measuredAssistant) Reply(ctx context.Context, req assistant.Request, emit func(string) error) error {
+	// The span says how the reply went and how long it was, never what
+	// was asked or answered.
+	ctx, span := a.tracer.Start(ctx, "assistant.reply", trace.WithSpanKind(trace.SpanKindClient))
+	defer span.End()
 	start := time.Now()
 	first := true
+	deltas := 0
 	err := a.Assistant.Reply(ctx, req, func(delta string) error {
 		if first {
 			first = false
 			a.m.firstByte.Observe(time.Since(start).Seconds())
+			span.AddEvent("first delta")
 		}
+		deltas++
 		a.m.deltas.Inc()
 		return emit(delta)
 	})
@@ -154,7 +165,9 @@ func (a measuredAssistant) Reply(ctx context.Context, req assistant.Request, emi
 		result = "cancelled"
 	case err != nil:
 		result = "error"
+		span.SetStatus(codes.Error, "assistant error")
 	}
+	span.SetAttributes(attribute.String("widget.reply.result", result), attribute.Int("widget.reply.deltas", deltas))
 	a.m.replies.WithLabelValues(result).Observe(time.Since(start).Seconds())
 	return err
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/pkg/api"
@@ -55,7 +56,7 @@ func (s *stores) close() {
 	}
 }
 
-func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg prometheus.Registerer) (*stores, error) {
+func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg prometheus.Registerer, tracing trace.TracerProvider) (*stores, error) {
 	if cfg.RedisURL == "" {
 		logger.Info("state in memory (revocations, event logs, tickets, rate limits, context cache): " +
 			"this process only; set WIDGET_REDIS_URL for several replicas")
@@ -88,7 +89,7 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg 
 		return nil, err
 	}
 	st := &stores{closers: []func(){func() { _ = client.Close() }}}
-	if err := st.openRedis(ctx, cfg, logger, client, reg); err != nil {
+	if err := st.openRedis(ctx, cfg, logger, client, reg, tracing); err != nil {
 		st.close()
 		return nil, err
 	}
@@ -96,7 +97,7 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg 
 	return st, nil
 }
 
-func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.Logger, client goredis.UniversalClient, reg prometheus.Registerer) error {
+func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.Logger, client goredis.UniversalClient, reg prometheus.Registerer, tracing trace.TracerProvider) error {
 	if err := checkEviction(ctx, cfg, logger, client); err != nil {
 		return err
 	}
@@ -104,7 +105,7 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	if err != nil {
 		return err
 	}
-	redis.Instrument(client, metrics.command)
+	redis.Instrument(client, tracing.Tracer("github.com/causeflow/widget-sessions/pkg/redis"), metrics.command)
 	repl := redis.Replication{MinReplicas: cfg.RedisMinReplicas, Timeout: cfg.RedisWaitTimeout, Shortfall: metrics.shortfall}
 	revs, err := redis.NewRevocations(client, redis.Config{
 		Namespace:       "wrev-" + cfg.Env,

@@ -11,6 +11,7 @@ import (
 	"errors"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/pkg/token"
@@ -65,9 +66,9 @@ type Surface func(r gin.IRoutes)
 // log and metrics, panic recovery) and every error the same renderer,
 // whichever surface answers it. trustedProxies are the proxies whose
 // X-Forwarded-For is believed; none: the peer address is the client's.
-func NewServer(logger *zap.Logger, metrics *Metrics, trustedProxies []string, surfaces ...Surface) (*gin.Engine, error) {
-	if logger == nil || metrics == nil {
-		return nil, errors.New("api: logger and metrics are required")
+func NewServer(logger *zap.Logger, metrics *Metrics, tracing trace.TracerProvider, trustedProxies []string, surfaces ...Surface) (*gin.Engine, error) {
+	if logger == nil || metrics == nil || tracing == nil {
+		return nil, errors.New("api: logger, metrics and a tracer provider are required")
 	}
 	if len(surfaces) == 0 {
 		return nil, errors.New("api: nothing to serve: neither the minting API nor the edge")
@@ -85,7 +86,7 @@ func NewServer(logger *zap.Logger, metrics *Metrics, trustedProxies []string, su
 	if err := e.SetTrustedProxies(trustedProxies); err != nil {
 		return nil, err
 	}
-	e.Use(requestID(logger), accessLog(metrics), recoverPanic)
+	e.Use(traceRequest(tracing.Tracer("github.com/causeflow/widget-sessions/pkg/api")), requestID(logger), accessLog(metrics), recoverPanic)
 	for _, mount := range surfaces {
 		mount(e)
 	}

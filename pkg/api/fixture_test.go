@@ -19,6 +19,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -308,7 +309,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), f.logs, zapcore.DebugLevel))
 
-	f.engine, err = api.NewServer(logger, metrics, nil, mintingAPI, edge)
+	f.engine, err = api.NewServer(logger, metrics, noop.NewTracerProvider(), nil, mintingAPI, edge)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,8 +34,16 @@ type Config struct {
 	SigningKIDFile string
 	// KeysWatchInterval is how often the key files are checked for a change.
 	KeysWatchInterval time.Duration
-	Issuer            string
-	Audience          string
+
+	// OpenTelemetry tracing, off unless an OTLP endpoint is set.
+	OTLPEndpoint       string
+	OTLPTracesEndpoint string
+	OTLPHeaders        string
+	OTelServiceName    string
+	TracesSampleRatio  float64
+	OTelDisabled       bool
+	Issuer             string
+	Audience           string
 
 	CallerJWKS        string // https URL or file; "" = dev identity provider
 	CallerIssuer      string

@@ -90,6 +90,25 @@ var settings = []setting{
 		set: str(func(c *Config) *string { return &c.SigningKIDFile })},
 	{Env: "WIDGET_KEYS_WATCH_INTERVAL", Default: "10s", Doc: "How often the key file (and the kid file) are checked for a change, which is then loaded as SIGHUP would: a file mounted from a Secret changes in place. A file that does not load is refused and the current keys kept.",
 		set: dur(func(c *Config) *time.Duration { return &c.KeysWatchInterval })},
+	{Env: "OTEL_EXPORTER_OTLP_ENDPOINT", Doc: "OpenTelemetry: the OTLP/HTTP collector's base URL (traces go to `<url>/v1/traces`). Traces are off unless this or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set.",
+		set: str(func(c *Config) *string { return &c.OTLPEndpoint })},
+	{Env: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", Doc: "OpenTelemetry: the full URL traces are sent to, over OTLP/HTTP (protobuf); wins over `OTEL_EXPORTER_OTLP_ENDPOINT`.",
+		set: str(func(c *Config) *string { return &c.OTLPTracesEndpoint })},
+	{Env: "OTEL_EXPORTER_OTLP_HEADERS", Doc: "OpenTelemetry: headers sent with every export, `key=value` pairs separated by commas (values URL-encoded), for a collector's credentials. Never logged.",
+		set: str(func(c *Config) *string { return &c.OTLPHeaders })},
+	{Env: "OTEL_SERVICE_NAME", Default: "widget-sessions", Doc: "OpenTelemetry: the `service.name` of the spans.",
+		set: str(func(c *Config) *string { return &c.OTelServiceName })},
+	{Env: "OTEL_TRACES_SAMPLER_ARG", Default: "1", Doc: "OpenTelemetry: the share of new traces sampled, 0 to 1; a request that arrives with a W3C `traceparent` follows its caller's decision (parent-based).",
+		set: func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 || f > 1 {
+				return fmt.Errorf("must be a number from 0 to 1, got %q", v)
+			}
+			c.TracesSampleRatio = f
+			return nil
+		}},
+	{Env: "OTEL_SDK_DISABLED", Default: "false", Doc: "OpenTelemetry: `true` turns tracing off whatever else is set.",
+		set: boolean(func(c *Config) *bool { return &c.OTelDisabled })},
 	{Env: "WIDGET_ISSUER", Default: "https://sessions.causeflow.ai", Doc: "`iss` of session tokens.",
 		set: str(func(c *Config) *string { return &c.Issuer })},
 	{Env: "WIDGET_AUDIENCE", Default: "causeflow-widget", Doc: "`aud` of session tokens.",

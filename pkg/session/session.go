@@ -10,6 +10,11 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/causeflow/widget-sessions/pkg/incident"
 	"github.com/causeflow/widget-sessions/pkg/sessionid"
 	"github.com/causeflow/widget-sessions/pkg/token"
@@ -48,6 +53,10 @@ type Config struct {
 	// context on first use. Optional (for logging).
 	OnContextUnavailable func(tenant, incidentID string, err error)
 	Now                  func() time.Time // defaults to time.Now
+	// Tracer makes the mint's spans and those of its lookups (default:
+	// none). Their attributes never hold the token, the key or an id the
+	// caller sent: only the tenant, and the outcome.
+	Tracer trace.Tracer
 }
 
 // Minter mints sessions.
@@ -68,6 +77,9 @@ func New(cfg Config) (*Minter, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	return &Minter{cfg: cfg}, nil
 }
 
@@ -82,7 +94,10 @@ func Authorize(caller widget.Caller) error {
 }
 
 // Mint mints a session for req.UserID in the caller's tenant.
-func (m *Minter) Mint(ctx context.Context, caller widget.Caller, req widget.SessionRequest) (widget.Session, error) {
+func (m *Minter) Mint(ctx context.Context, caller widget.Caller, req widget.SessionRequest) (s widget.Session, err error) {
+	ctx, span := m.cfg.Tracer.Start(ctx, "session.mint", trace.WithAttributes(
+		attribute.String("widget.tenant", caller.Tenant), attribute.Bool("widget.incident", req.IncidentID != "")))
+	defer func() { endSpan(span, err) }()
 	if err := Authorize(caller); err != nil {
 		return widget.Session{}, err
 	}
@@ -100,7 +115,10 @@ func (m *Minter) Mint(ctx context.Context, caller widget.Caller, req widget.Sess
 	case !ok:
 		return widget.Session{}, &widget.Error{Code: widget.CodeRateLimited, Message: "too many sessions minted for this tenant; retry later", RetryAfter: retry}
 	}
-	exists, err := m.cfg.Directory.UserExists(ctx, caller.Tenant, req.UserID)
+	lctx, lookup := m.cfg.Tracer.Start(ctx, "directory.user_exists")
+	exists, err := m.cfg.Directory.UserExists(lctx, caller.Tenant, req.UserID)
+	lookup.SetAttributes(attribute.Bool("widget.user_exists", exists))
+	endSpan(lookup, err)
 	if err != nil {
 		return widget.Session{}, err
 	}
@@ -108,7 +126,10 @@ func (m *Minter) Mint(ctx context.Context, caller widget.Caller, req widget.Sess
 		return widget.Session{}, widget.Errorf(widget.CodeUserNotFound, "userId %q does not exist in this tenant", req.UserID)
 	}
 	if req.IncidentID != "" {
-		switch err := m.cfg.Incidents.Warm(ctx, caller.Tenant, req.IncidentID); {
+		wctx, warm := m.cfg.Tracer.Start(ctx, "incident.warm")
+		err := m.cfg.Incidents.Warm(wctx, caller.Tenant, req.IncidentID)
+		endSpan(warm, err)
+		switch {
 		case errors.Is(err, incident.ErrNotFound):
 			return widget.Session{}, widget.Errorf(widget.CodeIncidentNotFound, "incidentId %q does not exist in this tenant", req.IncidentID)
 		case err != nil:
@@ -154,4 +175,13 @@ func (m *Minter) Mint(ctx context.Context, caller widget.Caller, req widget.Sess
 		IssuedAt:   now,
 		ExpiresAt:  exp,
 	}, nil
+}
+
+// endSpan ends span, marked as an error with err's code (never its text,
+// which may quote what the caller sent) when err is not nil.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, widget.ErrorCode(err))
+	}
+	span.End()
 }
