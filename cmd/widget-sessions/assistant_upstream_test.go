@@ -60,6 +60,12 @@ func (m *fakeModel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "data: %s\n\n", b)
 		fl.Flush()
 	}
+	// Usage, as OpenAI sends it when asked: a last chunk with no choice.
+	if opts, _ := req["stream_options"].(map[string]any); opts["include_usage"] == true {
+		b, _ := json.Marshal(map[string]any{"id": "c1", "object": "chat.completion.chunk", "choices": []any{},
+			"usage": map[string]int{"prompt_tokens": 42, "completion_tokens": len(m.chunks), "total_tokens": 42 + len(m.chunks)}})
+		fmt.Fprintf(w, "data: %s\n\n", b)
+	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
 	fl.Flush()
 }
@@ -120,6 +126,15 @@ func TestAssistantUpstream(t *testing.T) {
 			}
 			if user["role"] != "user" || user["content"] != "Why is checkout failing?" {
 				t.Errorf("the user's message = %v", user)
+			}
+			if tc.failAfter == 0 {
+				// The tokens the model reported, on /metrics.
+				m := string(s.get(t, s.internal+"/metrics").body)
+				for _, want := range []string{`widget_sessions_assistant_tokens_total{kind="prompt"} 42`, `widget_sessions_assistant_tokens_total{kind="completion"} 4`} {
+					if !strings.Contains(m, want) {
+						t.Errorf("/metrics lacks %s", want)
+					}
+				}
 			}
 			s.stop(t)
 			if strings.Contains(s.log.String(), key) {

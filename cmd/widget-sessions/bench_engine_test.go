@@ -75,7 +75,11 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 	if pauseless {
 		pause = 0
 	}
-	edge, chatService, hub, _, err := wireEdge(ctx, cfg, logger, prometheus.NewRegistry(), metrics, noop.NewTracerProvider(), st, incidents, ring, assistant.NewEmbedded(pause))
+	em, err := newEdgeMetrics(prometheus.NewRegistry())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	edge, chatService, hub, _, err := wireEdge(ctx, cfg, logger, em, metrics, noop.NewTracerProvider(), st, incidents, ring, assistant.NewEmbedded(pause))
 	if err != nil {
 		tb.Fatal(err)
 	}

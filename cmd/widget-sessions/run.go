@@ -93,11 +93,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	var streams *stream.Hub // nil on an API-only replica
 	if cfg.ServeEdge() {
-		asst, err := newAssistant(cfg, logger)
+		em, err := newEdgeMetrics(reg)
 		if err != nil {
 			return err
 		}
-		surface, chatService, hub, edgeReady, err := wireEdge(ctx, cfg, logger, reg, metrics, tracing, st, incidents, ring, asst)
+		asst, err := newAssistant(cfg, logger, em.usage)
+		if err != nil {
+			return err
+		}
+		surface, chatService, hub, edgeReady, err := wireEdge(ctx, cfg, logger, em, metrics, tracing, st, incidents, ring, asst)
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
@@ -25,13 +24,9 @@ import (
 // session tokens itself, never by calling the API: with the signing keys
 // in process when it serves both (ring), else with the API's published
 // JWKS.
-func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, reg prometheus.Registerer, metrics *api.Metrics, tracing trace.TracerProvider, st *stores,
+func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, em *edgeMetrics, metrics *api.Metrics, tracing trace.TracerProvider, st *stores,
 	incidents *incident.Service, ring *keys.Ring, asst assistant.Assistant,
 ) (api.Surface, *chat.Service, *stream.Hub, api.ReadyCheck, error) {
-	em, err := newEdgeMetrics(reg)
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
 	asst = measuredAssistant{Assistant: asst, m: em, tracer: tracing.Tracer("github.com/causeflow/widget-sessions/pkg/assistant")}
 	var keySource verify.KeySource
 	ready := func() error { return nil }
@@ -79,7 +74,7 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, reg pr
 		chatService.Close()
 		return nil, nil, nil, nil, err
 	}
-	if err := em.watch(reg, hub); err != nil {
+	if err := em.watch(hub); err != nil {
 		hub.Close()
 		chatService.Close()
 		return nil, nil, nil, nil, err
@@ -95,7 +90,7 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, reg pr
 
 // newAssistant returns the OpenAI-compatible adapter when
 // WIDGET_ASSISTANT_URL is set, and the embedded assistant otherwise.
-func newAssistant(cfg config.Config, logger *zap.Logger) (assistant.Assistant, error) {
+func newAssistant(cfg config.Config, logger *zap.Logger, onUsage func(prompt, completion int)) (assistant.Assistant, error) {
 	if cfg.AssistantURL == "" {
 		logger.Info("assistant: embedded (answers from the incident context); set WIDGET_ASSISTANT_URL for a model server")
 		return assistant.NewEmbedded(assistant.DefaultPause), nil
@@ -103,6 +98,7 @@ func newAssistant(cfg config.Config, logger *zap.Logger) (assistant.Assistant, e
 	a, err := assistant.NewOpenAI(assistant.OpenAIConfig{
 		URL: cfg.AssistantURL, Model: cfg.AssistantModel, APIKey: cfg.AssistantAPIKey,
 		MaxTokens: cfg.AssistantMaxTokens, MaxHistoryBytes: cfg.AssistantHistoryBytes, MaxHistoryTurns: cfg.AssistantHistoryTurns,
+		OnUsage: onUsage,
 	})
 	if err != nil {
 		return nil, err

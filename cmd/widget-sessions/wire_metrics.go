@@ -89,6 +89,8 @@ func (m *redisMetrics) command(name string, d time.Duration, err error) {
 
 // edgeMetrics are the widget side's: its streams and the assistant.
 type edgeMetrics struct {
+	reg       prometheus.Registerer
+	tokens    *prometheus.CounterVec
 	closes    *prometheus.CounterVec
 	replies   *prometheus.HistogramVec
 	firstByte prometheus.Histogram
@@ -97,6 +99,11 @@ type edgeMetrics struct {
 
 func newEdgeMetrics(reg prometheus.Registerer) (*edgeMetrics, error) {
 	m := &edgeMetrics{
+		reg: reg,
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "widget_sessions_assistant_tokens_total",
+			Help: "Tokens of the assistant's replies as the upstream counts them, by kind (prompt, completion); an upstream that reports none is not counted.",
+		}, []string{"kind"}),
 		closes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "widget_sessions_stream_ends_total",
 			Help: "Widget streams closed, by how they ended: session_revoked, session_expired, revocation_state_unknown, interrupted, drained (the replica went away) or closed (the client left).",
@@ -116,7 +123,7 @@ func newEdgeMetrics(reg prometheus.Registerer) (*edgeMetrics, error) {
 			Help: "Pieces of answer the assistant streamed (an OpenAI-compatible server sends about one token each).",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.closes, m.replies, m.firstByte, m.deltas} {
+	for _, c := range []prometheus.Collector{m.tokens, m.closes, m.replies, m.firstByte, m.deltas} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -124,9 +131,15 @@ func newEdgeMetrics(reg prometheus.Registerer) (*edgeMetrics, error) {
 	return m, nil
 }
 
+// usage counts a reply's tokens.
+func (m *edgeMetrics) usage(prompt, completion int) {
+	m.tokens.WithLabelValues("prompt").Add(float64(prompt))
+	m.tokens.WithLabelValues("completion").Add(float64(completion))
+}
+
 // watch registers the gauge of hub's open streams.
-func (m *edgeMetrics) watch(reg prometheus.Registerer, hub *stream.Hub) error {
-	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+func (m *edgeMetrics) watch(hub *stream.Hub) error {
+	return m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "widget_sessions_streams_open",
 		Help: "Widget streams open on this replica.",
 	}, func() float64 { return float64(hub.Streams()) }))

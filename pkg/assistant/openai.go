@@ -82,6 +82,11 @@ type OpenAIConfig struct {
 	// DefaultMaxHistoryBytes and DefaultMaxHistoryTurns.
 	MaxHistoryBytes int
 	MaxHistoryTurns int
+	// OnUsage, when set, is told the tokens of each reply, as the server
+	// counts them: the adapter asks for them (stream_options.include_usage)
+	// and reads the chunk that carries them. Servers that send none are
+	// simply not counted.
+	OnUsage func(promptTokens, completionTokens int)
 }
 
 // Defaults of an upstream request's budget.
@@ -105,6 +110,7 @@ type OpenAI struct {
 	maxTokens int
 	histBytes int
 	histTurns int
+	onUsage   func(promptTokens, completionTokens int)
 }
 
 // NewOpenAI returns the adapter cfg describes: URL must be an http:// or
@@ -149,6 +155,7 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 		maxTokens: cmp.Or(cfg.MaxTokens, DefaultMaxTokens),
 		histBytes: cmp.Or(cfg.MaxHistoryBytes, DefaultMaxHistoryBytes),
 		histTurns: cmp.Or(cfg.MaxHistoryTurns, DefaultMaxHistoryTurns),
+		onUsage:   cfg.OnUsage,
 	}, nil
 }
 
@@ -159,10 +166,15 @@ type chatMessage struct {
 }
 
 type chatRequest struct {
-	Model     string        `json:"model"`
-	Stream    bool          `json:"stream"`
-	Messages  []chatMessage `json:"messages"`
-	MaxTokens int           `json:"max_tokens"`
+	Model         string        `json:"model"`
+	Stream        bool          `json:"stream"`
+	StreamOptions streamOptions `json:"stream_options"`
+	Messages      []chatMessage `json:"messages"`
+	MaxTokens     int           `json:"max_tokens"`
+}
+
+type streamOptions struct {
+	IncludeUsage bool `json:"include_usage"`
 }
 
 // chatChunk is the part of a "chat.completion.chunk" the adapter reads. An
@@ -174,6 +186,10 @@ type chatChunk struct {
 		} `json:"delta"`
 	} `json:"choices"`
 	Error json.RawMessage `json:"error"`
+	Usage *struct {
+		PromptTokens     int `json:"prompt_tokens"`
+		CompletionTokens int `json:"completion_tokens"`
+	} `json:"usage"`
 }
 
 // emitError carries emit's error through the stream, so Reply can return
@@ -283,6 +299,9 @@ func (o *OpenAI) stream(ctx context.Context, body []byte, idle *time.Timer, emit
 			}
 			return errors.New("error in the stream")
 		}
+		if c.Usage != nil && o.onUsage != nil {
+			o.onUsage(c.Usage.PromptTokens, c.Usage.CompletionTokens)
+		}
 		if len(c.Choices) == 0 || c.Choices[0].Delta.Content == "" {
 			continue // a role-only, usage or keep-alive chunk
 		}
@@ -349,5 +368,5 @@ func (o *OpenAI) requestBody(req Request) ([]byte, error) {
 			return nil, fmt.Errorf("assistant: message %d has unknown role %q", i, m.Role)
 		}
 	}
-	return json.Marshal(chatRequest{Model: o.model, Stream: true, Messages: msgs, MaxTokens: o.maxTokens})
+	return json.Marshal(chatRequest{Model: o.model, Stream: true, StreamOptions: streamOptions{IncludeUsage: true}, Messages: msgs, MaxTokens: o.maxTokens})
 }
