@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/pkg/token"
@@ -86,7 +87,12 @@ func NewServer(logger *zap.Logger, metrics *Metrics, tracing trace.TracerProvide
 	if err := e.SetTrustedProxies(trustedProxies); err != nil {
 		return nil, err
 	}
-	e.Use(traceRequest(tracing.Tracer("github.com/causeflow/widget-sessions/pkg/api")), requestID(logger), accessLog(metrics), recoverPanic)
+	// With tracing off, no span middleware at all: it would copy every
+	// request to carry a span that records nothing.
+	if _, off := tracing.(noop.TracerProvider); !off {
+		e.Use(traceRequest(tracing.Tracer("github.com/causeflow/widget-sessions/pkg/api")))
+	}
+	e.Use(requestID(logger), accessLog(metrics), recoverPanic)
 	for _, mount := range surfaces {
 		mount(e)
 	}
