@@ -106,12 +106,7 @@ func hot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := waitHTTP(ctx, "http://"+bareAddr+"/ready", 10*time.Second); err != nil {
 		return err
 	}
-	idpKey := filepath.Join(dir, "dev-idp.jwks.json")
-	idp, err := devidp.LoadOrCreate(idpKey)
-	if err != nil {
-		return err
-	}
-	admin, err := idp.Token(devidp.TokenRequest{Tenant: "demo", Subject: "wsload", Roles: []string{"admin"}, TTL: 4 * time.Hour})
+	idpKey, idp, admin, err := devAdmin(dir)
 	if err != nil {
 		return err
 	}

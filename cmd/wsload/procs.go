@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/causeflow/widget-sessions/pkg/devidp"
 )
 
 // proc is a process wsload started and measures.
@@ -225,4 +227,16 @@ func bareHeld(ctx context.Context, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// devAdmin makes the development identity provider's key in dir, which the
+// replicas wsload starts trust (WIDGET_DEV_IDP_KEY), and a caller token of
+// an admin of tenant demo, for the length of any run.
+func devAdmin(dir string) (idpKey string, idp *devidp.IDP, admin string, err error) {
+	idpKey = filepath.Join(dir, "dev-idp.jwks.json")
+	if idp, err = devidp.LoadOrCreate(idpKey); err != nil {
+		return "", nil, "", err
+	}
+	admin, err = idp.Token(devidp.TokenRequest{Tenant: "demo", Subject: "wsload", Roles: []string{"admin"}, TTL: 4 * time.Hour})
+	return idpKey, idp, admin, err
 }

@@ -19,8 +19,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/causeflow/widget-sessions/pkg/devidp"
 )
 
 // streamsConfig is what `wsload streams` runs.
@@ -191,12 +189,7 @@ func measureService(ctx context.Context, cfg streamsConfig, bare float64, out fu
 		return err
 	}
 	defer rp.stop()
-	idpKey := filepath.Join(cfg.dir, "dev-idp.jwks.json")
-	idp, err := devidp.LoadOrCreate(idpKey)
-	if err != nil {
-		return err
-	}
-	caller, err := idp.Token(devidp.TokenRequest{Tenant: "demo", Subject: "wsload", Roles: []string{"admin"}, TTL: 4 * time.Hour})
+	idpKey, _, caller, err := devAdmin(cfg.dir)
 	if err != nil {
 		return err
 	}

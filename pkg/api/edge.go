@@ -74,6 +74,19 @@ func sessionTokenError(err error) error {
 	}
 }
 
+// sessionOwner authenticates the widget from its session token and checks
+// that the path's sessionId is that session's.
+func sessionOwner(c *gin.Context, verifier SessionVerifier) (*token.Claims, error) {
+	claims, err := sessionCaller(c, verifier)
+	if err != nil {
+		return nil, err
+	}
+	if err := ownSession(c, claims); err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
 // ownSession checks that the path's sessionId is the token's own.
 func ownSession(c *gin.Context, claims *token.Claims) error {
 	if c.Param("sessionId") != claims.SessionID {
@@ -126,11 +139,8 @@ func widgetSession(verifier SessionVerifier, incidents Incidents) gin.HandlerFun
 // sendMessage handles POST /v1/widget/sessions/{sessionId}/messages.
 func sendMessage(verifier SessionVerifier, chat Chat) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
-		claims, err := sessionCaller(c, verifier)
+		claims, err := sessionOwner(c, verifier)
 		if err != nil {
-			return err
-		}
-		if err := ownSession(c, claims); err != nil {
 			return err
 		}
 		body, err := readJSONBody(c)
@@ -161,11 +171,8 @@ func sendMessage(verifier SessionVerifier, chat Chat) gin.HandlerFunc {
 // the reply to that message, wherever it runs, ends with response.cancelled.
 func stopReply(verifier SessionVerifier, chat Chat) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
-		claims, err := sessionCaller(c, verifier)
+		claims, err := sessionOwner(c, verifier)
 		if err != nil {
-			return err
-		}
-		if err := ownSession(c, claims); err != nil {
 			return err
 		}
 		if err := onlyQuery(c); err != nil {
@@ -187,11 +194,8 @@ func stopReply(verifier SessionVerifier, chat Chat) gin.HandlerFunc {
 func streamTicket(verifier SessionVerifier, tickets Tickets, limiter Limiter, ttl time.Duration, metrics *Metrics) gin.HandlerFunc {
 	return handle(func(c *gin.Context) (err error) {
 		defer func() { metrics.observeTicket(err) }()
-		claims, err := sessionCaller(c, verifier)
+		claims, err := sessionOwner(c, verifier)
 		if err != nil {
-			return err
-		}
-		if err := ownSession(c, claims); err != nil {
 			return err
 		}
 		switch ok, retry, err := limiter.Allow(c, "ticket:"+claims.SessionID); {
