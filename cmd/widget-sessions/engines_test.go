@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -180,12 +179,7 @@ func newWebKit(t *testing.T) engine {
 			t.Fatalf("%s not installed: run `make test-browser`, which installs it", bin)
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := freePort(t)
 	cmd := exec.Command("xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "WebKitWebDriver", fmt.Sprintf("--port=%d", port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // xvfb-run starts Xvfb and the driver: stop them all
 	var logs bytes.Buffer

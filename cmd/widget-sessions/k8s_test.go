@@ -51,6 +51,15 @@ func strict(doc []byte, v any) error {
 	return errors.Join(strictErrs...)
 }
 
+// decodeInto decodes doc strictly as a T and appends it to list.
+func decodeInto[T any](doc []byte, list []T) ([]T, error) {
+	var v T
+	if err := strict(doc, &v); err != nil {
+		return list, err
+	}
+	return append(list, v), nil
+}
+
 func renderManifests(t *testing.T) manifests {
 	t.Helper()
 	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join("..", "..", "deploy", "k8s"))
@@ -70,33 +79,19 @@ func renderManifests(t *testing.T) manifests {
 		var err error
 		switch head.Kind {
 		case "Deployment":
-			var d appsv1.Deployment
-			err = strict(doc, &d)
-			m.deployments = append(m.deployments, d)
+			m.deployments, err = decodeInto(doc, m.deployments)
 		case "Service":
-			var s corev1.Service
-			err = strict(doc, &s)
-			m.services = append(m.services, s)
+			m.services, err = decodeInto(doc, m.services)
 		case "HorizontalPodAutoscaler":
-			var h autoscalingv2.HorizontalPodAutoscaler
-			err = strict(doc, &h)
-			m.hpas = append(m.hpas, h)
+			m.hpas, err = decodeInto(doc, m.hpas)
 		case "PodDisruptionBudget":
-			var p policyv1.PodDisruptionBudget
-			err = strict(doc, &p)
-			m.pdbs = append(m.pdbs, p)
+			m.pdbs, err = decodeInto(doc, m.pdbs)
 		case "ConfigMap":
-			var c corev1.ConfigMap
-			err = strict(doc, &c)
-			m.configMaps = append(m.configMaps, c)
+			m.configMaps, err = decodeInto(doc, m.configMaps)
 		case "NetworkPolicy":
-			var n networkingv1.NetworkPolicy
-			err = strict(doc, &n)
-			m.policies = append(m.policies, n)
+			m.policies, err = decodeInto(doc, m.policies)
 		case "ServiceAccount":
-			var a corev1.ServiceAccount
-			err = strict(doc, &a)
-			m.accounts = append(m.accounts, a)
+			m.accounts, err = decodeInto(doc, m.accounts)
 		default:
 			t.Errorf("a %q the test does not check:\n%s", head.Kind, doc)
 		}

@@ -2,37 +2,18 @@ package main
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 )
-
-// syncBuffer is an io.Writer whose contents can be read while it is written.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestBufferedLog: with a flush interval, an info line waits at most that
 // long; a warning is written at once, after the lines before it; closing
 // writes everything. Without one, every line is written at once.
 func TestBufferedLog(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var out syncBuffer
-		logger, closeLog := newLogger("info", time.Second, &out)
+		out := newLogBuffer()
+		logger, closeLog := newLogger("info", time.Second, out)
 		logger.Info("first")
 		if out.String() != "" {
 			t.Fatalf("an info line was written at once: %q", out.String())
@@ -53,8 +34,8 @@ func TestBufferedLog(t *testing.T) {
 			t.Fatalf("closing did not write the buffer: %q", out.String())
 		}
 	})
-	var out syncBuffer
-	logger, closeLog := newLogger("info", 0, &out)
+	out := newLogBuffer()
+	logger, closeLog := newLogger("info", 0, out)
 	defer closeLog()
 	logger.Info("now")
 	if !strings.Contains(out.String(), `"msg":"now"`) {
