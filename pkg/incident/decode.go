@@ -75,7 +75,7 @@ func decodeIncident(data []byte, withTenant bool) (inc Incident, tenant string, 
 // absent. Unmarshal alone would take null for an empty list and a null
 // element for "": only an array of strings is a list of strings.
 func stringList(m strictjson.Members, field string) ([]string, error) {
-	raw, ok := m[field]
+	raw, ok := m.Raw(field)
 	if !ok {
 		return []string{}, nil
 	}
@@ -94,7 +94,7 @@ func stringList(m strictjson.Members, field string) ([]string, error) {
 }
 
 func timeline(m strictjson.Members) ([]TimelineEntry, error) {
-	raw, ok := m["timeline"]
+	raw, ok := m.Raw("timeline")
 	if !ok {
 		return []TimelineEntry{}, nil
 	}

@@ -102,5 +102,10 @@ func (r *Ring) reloadLocked(activeKID string) error {
 // Sign signs payload with the current Set's active key (see Set.Sign).
 func (r *Ring) Sign(payload []byte) (string, error) { return r.Current().Sign(payload) }
 
+// SignPrefixed signs with the current Set's active key (see Set.SignPrefixed).
+func (r *Ring) SignPrefixed(prefix string, payload []byte) (string, error) {
+	return r.Current().SignPrefixed(prefix, payload)
+}
+
 // JWKS returns the current Set's public JWK Set document and its ETag.
 func (r *Ring) JWKS() (body []byte, etag string) { return r.Current().JWKS() }

@@ -129,7 +129,13 @@ func (s *Set) ActiveAlg() string { return s.active.alg }
 
 // Sign returns the compact JWS of payload signed by the active key, with
 // the header {"alg":<alg>,"kid":<kid>,"typ":"wst+jwt"}.
-func (s *Set) Sign(payload []byte) (string, error) { return s.active.sign(payload) }
+func (s *Set) Sign(payload []byte) (string, error) { return s.active.sign("", payload) }
+
+// SignPrefixed returns prefix followed by Sign's compact JWS, built in one
+// buffer: a session token is its environment's prefix and the JWS.
+func (s *Set) SignPrefixed(prefix string, payload []byte) (string, error) {
+	return s.active.sign(prefix, payload)
+}
 
 // JWKS returns the public JWK Set of every key in the set, as served at
 // /.well-known/jwks.json, and its strong ETag. Each key carries kty, kid,

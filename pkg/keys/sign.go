@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 
@@ -69,24 +70,27 @@ func newSigner(k *privateKey) (signer, error) {
 	return s, nil
 }
 
-// sign returns header.payload.signature, all base64url.
-func (s *signer) sign(payload []byte) (string, error) {
-	n := len(s.header) + 1 + b64.EncodedLen(len(payload)) + 1 + b64.EncodedLen(s.sigSize)
+// sign returns prefix followed by header.payload.signature, all base64url,
+// in one buffer: the prefix (a session token's "wst_<env>_") is not signed.
+func (s *signer) sign(prefix string, payload []byte) (string, error) {
+	n := len(prefix) + len(s.header) + 1 + b64.EncodedLen(len(payload)) + 1 + b64.EncodedLen(s.sigSize)
 	buf := make([]byte, 0, n)
+	buf = append(buf, prefix...)
 	buf = append(buf, s.header...)
 	buf = append(buf, '.')
 	buf = b64.AppendEncode(buf, payload)
+	input := buf[len(prefix):]
 
 	var sig []byte
 	switch {
 	case s.ed != nil:
 		// Called directly rather than through jwsbb: ed25519.Sign is
 		// written to be inlined, which keeps its signature on our stack.
-		sig = ed25519.Sign(s.ed, buf)
+		sig = ed25519.Sign(s.ed, input)
 	case s.ec != nil:
 		var err error
 		// jwsbb returns the fixed-size r||s that JWS needs, not DER.
-		sig, err = jwsbb.SignECDSA(s.ec, buf, crypto.SHA256, nil)
+		sig, err = jwsbb.SignECDSA(s.ec, input, crypto.SHA256, nil)
 		if err != nil {
 			return "", fmt.Errorf("keys: sign with key %q: %w", s.kid, err)
 		}
@@ -96,5 +100,7 @@ func (s *signer) sign(payload []byte) (string, error) {
 
 	buf = append(buf, '.')
 	buf = b64.AppendEncode(buf, sig)
-	return string(buf), nil
+	// buf is sized exactly and never written again: the token shares its
+	// bytes, as strings.Builder's String does, instead of copying them.
+	return unsafe.String(unsafe.SliceData(buf), len(buf)), nil
 }

@@ -78,6 +78,27 @@ func TestSignVerifiesWithJWX(t *testing.T) {
 			t.Errorf("EdDSA signed the same payload twice differently")
 		}
 	})
+
+	t.Run("a prefixed token is the prefix and the same JWS, the prefix unsigned", func(t *testing.T) {
+		set := loadOne(t, token.AlgEdDSA)
+		prefix := token.Prefix(token.EnvLive)
+		plain, _ := set.Sign(claims(t))
+		prefixed, err := set.SignPrefixed(prefix, claims(t))
+		if err != nil || prefixed != prefix+plain {
+			t.Fatalf("SignPrefixed = %q, %v; want %q", prefixed, err, prefix+plain)
+		}
+		if _, err := jwt.Parse([]byte(strings.TrimPrefix(prefixed, prefix)), jwt.WithKeySet(set.PublicSet())); err != nil {
+			t.Errorf("the JWS after the prefix does not verify: %v", err)
+		}
+		es := loadOne(t, token.AlgES256)
+		tok, err := es.SignPrefixed(prefix, claims(t))
+		if err != nil || !strings.HasPrefix(tok, prefix) {
+			t.Fatalf("ES256 SignPrefixed = %q, %v", tok, err)
+		}
+		if _, err := jwt.Parse([]byte(strings.TrimPrefix(tok, prefix)), jwt.WithKeySet(es.PublicSet())); err != nil {
+			t.Errorf("ES256: the JWS after the prefix does not verify: %v", err)
+		}
+	})
 }
 
 // loadActiveAmongOthers returns a Set whose active ES256 key sits between

@@ -15,7 +15,7 @@ func parseFlat(data []byte, allowed []string) (m Members, ok bool) {
 	if i == len(data) || data[i] != '{' {
 		return nil, false
 	}
-	m = make(Members, len(allowed))
+	m = make(Members, 0, len(allowed))
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
 		return m, skipSpace(data, i+1) == len(data)
@@ -25,8 +25,8 @@ func parseFlat(data []byte, allowed []string) (m Members, ok bool) {
 		if !ok {
 			return nil, false
 		}
-		key := string(name[1 : len(name)-1])
-		if _, dup := m[key]; dup || !contains(allowed, key) {
+		key, known := allowedName(allowed, name[1:len(name)-1])
+		if _, dup := m.Raw(key); dup || !known {
 			return nil, false
 		}
 		i = skipSpace(data, next)
@@ -40,7 +40,7 @@ func parseFlat(data []byte, allowed []string) (m Members, ok bool) {
 				return nil, false
 			}
 		}
-		m[key] = value
+		m = append(m, Member{Name: key, Value: value})
 		i = skipSpace(data, next)
 		if i == len(data) {
 			return nil, false
@@ -54,6 +54,17 @@ func parseFlat(data []byte, allowed []string) (m Members, ok bool) {
 			return nil, false
 		}
 	}
+}
+
+// allowedName returns the name in allowed that equals name: the member's
+// name without a string of its own.
+func allowedName(allowed []string, name []byte) (string, bool) {
+	for _, a := range allowed {
+		if a == string(name) {
+			return a, true
+		}
+	}
+	return "", false
 }
 
 func skipSpace(data []byte, i int) int {

@@ -27,7 +27,8 @@ func FuzzFlatAgrees(f *testing.F) {
 		if len(fast) != len(slow) {
 			t.Fatalf("%q: fast path %d members, decoder %d", data, len(fast), len(slow))
 		}
-		for name := range slow {
+		for _, member := range slow {
+			name := member.Name
 			fs, ferr := fast.String(name)
 			ss, serr := slow.String(name)
 			if (ferr == nil) != (serr == nil) || (fs == nil) != (ss == nil) || (fs != nil && *fs != *ss) {

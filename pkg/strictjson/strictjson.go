@@ -34,8 +34,13 @@ func bodyErr(format string, args ...any) error {
 	return &Error{Message: fmt.Sprintf(format, args...)}
 }
 
-// Members are the members of a parsed object, by name.
-type Members map[string]json.RawMessage
+// Members are the members of a parsed object, in document order, each name
+// once. A request's object has a few: a slice beats a map's allocation and
+// hashing.
+type Members []Member
+
+// Raw returns the value of the member field.
+func (m Members) Raw(field string) (json.RawMessage, bool) { return MemberNamed(m, field) }
 
 // ParseObject parses data as one JSON object whose member names are all in
 // allowed, each appearing at most once.
@@ -63,14 +68,14 @@ func parseSlow(data []byte, allowed []string) (Members, error) {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return nil, bodyErr("body must be a JSON object")
 	}
-	members := Members{}
+	members := make(Members, 0, len(allowed))
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, bodyErr("body is not valid JSON: %s", syntaxMessage(err))
 		}
 		name, _ := tok.(string) // inside an object, a token at this place is always a string key
-		if _, dup := members[name]; dup {
+		if _, dup := members.Raw(name); dup {
 			return nil, &Error{Field: name, Message: "appears more than once"}
 		}
 		if !contains(allowed, name) {
@@ -80,7 +85,7 @@ func parseSlow(data []byte, allowed []string) (Members, error) {
 		if err := dec.Decode(&raw); err != nil {
 			return nil, bodyErr("body is not valid JSON: %s", syntaxMessage(err))
 		}
-		members[name] = raw
+		members = append(members, Member{Name: name, Value: raw})
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
 		return nil, bodyErr("body is not valid JSON: %s", syntaxMessage(err))
@@ -94,7 +99,7 @@ func parseSlow(data []byte, allowed []string) (Members, error) {
 // String returns the string member field, or nil when it is absent.
 // null and non-string values are errors.
 func (m Members) String(field string) (*string, error) {
-	raw, ok := m[field]
+	raw, ok := m.Raw(field)
 	if !ok {
 		return nil, nil
 	}
@@ -119,7 +124,7 @@ func (m Members) String(field string) (*string, error) {
 // Int returns the integer member field, or nil when it is absent. Only an
 // integer literal is accepted: 1.0, 1e3, "1" and null are errors.
 func (m Members) Int(field string) (*int64, error) {
-	raw, ok := m[field]
+	raw, ok := m.Raw(field)
 	if !ok {
 		return nil, nil
 	}
