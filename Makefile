@@ -84,14 +84,21 @@ check-rules:
 
 # The fuzz tests beyond their seeds (which `make test` runs): the session
 # token verifier against jwx (anything Verify accepts, jws.Verify and
-# jwt.Parse accept too), its claims fast path against encoding/json, and
-# the request bodies' fast path (strictjson) against encoding/json.
+# jwt.Parse accept too), its claims fast path against encoding/json, the
+# request bodies' fast paths (strictjson, the introspection form) against
+# encoding/json and net/url, and the hot paths' JSON writer (jsonwrite,
+# the claims, its word-at-a-time Plain) against encoding/json.
 # A failure leaves the input under pkg/verify/testdata/fuzz/.
 FUZZTIME ?= 15s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAgreesWithJWX$$' -fuzztime $(FUZZTIME) ./pkg/verify/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeClaims$$' -fuzztime $(FUZZTIME) ./pkg/verify/
 	$(GO) test -run '^$$' -fuzz '^FuzzFlatAgrees$$' -fuzztime $(FUZZTIME) ./pkg/strictjson/
+	$(GO) test -run '^$$' -fuzz '^FuzzPlainTokenForm$$' -fuzztime $(FUZZTIME) ./pkg/api/
+	$(GO) test -run '^$$' -fuzz '^FuzzIntrospectionEncode$$' -fuzztime $(FUZZTIME) ./pkg/api/
+	$(GO) test -run '^$$' -fuzz '^FuzzAgreesWithEncodingJSON$$' -fuzztime $(FUZZTIME) ./pkg/jsonwrite/
+	$(GO) test -run '^$$' -fuzz '^FuzzPlainWords$$' -fuzztime $(FUZZTIME) ./pkg/jsonwrite/
+	$(GO) test -run '^$$' -fuzz '^FuzzClaimsEncode$$' -fuzztime $(FUZZTIME) ./pkg/token/
 
 # The fault suite: real Redis topologies (a 6-node Cluster, Sentinel with
 # its replicas) started on loopback, masters killed, and the bounds the

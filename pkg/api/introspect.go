@@ -2,11 +2,13 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/url"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/causeflow/widget-sessions/pkg/jsonwrite"
 	"github.com/causeflow/widget-sessions/pkg/strictjson"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
@@ -47,19 +49,43 @@ func introspect(auth Authenticator, introspector Introspector) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		c.Header("Cache-Control", "no-store")
-		if claims == nil {
-			c.JSON(http.StatusOK, introspection{Active: false})
-			return nil
+		answer := introspection{Active: false}
+		if claims != nil {
+			requestOf(c).session = claims.SessionID
+			answer = introspection{
+				Active: true, Scope: claims.Scope, Subject: claims.Subject, Tenant: claims.Tenant,
+				SessionID: claims.SessionID, ID: claims.ID, Issuer: claims.Issuer, Audience: claims.Audience,
+				IssuedAt: claims.IssuedAt, NotBefore: claims.NotBefore, Expiry: claims.Expiry, Incident: claims.Incident,
+			}
 		}
-		requestOf(c).session = claims.SessionID
-		c.JSON(http.StatusOK, introspection{
-			Active: true, Scope: claims.Scope, Subject: claims.Subject, Tenant: claims.Tenant,
-			SessionID: claims.SessionID, ID: claims.ID, Issuer: claims.Issuer, Audience: claims.Audience,
-			IssuedAt: claims.IssuedAt, NotBefore: claims.NotBefore, Expiry: claims.Expiry, Incident: claims.Incident,
-		})
+		body := jsonwrite.Borrow() // copied to the connection's buffer by Write
+		defer jsonwrite.Return(body)
+		*body = answer.appendTo(*body)
+		h := c.Writer.Header()
+		h["Content-Type"], h["Cache-Control"] = jsonTypeHeader, noStore
+		c.Writer.WriteHeader(http.StatusOK)
+		_, _ = c.Writer.Write(*body) // an error is the client gone: nothing to answer
 		return nil
 	})
+}
+
+// appendTo appends r as encoding/json writes it to dst, without its
+// reflection when every string is plain, as a token's claims nearly always
+// are.
+func (r introspection) appendTo(dst []byte) []byte {
+	strs := [...]string{r.Scope, r.Subject, r.Tenant, r.SessionID, r.ID, r.Issuer, r.Audience, r.Incident}
+	size := 128
+	for _, s := range strs {
+		if !jsonwrite.Plain(s) {
+			b, _ := json.Marshal(r) // strings, integers and a bool: it cannot fail
+			return append(dst, b...)
+		}
+		size += len(s)
+	}
+	return jsonwrite.Append(dst, size).Bool("active", r.Active).OmitEmpty().
+		String("scope", r.Scope).String("sub", r.Subject).String("tid", r.Tenant).String("sid", r.SessionID).
+		String("jti", r.ID).String("iss", r.Issuer).String("aud", r.Audience).
+		Int("iat", r.IssuedAt).Int("nbf", r.NotBefore).Int("exp", r.Expiry).String("inc", r.Incident).End()
 }
 
 // readIntrospectionToken reads `token` from a form body (RFC 7662) or a
@@ -126,9 +152,17 @@ func plainTokenForm(body []byte) (string, bool) {
 		return "", false
 	}
 	for _, c := range tok {
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+		if !jwsByte[c] {
 			return "", false
 		}
 	}
 	return string(tok), true
 }
+
+// jwsByte marks the bytes of a compact JWS: base64url and the dot.
+var jwsByte = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_." {
+		t[c] = true
+	}
+	return t
+}()

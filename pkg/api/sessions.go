@@ -59,15 +59,19 @@ func createSession(auth Authenticator, minter Minter, metrics *Metrics, widgetUR
 			return err
 		}
 		requestOf(c).session = sess.ID
-		// The body holds a bearer credential: no cache may keep it.
-		h := c.Writer.Header()
-		h["Cache-Control"], h["Pragma"] = noStore, noCache
-		c.Data(http.StatusCreated, jsonType, createSessionResponse{
+		body := jsonwrite.Borrow() // copied to the connection's buffer by Write
+		defer jsonwrite.Return(body)
+		*body = createSessionResponse{
 			SessionID:    sess.ID,
 			SessionToken: sess.Token,
 			ExpiresAt:    sess.ExpiresAt.UTC().Format(time.RFC3339),
 			WidgetURL:    widgetURLBase + "/embed?session=" + url.QueryEscape(sess.ID),
-		}.encode())
+		}.appendTo(*body)
+		// The body holds a bearer credential: no cache may keep it.
+		h := c.Writer.Header()
+		h["Content-Type"], h["Cache-Control"], h["Pragma"] = jsonTypeHeader, noStore, noCache
+		c.Writer.WriteHeader(http.StatusCreated)
+		_, _ = c.Writer.Write(*body) // an error is the client gone: nothing to answer
 		return nil
 	})
 }
@@ -78,18 +82,19 @@ const jsonType = "application/json; charset=utf-8"
 // Header values every mint answers with, shared: net/http only reads them,
 // and a later Add would copy, never write through (capacity 1).
 var (
-	noStore = []string{"no-store"}
-	noCache = []string{"no-cache"}
+	jsonTypeHeader = []string{jsonType}
+	noStore        = []string{"no-store"}
+	noCache        = []string{"no-cache"}
 )
 
-// encode returns r as encoding/json writes it, without its reflection when
-// every member is plain, as a mint's nearly always are.
-func (r createSessionResponse) encode() []byte {
+// appendTo appends r as encoding/json writes it to dst, without its
+// reflection when every member is plain, as a mint's nearly always are.
+func (r createSessionResponse) appendTo(dst []byte) []byte {
 	if !jsonwrite.Plain(r.SessionID) || !jsonwrite.Plain(r.SessionToken) || !jsonwrite.Plain(r.ExpiresAt) || !jsonwrite.Plain(r.WidgetURL) {
 		b, _ := json.Marshal(r) // strings only: it cannot fail
-		return b
+		return append(dst, b...)
 	}
-	return jsonwrite.Begin(64+len(r.SessionID)+len(r.SessionToken)+len(r.ExpiresAt)+len(r.WidgetURL)).
+	return jsonwrite.Append(dst, 64+len(r.SessionID)+len(r.SessionToken)+len(r.ExpiresAt)+len(r.WidgetURL)).
 		String("sessionId", r.SessionID).String("sessionToken", r.SessionToken).
 		String("expiresAt", r.ExpiresAt).String("widgetUrl", r.WidgetURL).End()
 }

@@ -25,7 +25,7 @@ func TestCreateSessionResponseEncode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := r.encode(); string(got) != string(want) {
+		if got := r.appendTo(nil); string(got) != string(want) {
 			t.Errorf("encode(%+v)\n = %s\nwant %s", r, got, want)
 		}
 	}

@@ -202,7 +202,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 	}
 	var key [sha256.Size]byte
 	if a.cache != nil {
-		key = sha256.Sum256([]byte(raw))
+		key = tokenKey(raw)
 		if caller, ok := a.cache.get(key); ok {
 			return caller, nil
 		}
@@ -228,6 +228,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 		}
 	}
 	return caller, nil
+}
+
+// tokenKey is the cache's key for a caller token: its SHA-256, so that the
+// cache never holds a token. A usual token is hashed from a stack copy:
+// converting it to []byte would allocate its size on every request.
+func tokenKey(raw string) [sha256.Size]byte {
+	var buf [1024]byte
+	if len(raw) <= len(buf) {
+		return sha256.Sum256(buf[:copy(buf[:], raw)])
+	}
+	return sha256.Sum256([]byte(raw))
 }
 
 func unauthorized(msg string, cause error) *widget.Error {

@@ -38,8 +38,34 @@ func FuzzAgreesWithEncodingJSON(f *testing.F) {
 		if string(got) != string(want) {
 			t.Fatalf("Object = %s, encoding/json %s", got, want)
 		}
+		if got := jsonwrite.Append([]byte("x"), 8).String("a", s).Int("n", n).String("b_c", s).End(); string(got) != "x"+string(want) {
+			t.Fatalf("Append after x = %s, want x%s", got, want)
+		}
 		if empty := jsonwrite.Begin(0).End(); string(empty) != "{}" {
 			t.Fatalf("empty object = %s", empty)
+		}
+	})
+}
+
+// FuzzPlainWords: Plain, eight bytes at a time, answers as a byte-by-byte
+// check of the same rule does, for every string and every alignment.
+func FuzzPlainWords(f *testing.F) {
+	for _, s := range []string{"wst_test_eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1In0.c2ln-_", "abcdefg\x7f", "abcdefgh\x1f", "\xff\xfe", `abcdefg"`, "abcdefgh&ijklmnop", "~~~~~~~~", "        "} {
+		f.Add(s)
+	}
+	byByte := func(s string) bool {
+		for _, c := range []byte(s) {
+			if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return false
+			}
+		}
+		return true
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for i := 0; i <= len(s) && i < 8; i++ {
+			if got, want := jsonwrite.Plain(s[i:]), byByte(s[i:]); got != want {
+				t.Fatalf("Plain(%q) = %v, want %v", s[i:], got, want)
+			}
 		}
 	})
 }

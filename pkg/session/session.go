@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/causeflow/widget-sessions/pkg/incident"
+	"github.com/causeflow/widget-sessions/pkg/jsonwrite"
 	"github.com/causeflow/widget-sessions/pkg/sessionid"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
@@ -23,7 +24,8 @@ import (
 
 // Signer signs a token payload into a compact JWS whose header names the
 // signing key, and returns it after prefix: the session token, in one
-// buffer. keys.Ring satisfies it.
+// buffer. It must not keep payload, whose buffer is reused. keys.Ring
+// satisfies it.
 type Signer interface {
 	SignPrefixed(prefix string, payload []byte) (string, error)
 }
@@ -168,7 +170,9 @@ func (m *Minter) Mint(ctx context.Context, caller widget.Caller, req widget.Sess
 		return widget.Session{}, fmt.Errorf("session: new id: %w", err)
 	}
 	exp := now.Add(req.TTL)
-	payload := token.Claims{
+	buf := jsonwrite.Borrow() // the payload is copied into the token
+	defer jsonwrite.Return(buf)
+	*buf = token.Claims{
 		Issuer:    m.cfg.Issuer,
 		Audience:  m.cfg.Audience,
 		Subject:   req.UserID,
@@ -180,8 +184,8 @@ func (m *Minter) Mint(ctx context.Context, caller widget.Caller, req widget.Sess
 		Expiry:    exp.Unix(),
 		Incident:  req.IncidentID,
 		Scope:     token.Scope,
-	}.Encode()
-	tok, err := m.cfg.Signer.SignPrefixed(token.Prefix(m.cfg.Env), payload)
+	}.AppendEncode(*buf)
+	tok, err := m.cfg.Signer.SignPrefixed(token.Prefix(m.cfg.Env), *buf)
 	if err != nil {
 		return widget.Session{}, fmt.Errorf("session: sign: %w", err)
 	}

@@ -94,14 +94,17 @@ type Claims struct {
 // Encode returns the JSON payload of c: the bytes encoding/json.Marshal
 // writes, without its reflection when every string is plain (ids, the
 // issuer and audience nearly always are). Every mint encodes claims.
-func (c Claims) Encode() []byte {
+func (c Claims) Encode() []byte { return c.AppendEncode(nil) }
+
+// AppendEncode appends Encode's bytes to dst.
+func (c Claims) AppendEncode(dst []byte) []byte {
 	for _, s := range [...]string{c.Issuer, c.Audience, c.Subject, c.Tenant, c.SessionID, c.ID, c.Incident, c.Scope} {
 		if !jsonwrite.Plain(s) {
 			b, _ := json.Marshal(c) // strings and integers: it cannot fail
-			return b
+			return append(dst, b...)
 		}
 	}
-	o := jsonwrite.Begin(160+len(c.Issuer)+len(c.Audience)+len(c.Subject)+len(c.Tenant)+len(c.SessionID)+len(c.ID)+len(c.Incident)+len(c.Scope)).
+	o := jsonwrite.Append(dst, 160+len(c.Issuer)+len(c.Audience)+len(c.Subject)+len(c.Tenant)+len(c.SessionID)+len(c.ID)+len(c.Incident)+len(c.Scope)).
 		String("iss", c.Issuer).String("aud", c.Audience).String("sub", c.Subject).String("tid", c.Tenant).
 		String("sid", c.SessionID).String("jti", c.ID).
 		Int("iat", c.IssuedAt).Int("nbf", c.NotBefore).Int("exp", c.Expiry)

@@ -50,5 +50,8 @@ func FuzzClaimsEncode(f *testing.F) {
 		if got := c.Encode(); string(got) != string(want) {
 			t.Fatalf("Encode = %s\nencoding/json %s", got, want)
 		}
+		if got := c.AppendEncode([]byte("x")); string(got) != "x"+string(want) {
+			t.Fatalf("AppendEncode = %s\nwant x%s", got, want)
+		}
 	})
 }
