@@ -193,19 +193,24 @@ func New(cfg Config, keys KeySource) (*Authenticator, error) {
 // which is no fault of the caller. Role checks are left to the caller.
 func (a *Authenticator) Authenticate(ctx context.Context, authorization string) (widget.Caller, error) {
 	raw, err := bearerToken(authorization)
+	var key [sha256.Size]byte
+	if err == nil && a.cache != nil {
+		// A token in the cache was checked whole before: its shape need not
+		// be read again, byte by byte, on every request that presents it.
+		key = tokenKey(raw)
+		if caller, ok := a.cache.get(key); ok {
+			return caller, nil
+		}
+	}
+	if err == nil {
+		err = compactShape(raw)
+	}
 	if err != nil {
 		msg := "invalid or expired token"
 		if errors.Is(err, ErrNoCredentials) {
 			msg = "missing bearer token"
 		}
 		return widget.Caller{}, unauthorized(msg, err)
-	}
-	var key [sha256.Size]byte
-	if a.cache != nil {
-		key = tokenKey(raw)
-		if caller, ok := a.cache.get(key); ok {
-			return caller, nil
-		}
 	}
 	tok, err := a.verify(ctx, raw)
 	if err != nil {
@@ -246,10 +251,7 @@ func unauthorized(msg string, cause error) *widget.Error {
 }
 
 // bearerToken extracts the token of "Bearer <token>" (the scheme is
-// case-insensitive, RFC 9110 §11.1) and checks that it has the shape of a
-// compact JWS before any parser sees it: three non-empty base64url parts.
-// That shape check also keeps out the JWS JSON serialisation and JWE,
-// neither of which a caller has any reason to send.
+// case-insensitive, RFC 9110 §11.1), refusing one over maxTokenBytes.
 func bearerToken(h string) (string, error) {
 	scheme, tok, ok := strings.Cut(h, " ")
 	if h == "" || !strings.EqualFold(scheme, "Bearer") {
@@ -261,6 +263,14 @@ func bearerToken(h string) (string, error) {
 	if len(tok) > maxTokenBytes {
 		return "", fmt.Errorf("%w: longer than %d bytes", ErrMalformed, maxTokenBytes)
 	}
+	return tok, nil
+}
+
+// compactShape checks that tok has the shape of a compact JWS before any
+// parser sees it: three non-empty base64url parts. That also keeps out the
+// JWS JSON serialisation and JWE, neither of which a caller has any reason
+// to send.
+func compactShape(tok string) error {
 	parts := 1
 	partLen := 0
 	for i := 0; i < len(tok); i++ {
@@ -270,18 +280,18 @@ func bearerToken(h string) (string, error) {
 			continue
 		}
 		if c != '.' {
-			return "", fmt.Errorf("%w: not a compact JWS", ErrMalformed)
+			return fmt.Errorf("%w: not a compact JWS", ErrMalformed)
 		}
 		if partLen == 0 {
-			return "", fmt.Errorf("%w: empty part", ErrMalformed)
+			return fmt.Errorf("%w: empty part", ErrMalformed)
 		}
 		parts++
 		partLen = 0
 	}
 	if parts != 3 || partLen == 0 {
-		return "", fmt.Errorf("%w: not a compact JWS", ErrMalformed)
+		return fmt.Errorf("%w: not a compact JWS", ErrMalformed)
 	}
-	return tok, nil
+	return nil
 }
 
 // base64URL tells the bytes of the base64url alphabet: one lookup per byte
