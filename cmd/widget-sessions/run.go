@@ -176,29 +176,31 @@ func newLogger(level string, flush time.Duration, w io.Writer) (*zap.Logger, fun
 		return logger, func() { _ = logger.Sync() }
 	}
 	buffered := &zapcore.BufferedWriteSyncer{WS: out, Size: 256 << 10, FlushInterval: flush}
-	core := syncFrom{Core: zapcore.NewCore(zapcore.NewJSONEncoder(enc), buffered, lvl), level: zapcore.WarnLevel}
+	core := &syncFrom{Core: zapcore.NewCore(zapcore.NewJSONEncoder(enc), buffered, lvl), level: zapcore.WarnLevel}
 	return zap.New(core, zap.ErrorOutput(out)), func() { _ = buffered.Stop() }
 }
 
 // syncFrom is a core that writes its buffer out after every entry at level
-// or above, so that a warning or an error is never held back.
+// or above, so that a warning or an error is never held back. It is used by
+// pointer: Check hands the core to every entry, and a struct value would be
+// copied to the heap each time.
 type syncFrom struct {
 	zapcore.Core
 	level zapcore.Level
 }
 
-func (c syncFrom) With(fields []zapcore.Field) zapcore.Core {
-	return syncFrom{Core: c.Core.With(fields), level: c.level}
+func (c *syncFrom) With(fields []zapcore.Field) zapcore.Core {
+	return &syncFrom{Core: c.Core.With(fields), level: c.level}
 }
 
-func (c syncFrom) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+func (c *syncFrom) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
 	if c.Enabled(e.Level) {
 		return ce.AddCore(e, c)
 	}
 	return ce
 }
 
-func (c syncFrom) Write(e zapcore.Entry, fields []zapcore.Field) error {
+func (c *syncFrom) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	err := c.Core.Write(e, fields)
 	if e.Level >= c.level {
 		err = errors.Join(err, c.Sync())
