@@ -92,7 +92,7 @@ func NewServer(logger *zap.Logger, metrics *Metrics, tracing trace.TracerProvide
 	if _, off := tracing.(noop.TracerProvider); !off {
 		e.Use(traceRequest(tracing.Tracer("github.com/causeflow/widget-sessions/pkg/api")))
 	}
-	e.Use(requestID(logger), accessLog(metrics), recoverPanic)
+	e.Use(requestID(logger), accessLog(metrics, len(trustedProxies) > 0), recoverPanic)
 	for _, mount := range surfaces {
 		mount(e)
 	}

@@ -128,8 +128,10 @@ func loggerOf(c *gin.Context) *zap.Logger {
 // accessLog writes one line per request. It logs the route template, not
 // the raw URL: a path or query is caller-controlled and is where a leaked
 // token would hide. Headers and bodies are never logged. It also counts
-// the request, and a 429 as a refusal by its error code.
-func accessLog(metrics *Metrics) gin.HandlerFunc {
+// the request, and a 429 as a refusal by its error code. Without trusted
+// proxies the client's IP is the peer's, as gin's ClientIP would find it
+// after parsing and printing it again.
+func accessLog(metrics *Metrics, trustedProxies bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -144,7 +146,9 @@ func accessLog(metrics *Metrics) gin.HandlerFunc {
 			metrics.observeRefusal(r.route, r.errorCode)
 		}
 		if ce := r.base.Check(zap.InfoLevel, "request"); ce != nil {
-			r.clientIP = c.ClientIP()
+			if r.clientIP = c.RemoteIP(); trustedProxies {
+				r.clientIP = c.ClientIP()
+			}
 			ce.Write(zap.Inline(r))
 		}
 	}
