@@ -58,13 +58,8 @@ func introspect(auth Authenticator, introspector Introspector) gin.HandlerFunc {
 				IssuedAt: claims.IssuedAt, NotBefore: claims.NotBefore, Expiry: claims.Expiry, Incident: claims.Incident,
 			}
 		}
-		body := jsonwrite.Borrow() // copied to the connection's buffer by Write
-		defer jsonwrite.Return(body)
-		*body = answer.appendTo(*body)
-		h := c.Writer.Header()
-		h["Content-Type"], h["Cache-Control"] = jsonTypeHeader, noStore
-		c.Writer.WriteHeader(http.StatusOK)
-		_, _ = c.Writer.Write(*body) // an error is the client gone: nothing to answer
+		c.Writer.Header()["Cache-Control"] = noStore
+		writeJSON(c, http.StatusOK, answer.appendTo)
 		return nil
 	})
 }

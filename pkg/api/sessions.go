@@ -59,19 +59,15 @@ func createSession(auth Authenticator, minter Minter, metrics *Metrics, widgetUR
 			return err
 		}
 		requestOf(c).session = sess.ID
-		body := jsonwrite.Borrow() // copied to the connection's buffer by Write
-		defer jsonwrite.Return(body)
-		*body = createSessionResponse{
+		// The body holds a bearer credential: no cache may keep it.
+		h := c.Writer.Header()
+		h["Cache-Control"], h["Pragma"] = noStore, noCache
+		writeJSON(c, http.StatusCreated, createSessionResponse{
 			SessionID:    sess.ID,
 			SessionToken: sess.Token,
 			ExpiresAt:    sess.ExpiresAt.UTC().Format(time.RFC3339),
 			WidgetURL:    widgetURLBase + "/embed?session=" + url.QueryEscape(sess.ID),
-		}.appendTo(*body)
-		// The body holds a bearer credential: no cache may keep it.
-		h := c.Writer.Header()
-		h["Content-Type"], h["Cache-Control"], h["Pragma"] = jsonTypeHeader, noStore, noCache
-		c.Writer.WriteHeader(http.StatusCreated)
-		_, _ = c.Writer.Write(*body) // an error is the client gone: nothing to answer
+		}.appendTo)
 		return nil
 	})
 }
@@ -86,6 +82,18 @@ var (
 	noStore        = []string{"no-store"}
 	noCache        = []string{"no-cache"}
 )
+
+// writeJSON answers status with the JSON that appendTo writes, in a reused
+// buffer: net/http copies it to the connection's before Write returns.
+// The hot paths answer this way, without gin's reflection.
+func writeJSON(c *gin.Context, status int, appendTo func([]byte) []byte) {
+	body := jsonwrite.Borrow()
+	defer jsonwrite.Return(body)
+	*body = appendTo(*body)
+	c.Writer.Header()["Content-Type"] = jsonTypeHeader
+	c.Writer.WriteHeader(status)
+	_, _ = c.Writer.Write(*body) // an error is the client gone: nothing to answer
+}
 
 // appendTo appends r as encoding/json writes it to dst, without its
 // reflection when every member is plain, as a mint's nearly always are.
