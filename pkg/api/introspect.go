@@ -10,6 +10,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/pkg/jsonwrite"
 	"github.com/causeflow/widget-sessions/pkg/strictjson"
+	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
@@ -147,17 +148,9 @@ func plainTokenForm(body []byte) (string, bool) {
 		return "", false
 	}
 	for _, c := range tok {
-		if !jwsByte[c] {
+		if !token.Base64URL(c) && c != '.' {
 			return "", false
 		}
 	}
 	return string(tok), true
 }
-
-// jwsByte marks the bytes of a compact JWS: base64url and the dot.
-var jwsByte = func() (t [256]bool) {
-	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_." {
-		t[c] = true
-	}
-	return t
-}()

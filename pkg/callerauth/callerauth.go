@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/causeflow/widget-sessions/pkg/jwks"
+	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 )
@@ -275,7 +276,7 @@ func compactShape(tok string) error {
 	partLen := 0
 	for i := 0; i < len(tok); i++ {
 		c := tok[i]
-		if base64URL[c] {
+		if token.Base64URL(c) {
 			partLen++
 			continue
 		}
@@ -293,15 +294,6 @@ func compactShape(tok string) error {
 	}
 	return nil
 }
-
-// base64URL tells the bytes of the base64url alphabet: one lookup per byte
-// of a token that every request presents.
-var base64URL = func() (t [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
-		t[c] = true
-	}
-	return t
-}()
 
 // caller reads the identity out of a verified token.
 func (a *Authenticator) caller(tok claimsReader) (widget.Caller, error) {

@@ -63,14 +63,8 @@ type Object struct {
 	omit  bool // skip empty members
 }
 
-// Begin starts an object in a buffer of capacity size, which should hold
-// the whole object so that it is written in one allocation.
-func Begin(size int) Object {
-	return Object{b: append(make([]byte, 0, size), '{'), first: true}
-}
-
 // Append starts an object at the end of dst, growing it to hold size more
-// bytes.
+// bytes: the whole object, so that it is written without growing again.
 func Append(dst []byte, size int) Object {
 	return Object{b: append(slices.Grow(dst, size), '{'), first: true}
 }

@@ -34,14 +34,14 @@ func FuzzAgreesWithEncodingJSON(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := jsonwrite.Begin(8).String("a", s).Int("n", n).String("b_c", s).End()
+		got := jsonwrite.Append(nil, 8).String("a", s).Int("n", n).String("b_c", s).End()
 		if string(got) != string(want) {
 			t.Fatalf("Object = %s, encoding/json %s", got, want)
 		}
 		if got := jsonwrite.Append([]byte("x"), 8).String("a", s).Int("n", n).String("b_c", s).End(); string(got) != "x"+string(want) {
 			t.Fatalf("Append after x = %s, want x%s", got, want)
 		}
-		if empty := jsonwrite.Begin(0).End(); string(empty) != "{}" {
+		if empty := jsonwrite.Append(nil, 0).End(); string(empty) != "{}" {
 			t.Fatalf("empty object = %s", empty)
 		}
 	})
