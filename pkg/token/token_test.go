@@ -35,7 +35,7 @@ func TestUnwrap(t *testing.T) {
 	}
 }
 
-// FuzzClaimsEncode holds Claims.Encode to encoding/json: the same bytes,
+// FuzzClaimsEncode holds Claims.AppendEncode to encoding/json: the same bytes,
 // whether the strings take the fast path or not.
 func FuzzClaimsEncode(f *testing.F) {
 	f.Add("https://widget-sessions.causeflow.io", "causeflow-widget", "user_alice", "demo", "wsess_2pTqyZ5cMlBfKqv0w1j1aF7Xh3G", "inc_1", int64(1700000000))
