@@ -44,63 +44,83 @@ type faultScenario struct {
 	minReplicas string
 	// fault injects the fault and returns once it is over as far as the
 	// engine goes (the server restarted, the replica promoted, the pause
-	// ended).
-	fault func(t *testing.T, l *faultLoad)
+	// ended). It returns when the engine itself was whole again if that
+	// came later than its bound (Sentinel failing over twice), else the
+	// zero time.
+	fault func(t *testing.T, l *faultLoad) (late time.Time)
 	// emptied says the fault loses every revocation: the service must then
 	// revoke every token issued before it (the marker).
 	emptied bool
 	// kill says the fault is a master's SIGKILL: recovery is bounded from
 	// the kill, not from the end of the engine's failover.
 	kill bool
+	// describe reports the Redis deployment (roles, replication, logs)
+	// when the scenario fails.
+	describe func() string
 }
 
 func faultScenarios(t *testing.T) []func(t *testing.T) faultScenario {
 	return []func(t *testing.T) faultScenario{
 		func(t *testing.T) faultScenario {
 			s := redistest.Start(t)
-			return faultScenario{name: "standalone SIGKILL, restarted empty", url: s.URL(), minReplicas: "0", emptied: true,
-				fault: func(t *testing.T, _ *faultLoad) { s.Stop(); time.Sleep(time.Second); s.Restart() }}
+			return faultScenario{name: "standalone SIGKILL, restarted empty", url: s.URL(), minReplicas: "0", emptied: true, describe: s.Describe,
+				fault: func(t *testing.T, _ *faultLoad) time.Time {
+					s.Stop()
+					time.Sleep(time.Second)
+					s.Restart()
+					return time.Time{}
+				}}
 		},
 		func(t *testing.T) faultScenario {
 			s := redistest.Start(t)
-			return faultScenario{name: "standalone CLIENT PAUSE 2s", url: s.URL(), minReplicas: "0",
-				fault: func(t *testing.T, _ *faultLoad) {
+			return faultScenario{name: "standalone CLIENT PAUSE 2s", url: s.URL(), minReplicas: "0", describe: s.Describe,
+				fault: func(t *testing.T, _ *faultLoad) time.Time {
 					if out, err := s.Command("client", "pause", "2000", "all"); err != nil {
 						t.Fatalf("CLIENT PAUSE: %v %s", err, out)
 					}
 					time.Sleep(2 * time.Second)
+					return time.Time{}
 				}}
 		},
 		func(t *testing.T) faultScenario {
 			s := redistest.StartWith(t, "--enable-debug-command", "yes")
-			return faultScenario{name: "standalone DEBUG SLEEP 2", url: s.URL(), minReplicas: "0",
-				fault: func(t *testing.T, _ *faultLoad) {
+			return faultScenario{name: "standalone DEBUG SLEEP 2", url: s.URL(), minReplicas: "0", describe: s.Describe,
+				fault: func(t *testing.T, _ *faultLoad) time.Time {
 					if out, err := s.Command("debug", "sleep", "2"); err != nil {
 						t.Fatalf("DEBUG SLEEP: %v %s", err, out)
 					}
+					return time.Time{}
 				}}
 		},
 		func(t *testing.T) faultScenario {
 			s := redistest.StartSentinel(t, 2)
-			return faultScenario{name: "sentinel failover", url: s.URL(), minReplicas: "1", kill: true,
-				fault: func(t *testing.T, _ *faultLoad) {
+			return faultScenario{name: "sentinel failover", url: s.URL(), minReplicas: "1", kill: true, describe: s.Describe,
+				fault: func(t *testing.T, _ *faultLoad) time.Time {
 					old := s.CurrentMaster()
 					old.Stop()
 					s.WaitPromoted(old, 20*time.Second)
+					// A write waits for one replica: recovery needs the other
+					// replica following the new master.
+					if _, failovers := s.WaitSettled(30 * time.Second); failovers > 1 {
+						t.Logf("the sentinels failed over %d times, not once (a false positive on the promoted master): recovery is bounded from when the deployment settled", failovers)
+						return time.Now()
+					}
+					return time.Time{}
 				}}
 		},
 		func(t *testing.T) faultScenario {
 			s := redistest.Start(t)
-			return faultScenario{name: "key rotation and a replica restarted", url: s.URL(), minReplicas: "0",
-				fault: func(t *testing.T, l *faultLoad) { l.rotateAndRestart(t) }}
+			return faultScenario{name: "key rotation and a replica restarted", url: s.URL(), minReplicas: "0", describe: s.Describe,
+				fault: func(t *testing.T, l *faultLoad) time.Time { l.rotateAndRestart(t); return time.Time{} }}
 		},
 		func(t *testing.T) faultScenario {
 			c := redistest.StartCluster(t)
-			return faultScenario{name: "cluster failover", url: c.URL(), minReplicas: "0", kill: true,
-				fault: func(t *testing.T, _ *faultLoad) {
+			return faultScenario{name: "cluster failover", url: c.URL(), minReplicas: "0", kill: true, describe: c.Describe,
+				fault: func(t *testing.T, _ *faultLoad) time.Time {
 					old := c.MasterOf("{wrev-test}")
 					old.Stop()
 					c.WaitServed("{wrev-test}", old, 20*time.Second)
+					return time.Time{}
 				}}
 		},
 	}
@@ -186,7 +206,7 @@ func runFaultScenario(t *testing.T, sc faultScenario) {
 		}
 	}
 	faultAt := time.Now()
-	sc.fault(t, l)
+	late := sc.fault(t, l)
 	faultEnd := time.Now()
 	time.Sleep(faultLoadAfter)
 	stop()
@@ -247,13 +267,34 @@ func runFaultScenario(t *testing.T, sc faultScenario) {
 		sc.name, faultEnd.Sub(faultAt).Round(time.Millisecond), first503.Round(time.Millisecond), last503.Round(time.Millisecond), back.Round(time.Millisecond),
 		len(l.revoked), slowest.Round(time.Millisecond), res.events, res.reconnects, res.gap.Round(time.Millisecond))
 	switch {
-	case sc.kill && back > faultRecovery:
+	case sc.kill && !late.IsZero() && back-late.Sub(faultAt) > faultRecovery:
+		t.Errorf("DELETE answered 204 again %v after the deployment settled, want within %v", back-late.Sub(faultAt), faultRecovery)
+	case sc.kill && late.IsZero() && back > faultRecovery:
 		t.Errorf("DELETE answered 204 again %v after the master's SIGKILL, want within %v", back, faultRecovery)
 	case !sc.kill && last503 >= 0 && last503-faultEnd.Sub(faultAt) > faultRecovery:
 		t.Errorf("DELETE still failed %v after the fault ended, want within %v", last503-faultEnd.Sub(faultAt), faultRecovery)
 	}
 	if back == 0 && last503 >= 0 {
 		t.Errorf("DELETE never answered 204 again")
+	}
+	if t.Failed() {
+		l.describe(t, sc)
+	}
+}
+
+// describe shows what a failing scenario's parts said: the Redis
+// deployment's state and logs, and every replica's warnings and errors.
+func (l *faultLoad) describe(t *testing.T, sc faultScenario) {
+	t.Helper()
+	t.Logf("Redis:\n%s", sc.describe())
+	for i := range 2 {
+		var lines []string
+		for line := range strings.SplitSeq(l.server(i).log.String(), "\n") {
+			if strings.Contains(line, `"level":"warn"`) || strings.Contains(line, `"level":"error"`) {
+				lines = append(lines, line)
+			}
+		}
+		t.Logf("replica %d, %d warnings and errors (the last 60):\n%s", i, len(lines), strings.Join(lines[max(0, len(lines)-60):], "\n"))
 	}
 }
 

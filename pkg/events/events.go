@@ -91,7 +91,9 @@ type Log interface {
 	Append(ctx context.Context, sid, typ string, data json.RawMessage, expires time.Time) (Event, error)
 	// Range returns at most limit events of sid's log with ids strictly
 	// after afterID ("" = from the start), oldest first; none when there are
-	// none, or the log expired.
+	// none, or the log expired. It returns only events the log holds as
+	// acknowledged (for Redis with replicas: confirmed by them), never one
+	// a failover could take back after a stream delivered it.
 	Range(ctx context.Context, sid, afterID string, limit int) ([]Event, error)
 	// Gap reports whether resuming sid's log after afterID would skip
 	// events it no longer holds: afterID is not held, and is not the last

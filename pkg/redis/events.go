@@ -37,12 +37,19 @@ const (
 // shares the log's hash tag, and its expiry.
 func TrimmedKey(namespace, sid string) string { return EventKey(namespace, sid) + ":trimmed" }
 
+// ConfirmedKey returns the key holding the id of the last event of
+// session sid's log that its replicas confirmed, when appends wait for
+// replicas: Range returns no event after it. It shares the log's hash tag,
+// and its expiry.
+func ConfirmedKey(namespace, sid string) string { return EventKey(namespace, sid) + ":confirmed" }
+
 // appendEventScript appends one event, caps the log (recording the last id
-// it trims), expires both keys with the session, and announces the event,
-// atomically and in one round trip. It returns the new id.
+// it trims), expires both keys with the session, and, when ARGV[7] is "1",
+// announces the event, atomically and in one round trip. It returns the
+// new id.
 //
 //	KEYS: the session's stream, its trimmed-id key
-//	ARGV: max length, expiry (Unix ms), channel, sid, type, data
+//	ARGV: max length, expiry (Unix ms), channel, sid, type, data, announce
 var appendEventScript = goredis.NewScript(`
 local over = redis.call('XLEN', KEYS[1]) + 1 - tonumber(ARGV[1])
 if over > 0 then
@@ -54,8 +61,50 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 if over > 0 then
   redis.call('PEXPIREAT', KEYS[2], ARGV[2])
 end
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+if ARGV[7] == '1' then
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+end
 return id
+`)
+
+// confirmEventScript records that the replicas confirmed the log up to an
+// id (the confirmed id only moves forward, and expires with the log), and
+// announces it. It does nothing to a log that is gone.
+//
+//	KEYS: the session's stream, its confirmed-id key
+//	ARGV: the id, channel, sid
+var confirmEventScript = goredis.NewScript(`
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then
+  return 0
+end
+local function parts(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local cur = redis.call('GET', KEYS[2])
+local ms, seq = parts(ARGV[1])
+local cms, cseq = -1, -1
+if cur then
+  cms, cseq = parts(cur)
+end
+if ms > cms or (ms == cms and seq > cseq) then
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
+end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+`)
+
+// touchEventScript writes the log's own expiry back: a write that is
+// replicated after everything before it, for WAIT to confirm them all.
+//
+//	KEYS: the session's stream
+var touchEventScript = goredis.NewScript(`
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return ttl
 `)
 
 // eventQuiet is how long the notification subscription may stay silent
@@ -78,7 +127,9 @@ type EventLogConfig struct {
 	Observer Observer
 	// Replication says when an append is acknowledged. Every append waits:
 	// an event a stream has delivered with its id must survive a failover,
-	// or a client resuming after that id would miss what followed.
+	// or a client resuming after that id would miss what followed. With
+	// replicas required, Range returns only events they confirmed (see
+	// EventLog).
 	Replication Replication
 }
 
@@ -90,6 +141,19 @@ type EventLogConfig struct {
 // (the last id it trims recorded at TrimmedKey), PEXPIREAT at the
 // session's expiry, and a PUBLISH of the session id on EventChannel. Range
 // is an XRANGE; Gap reads the id, the oldest entry and TrimmedKey.
+//
+// With replicas required (Replication.MinReplicas > 0), an event is not
+// readable until they confirm it: a stream that delivered an event a
+// failover then lost would have handed out an id the new master never
+// held. Append is then two round trips: the script without its PUBLISH,
+// and WAIT; once confirmed, confirmEventScript moves the session's
+// confirmed id (ConfirmedKey) up to the event and announces it. Range
+// returns nothing after the confirmed id. Replication is in order, so
+// confirming an id confirms every event before it, including one whose
+// own WAIT fell short. An event left unconfirmed for longer than the WAIT
+// timeout (its appender failed, or a failover took the confirmed id back)
+// is confirmed by the next Range that meets it: a replicated write of the
+// log's own expiry, WAIT, then the same script.
 //
 // Each EventLog holds one pub/sub connection (Start), whatever the number
 // of sessions and streams it serves: it wakes the local waiters of the
@@ -199,19 +263,50 @@ func (l *EventLog) Append(ctx context.Context, sid, typ string, data json.RawMes
 		return events.Event{}, err
 	}
 	key := EventKey(l.ns, sid)
+	announce := "1"
+	if l.repl.MinReplicas > 0 {
+		announce = "0" // once confirmed
+	}
 	var cmd *goredis.Cmd
 	err = l.repl.exec(ctx, l.client, key, "event", func(p goredis.Pipeliner, eval bool) {
 		cmd = queueScript(ctx, p, appendEventScript, eval, []string{key, TrimmedKey(l.ns, sid)},
-			l.maxLen, expires.UnixMilli(), l.channel, sid, typ, []byte(data))
+			l.maxLen, expires.UnixMilli(), l.channel, sid, typ, []byte(data), announce)
 	})
 	var id string
 	if err == nil {
 		id, err = cmd.Text()
 	}
+	if err == nil && l.repl.MinReplicas > 0 {
+		err = l.confirmed(ctx, sid, id)
+	}
 	if err != nil {
 		return events.Event{}, fmt.Errorf("redis: event not appended: %w: %w", events.ErrUnavailable, err)
 	}
 	return events.Event{ID: id, Type: typ, Data: data}, nil
+}
+
+// confirmed records that the replicas confirmed sid's log up to id, and
+// announces it.
+func (l *EventLog) confirmed(ctx context.Context, sid, id string) error {
+	return confirmEventScript.Run(ctx, l.client, []string{EventKey(l.ns, sid), ConfirmedKey(l.ns, sid)}, id, l.channel, sid).Err()
+}
+
+// confirm has the replicas confirm sid's log up to id, which Range read
+// but found unconfirmed for longer than a WAIT lasts: a write after it,
+// WAIT, then confirmed. It reports whether they did.
+func (l *EventLog) confirm(ctx context.Context, sid, id string) bool {
+	key := EventKey(l.ns, sid)
+	err := l.repl.exec(ctx, l.client, key, "event", func(p goredis.Pipeliner, eval bool) {
+		queueScript(ctx, p, touchEventScript, eval, []string{key})
+	})
+	if err == nil {
+		err = l.confirmed(ctx, sid, id)
+	}
+	if err != nil {
+		l.log.Debug("unconfirmed events stay unread", zap.String("session", sid), zap.Error(err))
+		return false
+	}
+	return true
 }
 
 // Range reads events of sid after afterID. Failing to reach Redis returns
@@ -226,7 +321,12 @@ func (l *EventLog) Range(ctx context.Context, sid, afterID string, limit int) ([
 		return nil, nil
 	}
 	key := EventKey(l.ns, sid)
-	msgs, err := l.client.XRangeN(ctx, key, from.String(), "+", int64(limit)).Result()
+	var msgs []goredis.XMessage
+	if l.repl.MinReplicas > 0 {
+		msgs, err = l.rangeConfirmed(ctx, sid, from.String(), limit)
+	} else {
+		msgs, err = l.client.XRangeN(ctx, key, from.String(), "+", int64(limit)).Result()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("redis: read events: %w: %w", events.ErrUnavailable, err)
 	}
@@ -245,6 +345,45 @@ func (l *EventLog) Range(ctx context.Context, sid, afterID string, limit int) ([
 	}
 	return out, nil
 }
+
+// rangeConfirmed reads sid's log from id from, and keeps the events up to
+// its confirmed id. When the first one after it is older than a WAIT
+// lasts, nobody is about to confirm it: confirm it here, and keep all.
+func (l *EventLog) rangeConfirmed(ctx context.Context, sid, from string, limit int) ([]goredis.XMessage, error) {
+	var read *goredis.XMessageSliceCmd
+	var upTo *goredis.StringCmd
+	_, err := l.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		read = p.XRangeN(ctx, EventKey(l.ns, sid), from, "+", int64(limit))
+		upTo = p.Get(ctx, ConfirmedKey(l.ns, sid))
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, err
+	}
+	msgs := read.Val()
+	confirmed, _ := events.ParseID(upTo.Val()) // none: the zero id
+	n := 0
+	for n < len(msgs) {
+		id, err := events.ParseID(msgs[n].ID)
+		if err != nil || id.Compare(confirmed) > 0 {
+			break
+		}
+		n++
+	}
+	if n == len(msgs) {
+		return msgs, nil
+	}
+	first, _ := events.ParseID(msgs[n].ID)
+	if time.Since(time.UnixMilli(int64(first.Ms))) > l.repl.timeout()+confirmSlack && l.confirm(ctx, sid, msgs[len(msgs)-1].ID) {
+		return msgs, nil
+	}
+	return msgs[:n], nil
+}
+
+// confirmSlack is how much longer than a WAIT an event may wait for its
+// own appender's confirmation before a reader confirms it: the appender's
+// second round trip, and the skew between Redis's clock (the id) and ours.
+const confirmSlack = time.Second
 
 // Gap reports whether resuming after afterID skips events (see
 // events.Log): the id is looked up in the stream, and compared with the

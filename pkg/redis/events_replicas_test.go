@@ -220,3 +220,69 @@ func TestEventLogOutage(t *testing.T) {
 		t.Fatalf("delivered %v; want a third event %s", got, mine.ID)
 	}
 }
+
+// TestEventLogReadsOnlyConfirmed: with a replica required, an event the
+// replica has not confirmed is in Redis but neither read (Range) nor
+// announced (a follower does not get it): a failover could take it back
+// after a stream had delivered it. Once a replica is back, the next Range
+// that meets it after a WAIT's time confirms it, and every follower gets
+// it, in order.
+func TestEventLogReadsOnlyConfirmed(t *testing.T) {
+	master := redistest.Start(t)
+	replica := redistest.StartReplica(t, master)
+	ns := namespace()
+	repl := redis.Replication{MinReplicas: 1, Timeout: 200 * time.Millisecond}
+	cfg := redis.EventLogConfig{Namespace: ns, Replication: repl}
+	a, b := startEventLog(t, client(t, master), cfg), startEventLog(t, client(t, master), cfg)
+	ctx := context.Background()
+	sid := eventstest.SID(t)
+	exp := time.Now().Add(time.Hour)
+	got := followArrivals(t, b, sid)
+
+	first, err := a.Append(ctx, sid, events.MessageCreated, eventstest.Payload(1), exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next(t, got, first)
+
+	replica.Stop()
+	if _, err := a.Append(ctx, sid, events.ResponseDelta, eventstest.Payload(2), exp); !errors.Is(err, redis.ErrNotReplicated) {
+		t.Fatalf("Append without the replica = %v, want ErrNotReplicated", err)
+	}
+	if n := client(t, master).XLen(ctx, redis.EventKey(ns, sid)).Val(); n != 2 {
+		t.Fatalf("the master holds %d events, want 2 (the unconfirmed one applied)", n)
+	}
+	readsOnly := func(l *redis.EventLog, want ...events.Event) {
+		t.Helper()
+		evs, err := l.Range(ctx, sid, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.EqualFunc(evs, want, func(x, y events.Event) bool { return x.ID == y.ID }) {
+			t.Fatalf("Range read %d events %v, want %d", len(evs), evs, len(want))
+		}
+	}
+	readsOnly(a, first)
+	readsOnly(b, first)
+	// Past a WAIT's time, a Range tries to confirm it, and cannot.
+	time.Sleep(repl.Timeout + 1200*time.Millisecond)
+	readsOnly(b, first)
+	select {
+	case e := <-got:
+		t.Fatalf("a follower got the unconfirmed event %s", e.e.ID)
+	default:
+	}
+
+	redistest.StartReplica(t, master)
+	evs, err := b.Range(ctx, sid, "", 10)
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("Range with a replica back = %d events, %v; want 2, the second confirmed by this read", len(evs), err)
+	}
+	next(t, got, evs[1]) // the confirmation is announced
+	third, err := a.Append(ctx, sid, events.ResponseDelta, eventstest.Payload(3), exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next(t, got, third)
+	readsOnly(a, first, evs[1], third)
+}

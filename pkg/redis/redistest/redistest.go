@@ -40,7 +40,30 @@ type Server struct {
 	mu     sync.Mutex
 	proc   *os.Process   // nil when stopped
 	exited chan struct{} // closed when proc has exited
+	out    lockedBuffer  // what every run of the process printed
 }
+
+// lockedBuffer is a bytes.Buffer the process's output and Log share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Log returns what the server printed (at notice level) over every run on
+// its port, for a failing test to show.
+func (s *Server) Log() string { return s.out.String() }
 
 // Start launches redis-server on a free port and returns once it answers. The server is killed when the test ends.
 func Start(tb testing.TB) *Server {
@@ -121,7 +144,8 @@ func (s *Server) Restart() {
 func (s *Server) launch() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := new(bytes.Buffer)
+	start := len(s.out.String())
+	output := func() string { return strings.TrimSpace(s.out.String()[start:]) }
 	var args []string
 	if s.conf != nil {
 		path := filepath.Join(s.dir, "redis.conf")
@@ -131,7 +155,7 @@ func (s *Server) launch() error {
 		args = append(args, path)
 	}
 	args = append(args, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--dir", s.dir, "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning")
+		"--dir", s.dir, "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "notice")
 	if s.conf == nil || !strings.Contains(s.conf(s.port), "sentinel monitor") {
 		// No persistence; and a replica that must sync in full (after a
 		// failover) is served at once, not after the default 5 s wait for
@@ -140,7 +164,7 @@ func (s *Server) launch() error {
 	}
 	args = append(args, s.args...)
 	cmd := exec.Command(s.bin, args...)
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = &s.out, &s.out
 	setPdeathsig(cmd)
 	if err := cmd.Start(); err != nil {
 		return err
@@ -151,7 +175,7 @@ func (s *Server) launch() error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:
-			return fmt.Errorf("redis-server exited: %s", strings.TrimSpace(out.String()))
+			return fmt.Errorf("redis-server exited: %s", output())
 		default:
 		}
 		// Ask for the pid: another process may hold the port, and answer.
@@ -168,7 +192,7 @@ func (s *Server) launch() error {
 	}
 	_ = cmd.Process.Kill()
 	<-exited
-	return fmt.Errorf("redis-server did not answer PING within 5s: %s", strings.TrimSpace(out.String()))
+	return fmt.Errorf("redis-server did not answer PING within 5s: %s", output())
 }
 
 // serverPID asks the server at addr for its process id (INFO server).
