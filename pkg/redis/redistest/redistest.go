@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -123,6 +124,26 @@ func (s *Server) Stop() {
 	_ = s.proc.Kill()
 	<-s.exited
 	s.proc = nil
+}
+
+// Freeze stops the server's process (SIGSTOP) without killing it: its
+// connections stay open and unanswered, as a hung host's would. Thaw
+// resumes it.
+func (s *Server) Freeze() { s.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server (SIGCONT).
+func (s *Server) Thaw() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig os.Signal) {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		s.tb.Fatalf("redistest: signal %v to the stopped server on port %d", sig, s.port)
+	}
+	if err := s.proc.Signal(sig); err != nil {
+		s.tb.Fatalf("redistest: signal %v to redis-server on port %d: %v", sig, s.port, err)
+	}
 }
 
 // Restart stops the server if it runs and starts a new, empty one on the
