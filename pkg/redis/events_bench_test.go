@@ -44,6 +44,31 @@ func BenchmarkEventLogAppend(b *testing.B) {
 	})
 }
 
+// BenchmarkEventLogAppendConfirmed appends deltas to one session on a
+// master with a replica, first acknowledged once the master has them (the
+// baseline), then once the replica confirmed them: the append, WAIT, and
+// the confirmed id moved and announced.
+func BenchmarkEventLogAppendConfirmed(b *testing.B) {
+	master := redistest.Start(b)
+	redistest.StartReplica(b, master)
+	exp := time.Now().Add(time.Hour)
+	for _, c := range []struct {
+		name string
+		repl redis.Replication
+	}{{"master only", redis.Replication{}}, {"a replica confirming", redis.Replication{MinReplicas: 1}}} {
+		l := startEventLog(b, client(b, master), redis.EventLogConfig{Namespace: namespace(), Replication: c.repl})
+		b.Run(c.name, func(b *testing.B) {
+			sid := eventstest.SID(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := l.Append(context.Background(), sid, events.ResponseDelta, benchEvent, exp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkEventLogFanOut appends on replica A and delivers each event to
 // 100 streams of the session on replica B (one notification, one read,
 // then 100 deliveries); an op is one append and its delivery to all 100.
