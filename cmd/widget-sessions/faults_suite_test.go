@@ -111,12 +111,13 @@ func faultScenarios(t *testing.T) []func(t *testing.T) faultScenario {
 				}}
 		},
 		func(t *testing.T) faultScenario {
-			// What CI once met by chance (a sentinel's false positive),
-			// made certain: the promoted master hangs, the sentinels fail
-			// over again, and the first promoted master comes back still a
-			// master, without replicas, until they convert it. Whatever it
-			// applies meanwhile is never confirmed, so never acknowledged
-			// nor delivered.
+			// Close to what CI once met by chance (a sentinel's false
+			// positive), made certain: the promoted master hangs, the
+			// sentinels fail over again, and the first promoted master
+			// comes back still a master, without replicas, until they
+			// convert it. The service follows them through both, answers
+			// 503 for what no replica can confirm meanwhile, and recovers
+			// once the deployment has settled.
 			s := redistest.StartSentinel(t, 2)
 			return faultScenario{name: "sentinel failover, then the promoted master hangs", url: s.URL(), minReplicas: "1", kill: true, describe: s.Describe,
 				fault: func(t *testing.T, _ *faultLoad) time.Time {
