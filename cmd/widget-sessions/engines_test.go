@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )
 
 // engine is a browser the scenario drives: a page, and in it the widget's
@@ -179,7 +181,7 @@ func newWebKit(t *testing.T) engine {
 			t.Fatalf("%s not installed: run `make test-browser`, which installs it", bin)
 		}
 	}
-	port := freePort(t)
+	port := redistest.FreePort(t)
 	cmd := exec.Command("xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "WebKitWebDriver", fmt.Sprintf("--port=%d", port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // xvfb-run starts Xvfb and the driver: stop them all
 	var logs bytes.Buffer

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/causeflow/widget-sessions/pkg/devidp"
+	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )
 
 func podman(t *testing.T, args ...string) string {
@@ -49,7 +50,7 @@ func TestImage(t *testing.T) {
 	if err := os.Chmod(keyFile, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pub, internal := freePort(t), freePort(t)
+	pub, internal := redistest.FreePort(t), redistest.FreePort(t)
 	name := fmt.Sprintf("widget-sessions-test-%d", pub)
 	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", name).Run() })
 	podman(t, "run", "-d", "--name", name, "--network", "host",

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -321,16 +320,4 @@ func assertNotInLog(t *testing.T, log string, secrets map[string]string) {
 			t.Errorf("the log contains %s", what)
 		}
 	}
-}
-
-// freePort returns a loopback port free now, for a process the test starts
-// that cannot listen on :0 and say where.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -69,14 +69,14 @@ func (s *Server) Log() string { return s.out.String() }
 // Start launches redis-server on a free port and returns once it answers. The server is killed when the test ends.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	return start(tb, freePort, nil, nil)
+	return start(tb, FreePort, nil, nil)
 }
 
 // StartWith is Start with more redis-server arguments, such as
 // "--enable-debug-command", "yes" for DEBUG SLEEP.
 func StartWith(tb testing.TB, args ...string) *Server {
 	tb.Helper()
-	return start(tb, freePort, args, nil)
+	return start(tb, FreePort, args, nil)
 }
 
 // start launches a server on a port pick returns, with args or a
@@ -248,8 +248,9 @@ func serverPID(addr string) (int, error) {
 	return 0, errors.New("INFO has no process_id")
 }
 
-// freePort returns a port that was free a moment ago.
-func freePort(tb testing.TB) int {
+// FreePort returns a loopback port that was free a moment ago, for a
+// process a test starts that cannot listen on :0 and say where.
+func FreePort(tb testing.TB) int {
 	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -225,7 +225,7 @@ func (c *Cluster) WaitServed(key string, old *Server, limit time.Duration) *Serv
 // does not count it).
 func StartReplica(tb testing.TB, master *Server) *Server {
 	tb.Helper()
-	r := start(tb, freePort, []string{"--replicaof", "127.0.0.1", strconv.Itoa(master.port)}, nil)
+	r := start(tb, FreePort, []string{"--replicaof", "127.0.0.1", strconv.Itoa(master.port)}, nil)
 	waitFor(tb, 10*time.Second, "replica in sync", func() bool {
 		out, err := cli(r.port, "info", "replication")
 		return err == nil && info(out, "master_link_status") == "up"
@@ -261,7 +261,7 @@ type Sentinel struct {
 func StartSentinel(tb testing.TB, replicas int) *Sentinel {
 	tb.Helper()
 	s := &Sentinel{tb: tb, MasterName: "wsmaster"}
-	s.Master = start(tb, freePort, nil, nil)
+	s.Master = start(tb, FreePort, nil, nil)
 	for range replicas {
 		s.Replicas = append(s.Replicas, StartReplica(tb, s.Master))
 	}
@@ -274,7 +274,7 @@ func StartSentinel(tb testing.TB, replicas int) *Sentinel {
 			s.MasterName, FailoverTimeout.Milliseconds(), s.MasterName)
 	}
 	for range 3 {
-		s.Sentinels = append(s.Sentinels, start(tb, freePort, []string{"--sentinel"}, conf))
+		s.Sentinels = append(s.Sentinels, start(tb, FreePort, []string{"--sentinel"}, conf))
 	}
 	waitFor(tb, 20*time.Second, "sentinels ready", func() bool {
 		for _, sn := range s.Sentinels {
@@ -346,6 +346,17 @@ func (s *Sentinel) WaitPromoted(old *Server, limit time.Duration) *Server {
 		return err == nil && info(out, "role") == "master"
 	})
 	return m
+}
+
+// KillMaster kills the master (SIGKILL) and returns once the sentinels
+// have promoted another and the deployment has settled (WaitSettled): the
+// new master, and how many failovers the sentinels ran.
+func (s *Sentinel) KillMaster(limit time.Duration) (master *Server, failovers int) {
+	s.tb.Helper()
+	old := s.CurrentMaster()
+	old.Stop()
+	s.WaitPromoted(old, limit)
+	return s.WaitSettled(limit)
 }
 
 // WaitSettled returns once the deployment is whole again after a
