@@ -82,6 +82,12 @@ func NewServer(logger *zap.Logger, metrics *Metrics, tracing trace.TracerProvide
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
 	e.ContextWithFallback = true
+	// Route on the escaped path: an id may hold any character but
+	// whitespace and controls, "/" included, and "org%2Falice" must reach
+	// /v1/widget/users/:userId/sessions as the id "org/alice" rather than
+	// split into two segments and miss every route.
+	e.UseRawPath = true
+	e.UnescapePathValues = true
 	// Without trusted proxies, ClientIP is the peer address: a client must
 	// not choose the IP we log by sending X-Forwarded-For.
 	if err := e.SetTrustedProxies(trustedProxies); err != nil {

@@ -20,6 +20,12 @@ func ValidateID(field, v string) error {
 	if n := utf8.RuneCountInString(v); n > MaxIDLength {
 		return FieldError(field, "must be at most %d characters, got %d", MaxIDLength, n)
 	}
+	if v == "." || v == ".." {
+		// A dot segment: clients and proxies remove it from a URL's path
+		// (RFC 3986 section 5.2.4), so such an id could be minted but never
+		// revoked by its path.
+		return FieldError(field, "must not be %q", v)
+	}
 	for _, r := range v {
 		if unicode.IsSpace(r) || unicode.IsControl(r) || r == '\uFEFF' || r == '\u200B' {
 			return FieldError(field, "must not contain whitespace or control characters")
