@@ -4,7 +4,7 @@ GO      ?= go
 BIN     ?= bin
 BENCHTIME ?= 1s
 
-.PHONY: all build run image test-image check-rules test test-deps test-browser browser-deps test-faults vet bench load load-deps load-streams fuzz config-table clean
+.PHONY: all build run image image-deps test-image check-rules check-rules-deps test test-deps test-browser browser-deps test-faults vet bench load load-deps load-streams fuzz config-table clean
 
 all: build
 
@@ -27,10 +27,16 @@ test: vet test-deps
 	@# Every library benchmark runs once, so `make bench` cannot rot unnoticed.
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./pkg/... > /dev/null
 
+# Every install target goes through .ci/need COMMAND:PACKAGE: apt installs
+# the package of each command missing from PATH, and nothing that is
+# present is reinstalled or replaced (TestInstallTargets runs each target
+# with its tools hidden). CI runs as root on Debian.
+NEED := $(CURDIR)/.ci/need
+
 # The Redis tests start a real redis-server; they fail, not skip, without
-# one. CI runs as root on Debian/Ubuntu.
+# one.
 test-deps:
-	@command -v redis-server >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server; }
+	@$(NEED) redis-server:redis-server
 
 # The widget in real browsers: headless Chromium (driven with chromedp), and
 # the one cross-engine scenario (mount, ask, stream, cut and resume, stop,
@@ -47,11 +53,11 @@ test-browser: browser-deps
 # puppeteer-core drives Firefox over WebDriver BiDi; it downloads no browser.
 NPM_TOOLS ?= typescript@5.9.3 axe-core@4.14.1 puppeteer-core@25.16.0
 # The three engines: Chromium, Firefox ESR, and WebKitGTK (its WebDriver,
-# and Xvfb: its MiniBrowser has no headless mode).
-BROWSER_PACKAGES ?= chromium firefox-esr webkit2gtk-driver xvfb xauth nodejs npm
+# and Xvfb: its MiniBrowser has no headless mode). Node.js and npm are the
+# machine's own (never apt's: its nodejs conflicts with npm), so they are
+# required, not installed.
 browser-deps:
-	@for c in chromium firefox-esr WebKitWebDriver xvfb-run xauth npm; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
-		if [ -n "$$missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(BROWSER_PACKAGES); fi
+	@$(NEED) node:- npm:- chromium:chromium firefox-esr:firefox-esr WebKitWebDriver:webkit2gtk-driver xvfb-run:xvfb xauth:xauth
 	@test -x $(BIN)/node/node_modules/.bin/tsc -a -f $(BIN)/node/node_modules/axe-core/axe.min.js -a -d $(BIN)/node/node_modules/puppeteer-core || \
 		npm install --silent --no-audit --no-fund --prefix $(BIN)/node $(NPM_TOOLS)
 
@@ -61,8 +67,10 @@ browser-deps:
 # non-root user; checks /healthz, a mint, and a clean drain on SIGTERM.
 IMAGE ?= localhost/widget-sessions:dev
 export CONTAINERS_CONF := $(CURDIR)/deploy/podman/containers.conf
-image:
-	@command -v podman >/dev/null 2>&1 && command -v runc >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y podman runc; }
+image-deps:
+	@$(NEED) podman:podman runc:runc
+
+image: image-deps
 	rm -rf build/image && mkdir -p build/image/etc/ssl/certs
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o build/image/ ./cmd/widget-sessions ./cmd/wsctl
 	cp /etc/ssl/certs/ca-certificates.crt build/image/etc/ssl/certs/
@@ -77,10 +85,12 @@ test-image: image
 # and each alert fires on the series meant to fire it (alerts_test.yaml).
 # A Go test (make test) checks that every metric the rules and the Grafana
 # dashboard name exists.
-check-rules:
-	@command -v promtool >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus; }
+check-rules: check-rules-deps
 	promtool check rules deploy/prometheus/alerts.yaml
 	cd deploy/prometheus && promtool test rules alerts_test.yaml
+
+check-rules-deps:
+	@$(NEED) promtool:prometheus
 
 # The fuzz tests beyond their seeds (which `make test` runs): the session
 # token verifier against jwx (anything Verify accepts, jws.Verify and
@@ -135,8 +145,7 @@ load: load-deps
 	./bin/wsload hot -bin bin/widget-sessions
 
 load-deps: test-deps
-	@command -v wrk >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
-	@command -v taskset >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y util-linux; }
+	@$(NEED) wrk:wrk taskset:util-linux
 
 # The edge under load (cmd/wsload): STREAMS widget streams held on one
 # replica pinned to one core, over a redis-server it starts; memory per
