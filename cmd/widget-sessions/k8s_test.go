@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"maps"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -226,5 +227,62 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	if sel := m.policies[0].Spec.PodSelector; len(selects(sel.MatchLabels)) != 2 {
 		t.Errorf("the NetworkPolicy covers %v, want both Deployments", selects(sel.MatchLabels))
+	}
+
+	// Behind the ingress, a stream's client is the address the ingress
+	// vouches for, not the ingress pod: proxies are trusted.
+	if p := m.configMaps[0].Data["WIDGET_TRUSTED_PROXIES"]; p == "" {
+		t.Error("the ConfigMap trusts no proxy: every stream's client would be an ingress pod")
+	}
+	if typ := m.configMaps[0].Data["WIDGET_CALLER_TYP"]; typ == "" {
+		t.Error("the ConfigMap does not pin WIDGET_CALLER_TYP")
+	}
+	checkEgress(t, m.policies[0])
+}
+
+// checkEgress requires every egress rule of policy to name where it goes
+// (a rule without "to" admits any address), and no address block to admit
+// the cloud metadata address, private ranges (the API server, other pods)
+// or loopback.
+func checkEgress(t *testing.T, policy networkingv1.NetworkPolicy) {
+	t.Helper()
+	if !slices.Contains(policy.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) || len(policy.Spec.Egress) == 0 {
+		t.Fatal("the NetworkPolicy does not restrict egress")
+	}
+	forbidden := []string{"169.254.169.254", "10.0.0.1", "10.96.0.1", "172.20.0.1", "192.168.1.1", "100.64.0.1", "127.0.0.1"}
+	for i, rule := range policy.Spec.Egress {
+		if len(rule.To) == 0 {
+			t.Errorf("egress rule %d has no \"to\": it admits every address on %v", i, rule.Ports)
+		}
+		if len(rule.Ports) == 0 {
+			t.Errorf("egress rule %d admits every port", i)
+		}
+		for _, peer := range rule.To {
+			if peer.IPBlock == nil {
+				if peer.NamespaceSelector == nil || len(peer.NamespaceSelector.MatchLabels) == 0 {
+					t.Errorf("egress rule %d admits the pods of every namespace", i)
+				}
+				continue
+			}
+			_, block, err := net.ParseCIDR(peer.IPBlock.CIDR)
+			if err != nil {
+				t.Fatalf("egress rule %d: %v", i, err)
+			}
+			for _, addr := range forbidden {
+				ip := net.ParseIP(addr)
+				if !block.Contains(ip) {
+					continue
+				}
+				excepted := false
+				for _, e := range peer.IPBlock.Except {
+					if _, ex, err := net.ParseCIDR(e); err == nil && ex.Contains(ip) {
+						excepted = true
+					}
+				}
+				if !excepted {
+					t.Errorf("egress rule %d admits %s", i, addr)
+				}
+			}
+		}
 	}
 }

@@ -46,9 +46,12 @@ func liveSettings(t *testing.T) (map[string]string, *testIDP) {
 		"WIDGET_DIRECTORY":     dirFile,
 		// Refused configurations never connect; the control below swaps in
 		// a real redis-server.
-		"WIDGET_REDIS_URL":  "redis://127.0.0.1:1/0",
-		"WIDGET_INCIDENTS":  incidentsFile,
-		"WIDGET_OPS_TENANT": "causeflow",
+		"WIDGET_REDIS_URL": "rediss://127.0.0.1:1/0",
+		// The tests' redis-server speaks no TLS; the refusal of redis://
+		// without this is its own case below.
+		"WIDGET_REDIS_ALLOW_CLEARTEXT": "true",
+		"WIDGET_INCIDENTS":             incidentsFile,
+		"WIDGET_OPS_TENANT":            "causeflow",
 	}, idp
 }
 
@@ -137,6 +140,23 @@ func TestLiveRefusesDevelopmentSettings(t *testing.T) {
 		})
 	}
 
+	t.Run("a redis:// URL without WIDGET_REDIS_ALLOW_CLEARTEXT", func(t *testing.T) {
+		settings, _ := liveSettings(t)
+		delete(settings, "WIDGET_REDIS_ALLOW_CLEARTEXT")
+		settings["WIDGET_REDIS_URL"] = "redis://127.0.0.1:1/0"
+		if err := runRefused(t, settings); !strings.Contains(err.Error(), "WIDGET_REDIS_URL: must be rediss://") {
+			t.Errorf("the error does not refuse Redis in cleartext: %v", err)
+		}
+	})
+
+	t.Run("an http:// OTLP endpoint", func(t *testing.T) {
+		settings, _ := liveSettings(t)
+		settings["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://collector.test.invalid:4318"
+		if err := runRefused(t, settings); !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_ENDPOINT: must be an https:// URL") {
+			t.Errorf("the error does not refuse OTLP in cleartext: %v", err)
+		}
+	})
+
 	t.Run("no operator tenant", func(t *testing.T) {
 		settings, _ := liveSettings(t)
 		delete(settings, "WIDGET_OPS_TENANT")
@@ -166,6 +186,12 @@ func TestLiveRefusesDevelopmentSettings(t *testing.T) {
 		sess := s.mintCreated(t, idp.token(t, "t_prod", "admin_1", "admin"), `{"userId": "u_1"}`)
 		if !strings.HasPrefix(sess.SessionToken, "wst_live_") {
 			t.Errorf("a live token must start with wst_live_")
+		}
+		// What is likely wrong behind an ingress is said at start.
+		for _, warn := range []string{"WIDGET_TRUSTED_PROXIES is unset", "WIDGET_CALLER_TYP is unset", "WIDGET_REDIS_ALLOW_CLEARTEXT=true"} {
+			if !strings.Contains(s.log.String(), warn) {
+				t.Errorf("live started without the warning %q\nlog:\n%s", warn, s.log)
+			}
 		}
 	})
 }

@@ -45,6 +45,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger, closeLog := newLogger(cfg.LogLevel, cfg.LogFlushInterval, stderr)
 	defer closeLog()
+	for _, w := range cfg.Warnings() {
+		logger.Warn("configuration: " + w)
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -97,7 +97,8 @@ type Config struct {
 	URLBase             string
 	EmbedOrigins        []string // host pages allowed to frame the widget
 	RedisURL            string
-	RedisMinReplicas    int // replicas a write waits for (WAIT)
+	RedisCleartext      bool // live may use redis:// (a private network)
+	RedisMinReplicas    int  // replicas a write waits for (WAIT)
 	RedisWaitTimeout    time.Duration
 	RevocationStaleness time.Duration
 	TrustedProxies      []string
@@ -325,7 +326,44 @@ func (c *Config) validateLive() []error {
 			errs = append(errs, fmt.Errorf("%s: must be https (or a file) when WIDGET_ENV=live: it carries credentials or session tokens", u.env))
 		}
 	}
+	// The collector's credentials (OTEL_EXPORTER_OTLP_HEADERS) go with
+	// every export; an endpoint is a URL, never a file.
+	for _, u := range []struct{ env, value string }{
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", c.OTLPEndpoint},
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", c.OTLPTracesEndpoint},
+	} {
+		if scheme, _, _ := strings.Cut(u.value, "://"); u.value != "" && !strings.EqualFold(scheme, "https") {
+			errs = append(errs, fmt.Errorf("%s: must be an https:// URL when WIDGET_ENV=live: exports carry the collector's credentials", u.env))
+		}
+	}
+	// Redis carries its password, the revocation set and its pub/sub, and
+	// whole conversations.
+	if scheme, _, _ := strings.Cut(c.RedisURL, "://"); c.RedisURL != "" && !c.RedisCleartext && !strings.HasPrefix(strings.ToLower(scheme), "rediss") {
+		errs = append(errs, errors.New("WIDGET_REDIS_URL: must be rediss:// (or rediss+cluster://) when WIDGET_ENV=live: "+
+			"Redis carries its password, the revocations and the conversations; set WIDGET_REDIS_ALLOW_CLEARTEXT=true only for a Redis on a private network"))
+	}
 	return errs
+}
+
+// Warnings returns what a process should say at start about a
+// configuration that loads but is likely wrong where it is deployed.
+func (c Config) Warnings() []string {
+	if c.Env != token.EnvLive {
+		return nil
+	}
+	var w []string
+	if c.ServeEdge() && len(c.TrustedProxies) == 0 {
+		w = append(w, "WIDGET_TRUSTED_PROXIES is unset on a replica serving the edge: behind an ingress or load balancer every stream's "+
+			"client is the proxy, so WIDGET_MAX_STREAMS_PER_CLIENT caps all users behind it together; name the proxies' range")
+	}
+	if c.ServeAPI() && c.CallerTyp == "" {
+		w = append(w, "WIDGET_CALLER_TYP is unset: caller JWTs of any type are accepted when their claims fit (an ID token, say); "+
+			"pin the type your identity provider gives access tokens, such as at+jwt")
+	}
+	if c.RedisCleartext && c.RedisURL != "" && !strings.HasPrefix(strings.ToLower(c.RedisURL), "rediss") {
+		w = append(w, "WIDGET_REDIS_ALLOW_CLEARTEXT=true: Redis's password, the revocations and the conversations cross the network in clear")
+	}
+	return w
 }
 
 // cleartext reports whether a setting names a URL that is not https: any

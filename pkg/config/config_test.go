@@ -35,7 +35,7 @@ func TestLoadRejects(t *testing.T) {
 	live := map[string]string{
 		"WIDGET_ENV": "live", "WIDGET_SIGNING_KEYS": "/keys.json", "WIDGET_CALLER_JWKS": "https://idp.example/jwks.json",
 		"WIDGET_CALLER_ISSUER": "https://idp.example", "WIDGET_DIRECTORY": "https://dir.internal",
-		"WIDGET_REDIS_URL": "redis://redis.internal:6379/0", "WIDGET_INCIDENTS": "https://incidents.internal",
+		"WIDGET_REDIS_URL": "rediss://redis.internal:6379/0", "WIDGET_INCIDENTS": "https://incidents.internal",
 		"WIDGET_OPS_TENANT": "causeflow",
 	}
 	with := func(base map[string]string, k, v string) map[string]string {
@@ -52,6 +52,15 @@ func TestLoadRejects(t *testing.T) {
 	}
 	if _, err := config.Load(env(live)); err != nil {
 		t.Fatalf("a complete live configuration must load: %v", err)
+	}
+	for _, ok := range []map[string]string{
+		with(with(live, "WIDGET_REDIS_URL", "redis://redis.internal:6379/0"), "WIDGET_REDIS_ALLOW_CLEARTEXT", "true"),
+		with(live, "WIDGET_REDIS_URL", "rediss+cluster://redis.internal:6379"),
+		with(live, "OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
+	} {
+		if _, err := config.Load(env(ok)); err != nil {
+			t.Errorf("%v must load: %v", ok, err)
+		}
 	}
 	tests := []struct {
 		name string
@@ -91,6 +100,11 @@ func TestLoadRejects(t *testing.T) {
 		{"live with HTTP url base", with(live, "WIDGET_URL_BASE", "HTTP://widget.example"), "WIDGET_URL_BASE"},
 		{"live with http assistant", with(with(live, "WIDGET_ASSISTANT_URL", "http://llm.internal/v1"), "WIDGET_ASSISTANT_MODEL", "m"), "WIDGET_ASSISTANT_URL"},
 		{"live with http edge jwks", with(with(live, "WIDGET_EDGE_JWKS", "http://api/jwks.json"), "WIDGET_SERVE", "edge"), "WIDGET_EDGE_JWKS"},
+		{"live with cleartext redis", with(live, "WIDGET_REDIS_URL", "redis://redis.internal:6379/0"), "WIDGET_REDIS_URL"},
+		{"live with cleartext redis cluster", with(live, "WIDGET_REDIS_URL", "redis+cluster://redis.internal:6379"), "WIDGET_REDIS_URL"},
+		{"live with http otlp", with(live, "OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"), "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{"live with schemeless otlp", with(live, "OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"), "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{"live with http otlp traces", with(live, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4318/v1/traces"), "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
 		{"zero ticket limit", map[string]string{"WIDGET_MAX_TICKETS_PER_SESSION": "0"}, "WIDGET_MAX_TICKETS_PER_SESSION"},
 		{"zero client streams", map[string]string{"WIDGET_MAX_STREAMS_PER_CLIENT": "0"}, "WIDGET_MAX_STREAMS_PER_CLIENT"},
 		{"mirror smaller than a tenant", map[string]string{"WIDGET_REVOCATION_MAX_ENTRIES": "10", "WIDGET_REVOCATION_MAX_PER_TENANT": "11"}, "WIDGET_REVOCATION_MAX_ENTRIES"},
@@ -104,6 +118,47 @@ func TestLoadRejects(t *testing.T) {
 				t.Fatalf("Load() error = %v; want one naming %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestWarnings: a live configuration that loads but is likely wrong where
+// it runs is said at start; the embedded default says nothing.
+func TestWarnings(t *testing.T) {
+	live := map[string]string{
+		"WIDGET_ENV": "live", "WIDGET_SIGNING_KEYS": "/keys.json", "WIDGET_CALLER_JWKS": "https://idp.example/jwks.json",
+		"WIDGET_CALLER_ISSUER": "https://idp.example", "WIDGET_DIRECTORY": "https://dir.internal",
+		"WIDGET_REDIS_URL": "rediss://redis.internal:6379/0", "WIDGET_INCIDENTS": "https://incidents.internal",
+		"WIDGET_OPS_TENANT": "causeflow",
+	}
+	warnings := func(t *testing.T, m map[string]string) string {
+		t.Helper()
+		c, err := config.Load(env(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(c.Warnings(), "\n")
+	}
+	if w := warnings(t, map[string]string{}); w != "" {
+		t.Errorf("the embedded default warns: %s", w)
+	}
+	w := warnings(t, live)
+	for _, want := range []string{"WIDGET_TRUSTED_PROXIES", "WIDGET_CALLER_TYP"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("live without %s does not warn: %q", want, w)
+		}
+	}
+	live["WIDGET_TRUSTED_PROXIES"], live["WIDGET_CALLER_TYP"] = "10.0.0.0/8", "at+jwt"
+	if w := warnings(t, live); w != "" {
+		t.Errorf("a pinned live configuration warns: %s", w)
+	}
+	live["WIDGET_SERVE"], live["WIDGET_EDGE_JWKS"] = "api", "https://api/jwks.json"
+	delete(live, "WIDGET_TRUSTED_PROXIES")
+	if w := warnings(t, live); w != "" {
+		t.Errorf("an API-only replica warns about the edge's proxies: %s", w)
+	}
+	live["WIDGET_REDIS_URL"], live["WIDGET_REDIS_ALLOW_CLEARTEXT"] = "redis://redis.internal:6379/0", "true"
+	if w := warnings(t, live); !strings.Contains(w, "WIDGET_REDIS_ALLOW_CLEARTEXT") {
+		t.Errorf("cleartext Redis allowed without a warning: %q", w)
 	}
 }
 

@@ -15,7 +15,7 @@ func TestEmbedOrigins(t *testing.T) {
 	live := map[string]string{
 		"WIDGET_ENV": "live", "WIDGET_SIGNING_KEYS": "/keys.json", "WIDGET_CALLER_JWKS": "https://idp.example/jwks.json",
 		"WIDGET_CALLER_ISSUER": "https://idp.example", "WIDGET_DIRECTORY": "https://dir.internal",
-		"WIDGET_REDIS_URL": "redis://redis.internal:6379/0", "WIDGET_INCIDENTS": "https://incidents.internal",
+		"WIDGET_REDIS_URL": "rediss://redis.internal:6379/0", "WIDGET_INCIDENTS": "https://incidents.internal",
 		"WIDGET_OPS_TENANT": "causeflow",
 	}
 	load := func(envName, origins string) (config.Config, error) {

@@ -90,9 +90,9 @@ var settings = []setting{
 		set: str(func(c *Config) *string { return &c.SigningKIDFile })},
 	{Env: "WIDGET_KEYS_WATCH_INTERVAL", Default: "10s", Doc: "How often the key file (and the kid file) are checked for a change, which is then loaded as SIGHUP would: a file mounted from a Secret changes in place. A file that does not load is refused and the current keys kept.",
 		set: dur(func(c *Config) *time.Duration { return &c.KeysWatchInterval })},
-	{Env: "OTEL_EXPORTER_OTLP_ENDPOINT", Doc: "OpenTelemetry: the OTLP/HTTP collector's base URL (traces go to `<url>/v1/traces`). Traces are off unless this or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set.",
+	{Env: "OTEL_EXPORTER_OTLP_ENDPOINT", Doc: "OpenTelemetry: the OTLP/HTTP collector's base URL (traces go to `<url>/v1/traces`). Traces are off unless this or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set. `https://` in `live`.",
 		set: str(func(c *Config) *string { return &c.OTLPEndpoint })},
-	{Env: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", Doc: "OpenTelemetry: the full URL traces are sent to, over OTLP/HTTP (protobuf); wins over `OTEL_EXPORTER_OTLP_ENDPOINT`.",
+	{Env: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", Doc: "OpenTelemetry: the full URL traces are sent to, over OTLP/HTTP (protobuf); wins over `OTEL_EXPORTER_OTLP_ENDPOINT`. `https://` in `live`.",
 		set: str(func(c *Config) *string { return &c.OTLPTracesEndpoint })},
 	{Env: "OTEL_EXPORTER_OTLP_HEADERS", Doc: "OpenTelemetry: headers sent with every export, `key=value` pairs separated by commas (values URL-encoded), for a collector's credentials. Never logged.",
 		set: str(func(c *Config) *string { return &c.OTLPHeaders })},
@@ -191,8 +191,10 @@ var settings = []setting{
 		set: func(c *Config, v string) error { c.URLBase = strings.TrimRight(v, "/"); return nil }},
 	{Env: "WIDGET_EMBED_ORIGINS", Doc: "Comma-separated origins (`https://app.customer.com`: scheme, host, optional port, no path) of the host pages that may frame the widget (`/embed`, its CSP `frame-ancestors`) and hand it a session token. In `test`, `http://localhost:PORT` and `http://127.0.0.1:PORT` too. Unset: no page may embed it.",
 		set: list(func(c *Config) *[]string { return &c.EmbedOrigins })},
-	{Env: "WIDGET_REDIS_URL", Doc: "Redis holding the revocation list shared by every replica: `redis://[:password@]host:port/db` (`rediss://` for TLS; `?master_name=NAME` for Sentinel, the host being a sentinel; `redis+cluster://` or `rediss+cluster://` for Cluster). Unset: in memory, one process (refused in `live`).",
+	{Env: "WIDGET_REDIS_URL", Doc: "Redis holding the revocation list shared by every replica: `redis://[:password@]host:port/db` (`rediss://` for TLS, required in `live` unless `WIDGET_REDIS_ALLOW_CLEARTEXT`; `?master_name=NAME` for Sentinel, the host being a sentinel; `redis+cluster://` or `rediss+cluster://` for Cluster). Unset: in memory, one process (refused in `live`).",
 		set: str(func(c *Config) *string { return &c.RedisURL })},
+	{Env: "WIDGET_REDIS_ALLOW_CLEARTEXT", Default: "false", Doc: "`true` lets `live` use a `redis://` URL (no TLS), for a Redis on a private network only; a warning says so at start. Otherwise `live` requires `rediss://`: Redis carries its password, the revocation set and its pub/sub, and whole conversations.",
+		set: boolean(func(c *Config) *bool { return &c.RedisCleartext })},
 	{Env: "WIDGET_REDIS_MIN_REPLICAS", Doc: "Replicas that must confirm a write (Redis `WAIT`) before it is acknowledged: a revocation's 204, a ticket's 201, a message's 202. Past `WIDGET_REDIS_WAIT_TIMEOUT` without them the answer is 503 (the write is on the master and retrying is harmless). Unset: 1 in `live`, so that an acknowledged write survives the loss of the master; 0 outside `live`.",
 		set: func(c *Config, v string) error {
 			if v == "" {

@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -226,7 +227,8 @@ type Request struct {
 	// After is the id of the last event the client has ("": from the
 	// start). It must be a valid event id.
 	After string
-	// Client is the client's address, for the per-client bound.
+	// Client is the client's address, for the per-client bound. IPv6
+	// addresses count by their /64 (see ClientGroup).
 	Client string
 }
 
@@ -238,6 +240,7 @@ type Request struct {
 // the reason. Close the stream when done with it.
 func (h *Hub) Open(ctx context.Context, req Request) (*Stream, error) {
 	c := req.Claims
+	req.Client = ClientGroup(req.Client)
 	// Where to resume is decided before the stream counts: a log that
 	// no longer holds what followed After starts the stream with a reset.
 	gap, oldest, err := h.log.Gap(ctx, c.SessionID, req.After)
@@ -448,4 +451,23 @@ func (h *Hub) failed(f *follower) {
 	if h.sessions[f.sid] == f {
 		h.retry[f] = struct{}{}
 	}
+}
+
+// ClientGroup returns what the per-client bound counts an address as: an
+// IPv4 address as itself, an IPv6 address as its /64. One subscriber is
+// given a /64 (RFC 6177) and picks any address in it at will, so bounding
+// single IPv6 addresses would bound nothing. Anything else is returned as
+// it is.
+func ClientGroup(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	switch {
+	case err != nil:
+		return addr
+	case ip.Is4In6():
+		return ip.Unmap().String()
+	case ip.Is4():
+		return addr
+	}
+	p, _ := ip.WithZone("").Prefix(64) // an IPv6 address always has a /64
+	return p.String()
 }

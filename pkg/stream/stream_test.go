@@ -526,6 +526,36 @@ func TestBounds(t *testing.T) {
 	})
 }
 
+// TestBoundsIPv6: IPv6 clients are bounded by their /64, which one
+// subscriber holds whole; IPv4 (and IPv4-mapped) addresses each by itself.
+func TestBoundsIPv6(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, stream.Config{MaxPerSession: 100, MaxPerClient: 2}, 0)
+		s := claims("acme", "a", sid(t), f.exp)
+		f.open(s, "", "2001:db8:1:2::1")
+		f.open(s, "", "2001:db8:1:2:ffff:ffff:ffff:ffff")
+		_, err := f.hub.Open(context.Background(), stream.Request{Claims: s, Client: "2001:db8:1:2:abcd::9"})
+		var we *widget.Error
+		if !errors.As(err, &we) || we.Code != widget.CodeTooManyStreams {
+			t.Fatalf("a third address of the same /64: %v; want %s", err, widget.CodeTooManyStreams)
+		}
+		f.open(s, "", "2001:db8:1:3::1") // the next /64 is another client
+		f.open(s, "", "10.0.0.1")
+		f.open(s, "", "::ffff:10.0.0.1")
+		if _, err := f.hub.Open(context.Background(), stream.Request{Claims: s, Client: "10.0.0.1"}); !errors.As(err, &we) {
+			t.Fatalf("an IPv4 address and its mapped form are one client: %v", err)
+		}
+	})
+	for in, want := range map[string]string{
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64", "fe80::1%eth0": "fe80::/64",
+		"10.1.2.3": "10.1.2.3", "::ffff:10.1.2.3": "10.1.2.3", "not an ip": "not an ip",
+	} {
+		if got := stream.ClientGroup(in); got != want {
+			t.Errorf("ClientGroup(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // TestDrain: a draining replica asks every stream, and every stream opened
 // since, to reconnect.
 func TestDrain(t *testing.T) {
