@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"os"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -40,5 +42,32 @@ func TestBufferedLog(t *testing.T) {
 	logger.Info("now")
 	if !strings.Contains(out.String(), `"msg":"now"`) {
 		t.Errorf("unbuffered: an info line was not written at once: %q", out.String())
+	}
+}
+
+// TestLogToPipe: with stderr a pipe (every container runtime, systemd,
+// `| tee`), which cannot be synced, a warning and the close write their
+// lines and nothing else: no "write error: sync" after each.
+func TestLogToPipe(t *testing.T) {
+	for _, flush := range []time.Duration{0, time.Second} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := make(chan string)
+		go func() {
+			b, _ := io.ReadAll(r)
+			read <- string(b)
+		}()
+		logger, closeLog := newLogger("info", flush, w)
+		logger.Warn("careful")
+		logger.Info("done")
+		closeLog()
+		_ = logger.Sync()
+		w.Close()
+		out := <-read
+		if strings.Contains(out, "write error") || strings.Count(out, "\n") != 2 {
+			t.Errorf("flush %v: the log on a pipe is not just its two lines:\n%s", flush, out)
+		}
 	}
 }

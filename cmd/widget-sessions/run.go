@@ -173,7 +173,7 @@ func newLogger(level string, flush time.Duration, w io.Writer) (*zap.Logger, fun
 	_ = lvl.Set(level) // validated by config
 	enc := zap.NewProductionEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	out := zapcore.Lock(zapcore.AddSync(w))
+	out := zapcore.Lock(unsyncable{zapcore.AddSync(w)})
 	if flush <= 0 {
 		logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), out, lvl), zap.ErrorOutput(out))
 		return logger, func() { _ = logger.Sync() }
@@ -181,6 +181,21 @@ func newLogger(level string, flush time.Duration, w io.Writer) (*zap.Logger, fun
 	buffered := &zapcore.BufferedWriteSyncer{WS: out, Size: 256 << 10, FlushInterval: flush}
 	core := &syncFrom{Core: zapcore.NewCore(zapcore.NewJSONEncoder(enc), buffered, lvl), level: zapcore.WarnLevel}
 	return zap.New(core, zap.ErrorOutput(out)), func() { _ = buffered.Stop() }
+}
+
+// unsyncable is a log destination whose Sync ignores the errors of a file
+// that cannot be synced: stderr is a pipe under every container runtime,
+// systemd and `| tee`, and fsync on a pipe or terminal fails with EINVAL
+// (or ENOTSUP, ENOTTY) although every byte was written. Reported, that
+// error would print "write error: sync /dev/stderr" after each warning.
+type unsyncable struct{ zapcore.WriteSyncer }
+
+func (u unsyncable) Sync() error {
+	err := u.WriteSyncer.Sync()
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.ENOTTY) {
+		return nil
+	}
+	return err
 }
 
 // syncFrom is a core that writes its buffer out after every entry at level

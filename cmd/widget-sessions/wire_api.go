@@ -138,7 +138,7 @@ func callerAuth(ctx context.Context, cfg config.Config, logger *zap.Logger) (api
 		}
 		logger.Warn("DEVELOPMENT IDENTITY PROVIDER: trusting caller JWTs signed by the local dev key; "+
 			"get one with `wsctl dev-token`. Set WIDGET_CALLER_JWKS for a real identity provider.",
-			zap.String("key_file", cfg.DevIDPKey))
+			zap.String("key_file", idp.File()))
 		auth, err := callerauth.New(acfg, idp)
 		return auth, func() error { return nil }, err
 	}

@@ -131,7 +131,7 @@ var settings = []setting{
 		set: dur(func(c *Config) *time.Duration { return &c.CallerJWKSRefresh })},
 	{Env: "WIDGET_CLOCK_SKEW", Default: "30s", Doc: "Leeway on `exp`/`nbf`/`iat` of caller JWTs and session tokens; revocation entries outlive the tokens they match by this much.",
 		set: dur(func(c *Config) *time.Duration { return &c.ClockSkew })},
-	{Env: "WIDGET_DEV_IDP_KEY", Default: ".dev/dev-idp.jwks.json", Dev: true, Doc: "Key file of the development identity provider, created when missing and shared with `wsctl dev-token`. Used only without `WIDGET_CALLER_JWKS`; setting it in `live` is refused.",
+	{Env: "WIDGET_DEV_IDP_KEY", Default: ".dev/dev-idp.jwks.json", Dev: true, Doc: "Key file of the development identity provider, created when missing and shared with `wsctl dev-token`. Where the default cannot be created (a read-only root filesystem, as `podman run --read-only -e WIDGET_ENV=test`), both use `$TMPDIR/widget-sessions-dev/dev-idp.jwks.json` instead. Used only without `WIDGET_CALLER_JWKS`; setting it in `live` is refused.",
 		set: str(func(c *Config) *string { return &c.DevIDPKey })},
 	{Env: "WIDGET_DIRECTORY", Doc: "User directory: a JSON file (tenants → users) or an `http(s)://` base URL serving `GET {base}/tenants/{tenantId}/users/{userId}`. Unset: the embedded demo directory (refused in `live`).",
 		set: str(func(c *Config) *string { return &c.Directory })},

@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/causeflow/widget-sessions/pkg/callerauth"
@@ -48,7 +49,19 @@ type IDP struct {
 	private jwk.Key
 	public  jwk.Key
 	kid     string
+	file    string
 	now     func() time.Time
+}
+
+// File returns the key file the provider was loaded from.
+func (p *IDP) File() string { return p.file }
+
+// TempKeyFile is where the key lives when DefaultKeyFile cannot be
+// created: the working directory is read-only, as in a container run with
+// a read-only root filesystem (whose /tmp is a tmpfs). The server and
+// wsctl dev-token fall back to it alike, so that they share the key.
+func TempKeyFile() string {
+	return filepath.Join(os.TempDir(), "widget-sessions-dev", "dev-idp.jwks.json")
 }
 
 // TokenRequest describes the caller a token speaks for.
@@ -65,7 +78,9 @@ type TokenRequest struct {
 // 0600). Processes racing to create it all end up with the one key that
 // was written first. An existing file that cannot be used is an error, not
 // a reason to overwrite it: replacing the key would silently invalidate
-// every token minted with it.
+// every token minted with it. When path is DefaultKeyFile and the working
+// directory cannot hold it (read-only), TempKeyFile is used instead; a
+// path chosen explicitly is never replaced by another.
 func LoadOrCreate(path string) (*IDP, error) {
 	if path == "" {
 		return nil, errors.New("devidp: empty key file path")
@@ -75,6 +90,9 @@ func LoadOrCreate(path string) (*IDP, error) {
 		return idp, err
 	}
 	if err := create(path); err != nil {
+		if path == DefaultKeyFile && (errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission)) {
+			return LoadOrCreate(TempKeyFile())
+		}
 		return nil, err
 	}
 	return load(path)
@@ -113,7 +131,7 @@ func load(path string) (*IDP, error) {
 	if err := public.Set(jwk.AlgorithmKey, jwa.EdDSA()); err != nil {
 		return nil, fmt.Errorf("devidp: %w", err)
 	}
-	return &IDP{private: private, public: public, kid: kid, now: time.Now}, nil
+	return &IDP{private: private, public: public, kid: kid, file: path, now: time.Now}, nil
 }
 
 // create writes a fresh key to path unless a file is already there. The
