@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/pkg/config"
@@ -21,19 +22,39 @@ import (
 // kid file, when configured, names the key that signs. A change that does
 // not load is refused and the current keys kept, and said once.
 type keyWatch struct {
-	cfg    config.Config
-	ring   *keys.Ring
-	logger *zap.Logger
+	cfg     config.Config
+	ring    *keys.Ring
+	logger  *zap.Logger
+	reloads *prometheus.CounterVec // by result: ok, refused
 
 	loaded [2][sha256.Size]byte // the key file's and the kid file's contents last loaded
 	failed [2][sha256.Size]byte // and last refused: not said again
 	kid    string               // the active kid the kid file named
 }
 
-func newKeyWatch(cfg config.Config, ring *keys.Ring, logger *zap.Logger) *keyWatch {
+func newKeyWatch(cfg config.Config, ring *keys.Ring, logger *zap.Logger, reg prometheus.Registerer) (*keyWatch, error) {
 	w := &keyWatch{cfg: cfg, ring: ring, logger: logger, kid: ring.Current().ActiveKID()}
-	w.loaded, _ = w.sums() // what signingKeys loaded at start
-	return w
+	w.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "widget_sessions_key_reloads_total",
+		Help: "Reloads of the signing keys (a file change or SIGHUP), by result: ok, or refused (the current keys kept, or signing stopped when the active key was withdrawn).",
+	}, []string{"result"})
+	active := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "widget_sessions_signing_key_active",
+		Help: "1 while a signing key is active; 0 while none is (the active key was withdrawn from the key file): mints answer 503.",
+	}, func() float64 {
+		if ring.Ready() != nil {
+			return 0
+		}
+		return 1
+	})
+	for _, c := range []prometheus.Collector{w.reloads, active} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	w.reloads.WithLabelValues("refused") // exported at 0, for the alert's increase()
+	w.loaded, _ = w.sums()                // what signingKeys loaded at start
+	return w, nil
 }
 
 // activeKID returns the kid the configuration names: the kid file's, or
@@ -79,12 +100,19 @@ func (w *keyWatch) check(force bool, why string) {
 		err = w.reload()
 	}
 	if err != nil {
-		if force || sums != w.failed {
+		w.reloads.WithLabelValues("refused").Inc()
+		switch {
+		case errors.Is(err, keys.ErrNoActiveKey) && (force || sums != w.failed):
+			w.logger.Error("SIGNING STOPPED: the active key was withdrawn from the key file; it is no longer published, "+
+				"mints answer 503 and this replica is not ready until the kid file names a key the file holds",
+				zap.String("trigger", why), zap.Error(err))
+		case force || sums != w.failed:
 			w.logger.Error("key reload failed; keeping the current keys", zap.String("trigger", why), zap.Error(err))
 		}
 		w.failed = sums
 		return
 	}
+	w.reloads.WithLabelValues("ok").Inc()
 	w.loaded, w.failed = sums, [2][sha256.Size]byte{}
 	w.logger.Info("signing keys reloaded", zap.String("trigger", why), zap.String("active_kid", w.ring.Current().ActiveKID()))
 }

@@ -153,7 +153,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if cfg.SigningKeys == "" {
 			go warnOnHUP(ctx, hup, logger)
 		} else {
-			go newKeyWatch(cfg, ring, logger).run(ctx, hup)
+			w, err := newKeyWatch(cfg, ring, logger, reg)
+			if err != nil {
+				return err
+			}
+			go w.run(ctx, hup)
 		}
 	}
 

@@ -75,7 +75,9 @@ func wireAPI(ctx context.Context, cfg config.Config, logger *zap.Logger, metrics
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return surface, ring, callerReady, nil
+	// An API replica that cannot sign is not ready: the withdrawn key's
+	// replicas leave the load balancer until an active key is named.
+	return surface, ring, func() error { return errors.Join(ring.Ready(), callerReady()) }, nil
 }
 
 // incidentService opens the incident source (or the embedded demo

@@ -2,6 +2,8 @@ package keys
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -85,17 +87,43 @@ func (r *Ring) reloadLocked(activeKID string) error {
 	if r.path == "" {
 		return errNoFile
 	}
-	set, err := Load(r.path, activeKID)
-	if errors.Is(err, errAmbiguousActive) {
-		// Configured without a kid, from a file of one key: the next key
-		// of a rotation has just been added. Keep signing with the key in
-		// use, which is the only safe reading until a kid is configured.
-		set, err = Load(r.path, r.cur.Load().ActiveKID())
-	}
+	keys, err := readKeys(r.path)
 	if err != nil {
 		return err
 	}
+	inUse := r.cur.Load().ActiveKID()
+	set, err := newSet(keys, activeKID)
+	if errors.Is(err, errAmbiguousActive) && inUse != "" {
+		// Configured without a kid, from a file of one key: the next key
+		// of a rotation has just been added. Keep signing with the key in
+		// use, which is the only safe reading until a kid is configured.
+		set, err = newSet(keys, inUse)
+	}
+	if err != nil && !slices.ContainsFunc(keys, func(k privateKey) bool { return k.kid == inUse }) {
+		// The key that signs is gone from the file: it was withdrawn,
+		// which is what is done to a compromised key. Stop signing with
+		// it and stop publishing it now; sign nothing until the file's
+		// active kid names a key the file holds. The reload is still
+		// refused, so that it is said and counted.
+		withdrawn, berr := build(keys, nil)
+		if berr != nil {
+			return berr
+		}
+		r.cur.Store(withdrawn)
+		return fmt.Errorf("%w; named active: %w (in %s)", ErrNoActiveKey, err, r.path)
+	}
+	if err != nil {
+		return fmt.Errorf("%w (in %s)", err, r.path)
+	}
 	r.cur.Store(set)
+	return nil
+}
+
+// Ready reports ErrNoActiveKey while no key signs.
+func (r *Ring) Ready() error {
+	if r.Current().ActiveKID() == "" {
+		return ErrNoActiveKey
+	}
 	return nil
 }
 

@@ -1,8 +1,10 @@
 package keys_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,10 +146,6 @@ func TestRingReloadKeepsOldSetOnError(t *testing.T) {
 			return os.WriteFile(path, nil, 0o600)
 		}},
 		{"removed", func(t *testing.T, path string) error { return os.Remove(path) }},
-		{"active key dropped", func(t *testing.T, path string) error {
-			rewriteSet(t, path, genKey(t, token.AlgEdDSA))
-			return nil
-		}},
 		{"public key only", func(t *testing.T, path string) error {
 			pub, err := k.PublicKey()
 			if err != nil {
@@ -197,6 +195,51 @@ func TestRingReloadKeepsOldSetOnError(t *testing.T) {
 			t.Errorf("Reload after a failed ReloadActive: %v", err)
 		}
 	})
+}
+
+// TestRingWithdrawnActiveKey: a reload that finds the signing key gone from
+// the file (withdrawn, as a compromised key is) stops signing with it and
+// stops publishing it at once, and signs nothing until the active kid names
+// a key the file holds; meanwhile the ring is not ready. A named kid that is
+// missing while the signing key is still in the file (a typo) changes
+// nothing.
+func TestRingWithdrawnActiveKey(t *testing.T) {
+	old, next := genKey(t, token.AlgEdDSA), genKey(t, token.AlgES256)
+	path := writeSet(t, old, next)
+	ring, err := keys.NewFileRing(path, kidOf(t, old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ring.ReloadActive("typo"); err == nil || errors.Is(err, keys.ErrNoActiveKey) || ring.Current().ActiveKID() != kidOf(t, old) {
+		t.Fatalf("a missing kid with the signing key still in the file: %v, active %q; want refused and unchanged", err, ring.Current().ActiveKID())
+	}
+
+	rewriteSet(t, path, next)
+	if err := ring.Reload(); !errors.Is(err, keys.ErrNoActiveKey) {
+		t.Fatalf("Reload with the active key withdrawn = %v, want ErrNoActiveKey", err)
+	}
+	if _, err := ring.Sign(claims(t)); !errors.Is(err, keys.ErrNoActiveKey) {
+		t.Errorf("Sign with the active key withdrawn = %v, want ErrNoActiveKey", err)
+	}
+	if _, err := ring.SignPrefixed("wst_test_", claims(t)); !errors.Is(err, keys.ErrNoActiveKey) {
+		t.Errorf("SignPrefixed with the active key withdrawn = %v, want ErrNoActiveKey", err)
+	}
+	if got := publishedKIDs(t, ring.Current()); !slices.Equal(got, []string{kidOf(t, next)}) {
+		t.Errorf("published %v, want only the key left in the file", got)
+	}
+	if ring.Ready() == nil {
+		t.Error("ready with no active key")
+	}
+	// Reloads stay refused, and signing stopped, until a present key is named.
+	if err := ring.Reload(); !errors.Is(err, keys.ErrNoActiveKey) || ring.Ready() == nil {
+		t.Errorf("a second Reload = %v; want still no active key", err)
+	}
+	if err := ring.ReloadActive(kidOf(t, next)); err != nil {
+		t.Fatalf("naming the key left: %v", err)
+	}
+	if _, err := ring.Sign(claims(t)); err != nil || ring.Ready() != nil || ring.Current().ActiveKID() != kidOf(t, next) {
+		t.Errorf("after naming the key left: sign %v, ready %v, active %q", err, ring.Ready(), ring.Current().ActiveKID())
+	}
 }
 
 func TestRingWithoutFile(t *testing.T) {

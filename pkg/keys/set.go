@@ -33,6 +33,19 @@ type Set struct {
 // P-256 (signing as ES256). activeKID names the key that signs; it may be
 // empty only when the file holds exactly one key, which is then active.
 func Load(path, activeKID string) (*Set, error) {
+	keys, err := readKeys(path)
+	if err != nil {
+		return nil, err
+	}
+	set, err := newSet(keys, activeKID)
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, path)
+	}
+	return set, nil
+}
+
+// readKeys reads and checks the private keys of the key file at path.
+func readKeys(path string) ([]privateKey, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("keys: read key file: %w", err)
@@ -41,11 +54,7 @@ func Load(path, activeKID string) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (in %s)", err, path)
 	}
-	set, err := newSet(keys, activeKID)
-	if err != nil {
-		return nil, fmt.Errorf("%w (in %s)", err, path)
-	}
-	return set, nil
+	return keys, nil
 }
 
 // Ephemeral returns a Set of one fresh EdDSA key that lives only in memory.
@@ -80,17 +89,25 @@ func newSet(keys []privateKey, activeKID string) (*Set, error) {
 			}
 		}
 		if active == nil {
-			return nil, fmt.Errorf("keys: active kid %q is not in the key set", activeKID)
+			return nil, fmt.Errorf("keys: active kid %q %w", activeKID, errActiveMissing)
 		}
 	case len(keys) == 1:
 		active = &keys[0]
 	default:
 		return nil, fmt.Errorf("keys: the key set holds %d keys: %w", len(keys), errAmbiguousActive)
 	}
+	return build(keys, active)
+}
 
-	signer, err := newSigner(active)
-	if err != nil {
-		return nil, err
+// build makes the Set of keys whose active key is active; nil: a Set that
+// publishes keys and signs nothing (ErrNoActiveKey).
+func build(keys []privateKey, active *privateKey) (*Set, error) {
+	var signer signer
+	if active != nil {
+		var err error
+		if signer, err = newSigner(active); err != nil {
+			return nil, err
+		}
 	}
 	public := jwk.NewSet()
 	verifying := make(map[string]jwk.Key, len(keys))
@@ -120,7 +137,8 @@ func newSet(keys []privateKey, activeKID string) (*Set, error) {
 	}, nil
 }
 
-// ActiveKID returns the kid of the key that signs.
+// ActiveKID returns the kid of the key that signs; "" when none does
+// (see Ring.Reload).
 func (s *Set) ActiveKID() string { return s.active.kid }
 
 // ActiveAlg returns the JWS algorithm of the key that signs:
@@ -165,3 +183,11 @@ func (s *Set) PublicSet() jwk.Set {
 
 // errAmbiguousActive: several keys and no active kid named.
 var errAmbiguousActive = errors.New("the active kid must be given")
+
+// errActiveMissing: the active kid named is not in the key set.
+var errActiveMissing = errors.New("is not in the key set")
+
+// ErrNoActiveKey is returned by signing when no key is active: the key that
+// signed was withdrawn from the key file and no key of the file is named
+// active yet (see Ring.Reload).
+var ErrNoActiveKey = errors.New("keys: no active signing key: the active key was withdrawn from the key file")

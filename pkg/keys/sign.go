@@ -73,6 +73,9 @@ func newSigner(k *privateKey) (signer, error) {
 // sign returns prefix followed by header.payload.signature, all base64url,
 // in one buffer: the prefix (a session token's "wst_<env>_") is not signed.
 func (s *signer) sign(prefix string, payload []byte) (string, error) {
+	if s.kid == "" { // the zero signer: no key is active
+		return "", ErrNoActiveKey
+	}
 	n := len(prefix) + len(s.header) + 1 + b64.EncodedLen(len(payload)) + 1 + b64.EncodedLen(s.sigSize)
 	buf := make([]byte, 0, n)
 	buf = append(buf, prefix...)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/pkg/incident"
 	"github.com/causeflow/widget-sessions/pkg/jsonwrite"
+	"github.com/causeflow/widget-sessions/pkg/keys"
 	"github.com/causeflow/widget-sessions/pkg/sessionid"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
@@ -186,6 +187,10 @@ func (m *Minter) Mint(ctx context.Context, caller widget.Caller, req widget.Sess
 		Scope:     token.Scope,
 	}.AppendEncode(*buf)
 	tok, err := m.cfg.Signer.SignPrefixed(token.Prefix(m.cfg.Env), *buf)
+	if errors.Is(err, keys.ErrNoActiveKey) {
+		return widget.Session{}, &widget.Error{Code: widget.CodeDependencyUnavailable,
+			Message: "no active signing key: minting resumes once an active key is named", Err: err}
+	}
 	if err != nil {
 		return widget.Session{}, fmt.Errorf("session: sign: %w", err)
 	}
