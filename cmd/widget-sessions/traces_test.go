@@ -56,9 +56,15 @@ func TestTraces(t *testing.T) {
 	collector := httptest.NewServer(col)
 	defer collector.Close()
 	rds := redistest.Start(t)
-	c := newCluster(t, rds.URL(), map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL})
+	// The gateway, on loopback, is a trusted proxy: its trace context is
+	// continued.
+	c := newCluster(t, rds.URL(), map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL, "WIDGET_TRUSTED_PROXIES": "127.0.0.1"})
 	s := startServer(t, c.env)
 	admin := c.caller(t, "demo", "admin")
+	// A method a client makes up does not name a span.
+	if r := s.do(t, "BREW", s.public+"/v1/widget/sessions", nil, ""); r.status != http.StatusMethodNotAllowed {
+		t.Fatalf("BREW: %d", r.status)
+	}
 
 	const traceID, parentID = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 	r := s.do(t, http.MethodPost, s.public+"/v1/widget/sessions", map[string]string{
@@ -113,6 +119,14 @@ func TestTraces(t *testing.T) {
 	if redisSpans == 0 || len(byName["assistant.reply"]) == 0 {
 		t.Errorf("%d kinds of Redis span and %d assistant spans, want some of each; spans: %v", redisSpans, len(byName["assistant.reply"]), names(col.spans))
 	}
+	for _, sp := range col.spans {
+		if strings.Contains(sp.Name, "BREW") {
+			t.Errorf("a span is named after a made-up method: %q", sp.Name)
+		}
+	}
+	if len(byName["HTTP unmatched"]) != 1 {
+		t.Errorf("the BREW request has no span named HTTP unmatched; spans: %v", names(col.spans))
+	}
 	all := bytes.Join(col.raw, nil)
 	for what, secret := range map[string]string{
 		"the session token": sess.SessionToken, "the first session's token": first.SessionToken,
@@ -122,6 +136,40 @@ func TestTraces(t *testing.T) {
 			t.Errorf("an export holds %s", what)
 		}
 	}
+}
+
+// TestTracesUntrustedParent: a traceparent from a peer that is not a
+// trusted proxy is ignored. Its sampled flag does not force an export at a
+// sampling ratio of 0, and its trace id names no span.
+func TestTracesUntrustedParent(t *testing.T) {
+	t.Parallel()
+	col := &otlpCollector{}
+	collector := httptest.NewServer(col)
+	defer collector.Close()
+	s := startServer(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL, "OTEL_TRACES_SAMPLER_ARG": "0"})
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	for range 20 {
+		r := s.do(t, http.MethodGet, s.public+"/.well-known/jwks.json", map[string]string{"traceparent": "00-" + traceID + "-00f067aa0ba902b7-01"}, "")
+		if r.status != http.StatusOK {
+			t.Fatalf("jwks: %d", r.status)
+		}
+	}
+	s.stop(t) // exports what is left
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if len(col.spans) != 0 {
+		t.Errorf("at ratio 0, a client's sampled traceparent exported %d spans: %v", len(col.spans), names(col.spans))
+	}
+	if bytes.Contains(bytes.Join(col.raw, nil), must(hex.DecodeString(traceID))) {
+		t.Error("an export carries the client's trace id")
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 func names(spans []*tracepb.Span) []string {

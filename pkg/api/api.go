@@ -96,7 +96,11 @@ func NewServer(logger *zap.Logger, metrics *Metrics, tracing trace.TracerProvide
 	// With tracing off, no span middleware at all: it would copy every
 	// request to carry a span that records nothing.
 	if _, off := tracing.(noop.TracerProvider); !off {
-		e.Use(traceRequest(tracing.Tracer("github.com/causeflow/widget-sessions/pkg/api")))
+		trusted, err := parsePrefixes(trustedProxies)
+		if err != nil {
+			return nil, err
+		}
+		e.Use(traceRequest(tracing.Tracer("github.com/causeflow/widget-sessions/pkg/api"), trusted))
 	}
 	e.Use(requestID(logger), accessLog(metrics, len(trustedProxies) > 0), recoverPanic)
 	for _, mount := range surfaces {

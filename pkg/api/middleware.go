@@ -2,7 +2,9 @@ package api
 
 import (
 	"crypto/rand"
+	"fmt"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"sync/atomic"
 	"time"
@@ -200,16 +202,30 @@ var errPanic error = panicError{}
 // W3C traceparent from the gateway. Its attributes are the method, the
 // route template and the status: never a path, a query, a header or a body,
 // where tokens travel.
-func traceRequest(tracer trace.Tracer) gin.HandlerFunc {
+func traceRequest(tracer trace.Tracer, trusted []netip.Prefix) gin.HandlerFunc {
 	prop := propagation.TraceContext{}
 	return func(c *gin.Context) {
 		route := c.FullPath()
 		if route == "" {
 			route = "unmatched"
 		}
-		ctx := prop.Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
-		ctx, span := tracer.Start(ctx, c.Request.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", c.Request.Method), attribute.String("http.route", route)))
+		ctx := c.Request.Context()
+		// A traceparent is continued only from a trusted proxy (the
+		// gateway): from anyone else, its sampled flag would force
+		// exports whatever the sampling ratio, with trace ids the client
+		// chose.
+		if fromTrusted(c.Request.RemoteAddr, trusted) {
+			ctx = prop.Extract(ctx, propagation.HeaderCarrier(c.Request.Header))
+		}
+		// A method the client made up is folded, as in the metrics: it
+		// must not choose span names (semantic conventions: _OTHER, and
+		// the name "HTTP <route>").
+		method, name := c.Request.Method, c.Request.Method
+		if knownMethod(method) == "other" {
+			method, name = "_OTHER", "HTTP"
+		}
+		ctx, span := tracer.Start(ctx, name+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route)))
 		defer span.End()
 		c.Request = c.Request.WithContext(ctx)
 		c.Next()
@@ -219,4 +235,41 @@ func traceRequest(tracer trace.Tracer) gin.HandlerFunc {
 			span.SetStatus(codes.Error, http.StatusText(status))
 		}
 	}
+}
+
+// fromTrusted reports whether the peer at remoteAddr (host:port) is in one
+// of the trusted prefixes.
+func fromTrusted(remoteAddr string, trusted []netip.Prefix) bool {
+	if len(trusted) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	for _, p := range trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// parsePrefixes parses trusted proxies as WIDGET_TRUSTED_PROXIES holds
+// them: CIDRs, or single addresses.
+func parsePrefixes(proxies []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range proxies {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return nil, fmt.Errorf("api: trusted proxy %q is neither an IP nor a CIDR", p)
+			}
+			prefix = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
+		}
+		out = append(out, prefix.Masked())
+	}
+	return out, nil
 }

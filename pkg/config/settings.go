@@ -98,7 +98,7 @@ var settings = []setting{
 		set: str(func(c *Config) *string { return &c.OTLPHeaders })},
 	{Env: "OTEL_SERVICE_NAME", Default: "widget-sessions", Doc: "OpenTelemetry: the `service.name` of the spans.",
 		set: str(func(c *Config) *string { return &c.OTelServiceName })},
-	{Env: "OTEL_TRACES_SAMPLER_ARG", Default: "1", Doc: "OpenTelemetry: the share of new traces sampled, 0 to 1; a request that arrives with a W3C `traceparent` follows its caller's decision (parent-based).",
+	{Env: "OTEL_TRACES_SAMPLER_ARG", Default: "1", Doc: "OpenTelemetry: the share of new traces sampled, 0 to 1; a request that arrives with a W3C `traceparent` from a proxy of `WIDGET_TRUSTED_PROXIES` (the gateway) follows its caller's decision (parent-based); from anyone else the header is ignored, so that a public client can neither force exports nor choose trace ids.",
 		set: func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f < 0 || f > 1 {
@@ -215,7 +215,7 @@ var settings = []setting{
 		set: integer(1, func(c *Config) *int { return &c.RevocationMaxPerTenant })},
 	{Env: "WIDGET_REVOCATION_MAX_ENTRIES", Default: "1000000", Doc: "Most revocation entries a replica's mirror will hold. A Redis holding more (hostile or corrupted) is refused, and validation fails closed, rather than exhausting the replica's memory. Keep it above tenants × `WIDGET_REVOCATION_MAX_PER_TENANT` in use.",
 		set: integer(1, func(c *Config) *int { return &c.RevocationMaxEntries })},
-	{Env: "WIDGET_TRUSTED_PROXIES", Doc: "Comma-separated CIDRs or IPs of proxies whose `X-Forwarded-For` is believed. Unset: none; the client IP is the peer address.",
+	{Env: "WIDGET_TRUSTED_PROXIES", Doc: "Comma-separated CIDRs or IPs of proxies whose `X-Forwarded-For` (and W3C `traceparent`) is believed. Unset: none; the client IP is the peer address, and every trace starts here.",
 		set: func(c *Config, v string) error {
 			if err := list(func(c *Config) *[]string { return &c.TrustedProxies })(c, v); err != nil {
 				return err
