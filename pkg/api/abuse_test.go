@@ -76,7 +76,7 @@ func (fullTickets) Issue(context.Context, *token.Claims, time.Duration) (string,
 	return "", fmt.Errorf("test: %w: %w", ticket.ErrFull, ticket.ErrUnavailable)
 }
 
-func (fullTickets) Redeem(context.Context, string) (*token.Claims, error) {
+func (fullTickets) Redeem(context.Context, string, string) (*token.Claims, error) {
 	return nil, ticket.ErrInvalid
 }
 

@@ -33,7 +33,7 @@ type Chat interface {
 // Tickets issues and redeems single-use stream tickets.
 type Tickets interface {
 	Issue(ctx context.Context, c *token.Claims, ttl time.Duration) (string, error)
-	Redeem(ctx context.Context, ticket string) (*token.Claims, error)
+	Redeem(ctx context.Context, sessionID, ticket string) (*token.Claims, error)
 }
 
 // Limiter decides whether one more event of a key may happen now.

@@ -42,7 +42,7 @@ func TestEdgeLogsHoldNoSecrets(t *testing.T) {
 		status int
 	}{
 		{"used ticket", m.SessionID, streamOpts{ticket: used}, 401},
-		{"misplaced ticket", other.SessionID, streamOpts{ticket: misplaced}, 403},
+		{"misplaced ticket", other.SessionID, streamOpts{ticket: misplaced}, 401},
 		{"revoked session's ticket", other.SessionID, streamOpts{ticket: revokedTicket}, 401},
 		{"garbage ticket", m.SessionID, streamOpts{ticket: ticketCanary}, 401},
 		{"token and a query", m.SessionID, streamOpts{token: m.SessionToken, query: "token=" + queryCanary}, 400},

@@ -245,9 +245,15 @@ func TestStreamTickets(t *testing.T) {
 		checkError(t, resp, http.StatusUnauthorized, "unauthorized")
 	})
 
-	t.Run("another session's ticket", func(t *testing.T) {
-		_, resp := f.openStream(t, b.SessionID, streamOpts{ticket: f.ticket(t, a)})
-		checkError(t, resp, http.StatusForbidden, "forbidden")
+	t.Run("another session's ticket is refused and not spent", func(t *testing.T) {
+		tk := f.ticket(t, a)
+		_, resp := f.openStream(t, b.SessionID, streamOpts{ticket: tk})
+		checkError(t, resp, http.StatusUnauthorized, "unauthorized")
+		s, resp := f.openStream(t, a.SessionID, streamOpts{ticket: tk})
+		if s == nil {
+			t.Fatalf("the ticket, refused on another session's stream, no longer opens its own: %d %s", resp.Status, resp.Body)
+		}
+		s.close()
 	})
 
 	t.Run("garbage tickets", func(t *testing.T) {

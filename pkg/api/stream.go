@@ -33,9 +33,11 @@ func streamCaller(c *gin.Context, verifier SessionVerifier, tickets Tickets, str
 	if t == "" {
 		return nil, widget.Errorf(widget.CodeUnauthorized, "missing session token or stream ticket")
 	}
-	claims, err := tickets.Redeem(c, t)
+	// Redeemed under the path's session: a ticket presented for another
+	// session is not found there, and stays redeemable by its own.
+	claims, err := tickets.Redeem(c, c.Param("sessionId"), t)
 	if err != nil {
-		return nil, &widget.Error{Code: widget.CodeUnauthorized, Message: "invalid, used or expired stream ticket", Err: err}
+		return nil, &widget.Error{Code: widget.CodeUnauthorized, Message: "invalid, used or expired stream ticket, or one of another session", Err: err}
 	}
 	if end := streams.Check(claims); end != nil && end.Code == stream.EndRevocationUnknown {
 		return nil, widget.Errorf(end.Code, "%s", end.Message)

@@ -16,7 +16,7 @@ import (
 // Tickets is the stream-ticket store on Redis: a ticket issued on one
 // replica can be redeemed on any other. Each ticket is one string key,
 //
-//	<namespace>:tk:<ticket.Hash(ticket)>
+//	<namespace>:tk:<ticket.Hash(sessionId, ticket)>
 //
 // holding the claims as JSON and expiring with the ticket, and each session
 // with outstanding tickets has a sorted set of their hashes scored by
@@ -51,8 +51,8 @@ func NewTickets(client goredis.UniversalClient, namespace string, maxPerSession 
 	return &Tickets{client: client, ns: namespace, maxPerSession: maxPerSession, repl: repl}
 }
 
-// Key returns the key of ticket.
-func (s *Tickets) Key(tk string) string { return s.ns + ":tk:" + ticket.Hash(tk) }
+// Key returns the key of ticket tk of session sid.
+func (s *Tickets) Key(sid, tk string) string { return s.ns + ":tk:" + ticket.Hash(sid, tk) }
 
 // SessionKey returns the key of the set of sid's outstanding tickets.
 func (s *Tickets) SessionKey(sid string) string { return s.ns + ":tks:" + keyPart(sid) }
@@ -101,7 +101,7 @@ func (s *Tickets) Issue(ctx context.Context, c *token.Claims, ttl time.Duration)
 	// within the clocks' skew, a fraction of a ticket's life.
 	now := time.Now()
 	placed, err := claimScript.Run(ctx, s.client, []string{s.SessionKey(c.SessionID)},
-		now.UnixMilli(), now.Add(ttl).UnixMilli(), s.maxPerSession, ticket.Hash(tk)).Int64()
+		now.UnixMilli(), now.Add(ttl).UnixMilli(), s.maxPerSession, ticket.Hash(c.SessionID, tk)).Int64()
 	switch {
 	case err != nil:
 		return "", fmt.Errorf("redis: ticket not stored: %w: %w", ticket.ErrUnavailable, err)
@@ -110,7 +110,7 @@ func (s *Tickets) Issue(ctx context.Context, c *token.Claims, ttl time.Duration)
 	}
 	// NX: two tickets cannot collide in 256 random bits, but if they ever
 	// did the second must not take over the first.
-	key := s.Key(tk)
+	key := s.Key(c.SessionID, tk)
 	var set *goredis.BoolCmd
 	err = s.repl.exec(ctx, s.client, key, "ticket", func(p goredis.Pipeliner, _ bool) {
 		set = p.SetNX(ctx, key, b, ttl)
@@ -124,15 +124,16 @@ func (s *Tickets) Issue(ctx context.Context, c *token.Claims, ttl time.Duration)
 	return tk, nil
 }
 
-// Redeem returns the claims of tk and deletes it, atomically (GETDEL). A
-// malformed ticket is refused without a round trip; an unknown, used or
-// expired one is ticket.ErrInvalid; a Redis failure is an error wrapping
+// Redeem returns the claims of tk, issued for sid, and deletes it,
+// atomically (GETDEL). A malformed ticket is refused without a round trip;
+// an unknown, used or expired one, or one of another session, is
+// ticket.ErrInvalid; a Redis failure is an error wrapping
 // ticket.ErrUnavailable.
-func (s *Tickets) Redeem(ctx context.Context, tk string) (*token.Claims, error) {
+func (s *Tickets) Redeem(ctx context.Context, sid, tk string) (*token.Claims, error) {
 	if !ticket.Valid(tk) {
 		return nil, ticket.ErrInvalid
 	}
-	b, err := s.client.GetDel(ctx, s.Key(tk)).Bytes()
+	b, err := s.client.GetDel(ctx, s.Key(sid, tk)).Bytes()
 	if errors.Is(err, goredis.Nil) {
 		return nil, ticket.ErrInvalid
 	}
@@ -145,6 +146,6 @@ func (s *Tickets) Redeem(ctx context.Context, tk string) (*token.Claims, error) 
 	}
 	// The ticket is spent: free its place. Should this fail, the place
 	// frees itself when the ticket would have expired.
-	_ = s.client.ZRem(ctx, s.SessionKey(c.SessionID), ticket.Hash(tk)).Err()
+	_ = s.client.ZRem(ctx, s.SessionKey(sid), ticket.Hash(sid, tk)).Err()
 	return &c, nil
 }

@@ -40,9 +40,9 @@ func TestTicketsLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := ns + ":tk:" + ticket.Hash(tk)
-	if s.Key(tk) != key {
-		t.Fatalf("Key = %q, want %q", s.Key(tk), key)
+	key := ns + ":tk:" + ticket.Hash("wsess_1", tk)
+	if s.Key("wsess_1", tk) != key {
+		t.Fatalf("Key = %q, want %q", s.Key("wsess_1", tk), key)
 	}
 	keys := c.Keys(ctx, ns+":*").Val()
 	slices.Sort(keys)
@@ -50,7 +50,7 @@ func TestTicketsLayout(t *testing.T) {
 	if s.SessionKey("wsess_1") != own || !slices.Equal(keys, []string{key, own}) {
 		t.Fatalf("keys %v, want [%s %s]", keys, key, own)
 	}
-	if got := c.ZRangeWithScores(ctx, own, 0, -1).Val(); len(got) != 1 || got[0].Member != ticket.Hash(tk) ||
+	if got := c.ZRangeWithScores(ctx, own, 0, -1).Val(); len(got) != 1 || got[0].Member != ticket.Hash("wsess_1", tk) ||
 		time.Until(time.UnixMilli(int64(got[0].Score))) <= 25*time.Second {
 		t.Errorf("the session's outstanding tickets: %v; want the ticket's hash, scored by its expiry", got)
 	}
@@ -69,13 +69,13 @@ func TestTicketsLayout(t *testing.T) {
 	if strings.Contains(raw, secret) || strings.Contains(key, secret) {
 		t.Error("Redis holds the ticket itself")
 	}
-	if _, err := s.Redeem(ctx, tk); err != nil {
+	if _, err := s.Redeem(ctx, "wsess_1", tk); err != nil {
 		t.Fatal(err)
 	}
 	if n := c.Exists(ctx, key).Val(); n != 0 {
 		t.Error("the key outlived its redeem")
 	}
-	if redis.NewTickets(c, "", 0, redis.Replication{}).Key(tk) != redis.DefaultNamespace+":tk:"+ticket.Hash(tk) {
+	if redis.NewTickets(c, "", 0, redis.Replication{}).Key("wsess_1", tk) != redis.DefaultNamespace+":tk:"+ticket.Hash("wsess_1", tk) {
 		t.Error("the empty namespace is not the default")
 	}
 }
@@ -95,7 +95,7 @@ func TestTicketsFailures(t *testing.T) {
 	srv.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if _, err := s.Redeem(ctx, tk); !errors.Is(err, ticket.ErrUnavailable) || errors.Is(err, ticket.ErrInvalid) {
+	if _, err := s.Redeem(ctx, "wsess_1", tk); !errors.Is(err, ticket.ErrUnavailable) || errors.Is(err, ticket.ErrInvalid) {
 		t.Errorf("Redeem(Redis down) = %v, want ErrUnavailable", err)
 	}
 	if _, err := s.Issue(ctx, &claims, time.Minute); !errors.Is(err, ticket.ErrUnavailable) {

@@ -81,7 +81,7 @@ func (m *Memory) Issue(_ context.Context, c *token.Claims, ttl time.Duration) (s
 	if len(m.tickets) >= m.max {
 		return "", fmt.Errorf("ticket: %d tickets outstanding: %w: %w", len(m.tickets), ErrFull, ErrUnavailable)
 	}
-	h := Hash(t)
+	h := Hash(c.SessionID, t)
 	m.tickets[h] = memoryTicket{claims: *c, expires: now.Add(ttl)}
 	if own == nil {
 		own = map[string]time.Time{}
@@ -102,12 +102,13 @@ func (m *Memory) forget(sid, h string) {
 	}
 }
 
-// Redeem returns the claims of ticket and forgets it.
-func (m *Memory) Redeem(_ context.Context, ticket string) (*token.Claims, error) {
+// Redeem returns the claims of ticket, issued for sessionID, and forgets
+// it.
+func (m *Memory) Redeem(_ context.Context, sessionID, ticket string) (*token.Claims, error) {
 	if !Valid(ticket) {
 		return nil, ErrInvalid
 	}
-	h := Hash(ticket)
+	h := Hash(sessionID, ticket)
 	now := m.now()
 	m.mu.Lock()
 	t, ok := m.tickets[h]

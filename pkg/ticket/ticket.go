@@ -72,12 +72,14 @@ type Store interface {
 	// (which must be positive). It fails with ErrSessionLimit when c's
 	// session holds its maximum of outstanding tickets.
 	Issue(ctx context.Context, c *token.Claims, ttl time.Duration) (string, error)
-	// Redeem returns the claims of ticket and makes it unusable, atomically:
-	// of concurrent redeems of one ticket exactly one succeeds. It returns
-	// ErrInvalid for a malformed, unknown, used or expired ticket. The
-	// claims are those at issue time: the caller still checks that the
-	// session is not revoked or expired since.
-	Redeem(ctx context.Context, ticket string) (*token.Claims, error)
+	// Redeem returns the claims of ticket, issued for the session
+	// sessionID, and makes it unusable, atomically: of concurrent redeems
+	// of one ticket exactly one succeeds. It returns ErrInvalid for a
+	// malformed, unknown, used or expired ticket, and for a ticket of
+	// another session, which stays redeemable by its own. The claims are
+	// those at issue time: the caller still checks that the session is not
+	// revoked or expired since.
+	Redeem(ctx context.Context, sessionID, ticket string) (*token.Claims, error)
 }
 
 // New returns a new random ticket.
@@ -100,10 +102,16 @@ func Valid(ticket string) bool {
 	return err == nil && len(b) == randomBytes
 }
 
-// Hash returns what stores keep instead of ticket: its SHA-256, in hex.
-func Hash(ticket string) string {
-	sum := sha256.Sum256([]byte(ticket))
-	return hex.EncodeToString(sum[:])
+// Hash returns what stores keep instead of ticket, issued for the session
+// sessionID: the SHA-256, in hex, of both. A ticket is looked up under its
+// session, so that one presented for another session is not found there,
+// and not spent.
+func Hash(sessionID, ticket string) string {
+	h := sha256.New()
+	h.Write([]byte(sessionID))
+	h.Write([]byte{0})
+	h.Write([]byte(ticket))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // checkIssue checks the arguments of Issue.

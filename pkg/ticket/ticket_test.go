@@ -54,9 +54,12 @@ func TestValid(t *testing.T) {
 
 func TestHash(t *testing.T) {
 	tk, _ := ticket.New()
-	h := ticket.Hash(tk)
-	if len(h) != 64 || strings.Contains(h, tk[len(ticket.Prefix):]) || h != ticket.Hash(tk) {
+	h := ticket.Hash("wsess_1", tk)
+	if len(h) != 64 || strings.Contains(h, tk[len(ticket.Prefix):]) || h != ticket.Hash("wsess_1", tk) {
 		t.Errorf("Hash = %q: want 64 hex digits, stable, not containing the ticket", h)
+	}
+	if h == ticket.Hash("wsess_2", tk) || ticket.Hash("a", "bc") == ticket.Hash("ab", "c") {
+		t.Error("Hash does not depend on the session, or the two run together")
 	}
 }
 

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time, maxPerS
 		{"tickets are random and well-formed", testForm},
 		{"single use", testSingleUse},
 		{"single use under concurrent redeems", testConcurrentRedeem},
+		{"a ticket of another session is not spent", testOtherSession},
 		{"tickets are independent", testIndependent},
 		{"tickets expire", testExpiry},
 		{"garbage is invalid", testGarbage},
@@ -74,15 +75,15 @@ func issue(t *testing.T, s ticket.Store, c token.Claims, ttl time.Duration) stri
 
 func wantRedeem(t *testing.T, s ticket.Store, tk string, want token.Claims) {
 	t.Helper()
-	got, err := s.Redeem(t.Context(), tk)
+	got, err := s.Redeem(t.Context(), want.SessionID, tk)
 	if err != nil || got == nil || *got != want {
 		t.Fatalf("Redeem = %+v, %v; want %+v", got, err, want)
 	}
 }
 
-func wantInvalid(t *testing.T, s ticket.Store, tk string) {
+func wantInvalid(t *testing.T, s ticket.Store, sid, tk string) {
 	t.Helper()
-	got, err := s.Redeem(t.Context(), tk)
+	got, err := s.Redeem(t.Context(), sid, tk)
 	if !errors.Is(err, ticket.ErrInvalid) || got != nil {
 		t.Errorf("Redeem(%.12q...) = %+v, %v; want ErrInvalid", tk, got, err)
 	}
@@ -113,8 +114,18 @@ func testSingleUse(t *testing.T, s ticket.Store, _ *clock) {
 	c := Claims("wsess_1")
 	tk := issue(t, s, c, time.Minute)
 	wantRedeem(t, s, tk, c)
-	wantInvalid(t, s, tk)
-	wantInvalid(t, s, tk)
+	wantInvalid(t, s, c.SessionID, tk)
+	wantInvalid(t, s, c.SessionID, tk)
+}
+
+// testOtherSession: a ticket presented for another session is invalid
+// there, and not spent: its own session still redeems it.
+func testOtherSession(t *testing.T, s ticket.Store, _ *clock) {
+	c := Claims("wsess_1")
+	tk := issue(t, s, c, time.Minute)
+	wantInvalid(t, s, "wsess_2", tk)
+	wantInvalid(t, s, "", tk)
+	wantRedeem(t, s, tk, c)
 }
 
 func testConcurrentRedeem(t *testing.T, s ticket.Store, _ *clock) {
@@ -127,7 +138,7 @@ func testConcurrentRedeem(t *testing.T, s ticket.Store, _ *clock) {
 		for range 20 {
 			wg.Go(func() {
 				<-start
-				got, err := s.Redeem(t.Context(), tk)
+				got, err := s.Redeem(t.Context(), c.SessionID, tk)
 				switch {
 				case err == nil && got != nil && *got == c:
 					wins.Add(1)
@@ -162,7 +173,7 @@ func testExpiry(t *testing.T, s ticket.Store, clk *clock) {
 	wantRedeem(t, s, kept, c) // still valid half-way
 	clk.Advance(ShortTTL)
 	time.Sleep(ShortTTL + ShortTTL/2)
-	wantInvalid(t, s, short)
+	wantInvalid(t, s, c.SessionID, short)
 	wantRedeem(t, s, long, c)
 }
 
@@ -177,9 +188,9 @@ func testGarbage(t *testing.T, s ticket.Store, _ *clock) {
 		"", ticket.Prefix, unknown, issued[:len(issued)-1], issued + "A", issued + "=",
 		"wst_live_" + body, "WSTK_" + body, " " + issued, issued + "\n",
 		ticket.Prefix + strings.Repeat("*", len(body)), ticket.Prefix + strings.ReplaceAll(body, body[:1], "+"),
-		ticket.Hash(issued), strings.Repeat("a", 10000),
+		ticket.Hash("wsess_1", issued), strings.Repeat("a", 10000),
 	} {
-		wantInvalid(t, s, tk)
+		wantInvalid(t, s, "wsess_1", tk)
 	}
 	wantRedeem(t, s, issued, Claims("wsess_1")) // none of the above used it up
 }
