@@ -20,6 +20,12 @@ const DefaultCacheTTL = 5 * time.Minute
 // DefaultCacheEntries bounds the contexts a Service holds in process.
 const DefaultCacheEntries = 10000
 
+// NotFoundTTL is how long a replica remembers that the source has no such
+// incident (at most the context TTL): a session whose incident is unknown,
+// or a caller minting for one again and again, then costs the source one
+// request per replica in this time, not one per widget load or mint.
+const NotFoundTTL = 30 * time.Second
+
 // Service looks incidents up through two tiers: the contexts this replica
 // holds in process, and a Cache shared by the replicas (Redis), in front of
 // the source. The minting service warms them when a session names an
@@ -35,11 +41,18 @@ type Service struct {
 	src    Source
 	shared Cache // nil: this replica's tier only
 	ttl    time.Duration
-	local  *ttlcache.Cache[key, Incident]
+	local  *ttlcache.Cache[key, tierEntry]
 	log    *zap.Logger
 }
 
 type key struct{ tenant, id string }
+
+// tierEntry is what the in-process tier holds: an incident, or that the
+// source has none.
+type tierEntry struct {
+	inc      Incident
+	notFound bool
+}
 
 // NewService returns a Service over src and shared (nil: no shared tier,
 // the embedded default), remembering what src returns for ttl
@@ -55,7 +68,7 @@ func NewService(src Source, shared Cache, ttl time.Duration, log *zap.Logger, no
 	}
 	return &Service{
 		src: src, shared: shared, ttl: ttl,
-		local: ttlcache.New[key, Incident](DefaultCacheEntries, now),
+		local: ttlcache.New[key, tierEntry](DefaultCacheEntries, now),
 		log:   log.With(zap.String("component", "incidents")),
 	}
 }
@@ -81,12 +94,18 @@ func (s *Service) held(ctx context.Context, tenant, id string) (Incident, error)
 	if !lookup.Addressable(tenant) || !lookup.Addressable(id) {
 		return Incident{}, ErrNotFound
 	}
-	inc, err := s.local.Do(ctx, key{tenant, id}, func(ctx context.Context) (Incident, time.Duration, error) {
-		return s.load(ctx, tenant, id)
+	e, err := s.local.Do(ctx, key{tenant, id}, func(ctx context.Context) (tierEntry, time.Duration, error) {
+		inc, ttl, err := s.load(ctx, tenant, id)
+		if errors.Is(err, ErrNotFound) {
+			return tierEntry{notFound: true}, min(NotFoundTTL, s.ttl), nil
+		}
+		return tierEntry{inc: inc}, ttl, err
 	})
 	switch {
+	case err == nil && e.notFound:
+		return Incident{}, ErrNotFound
 	case err == nil:
-		return inc, nil
+		return e.inc, nil
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnavailable):
 		return Incident{}, err
 	default: // ctx ended while the read was in flight

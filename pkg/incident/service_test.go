@@ -186,8 +186,13 @@ func TestServiceWarm(t *testing.T) {
 	if n := calls.Load() - before; n != 0 {
 		t.Errorf("%d source calls for a cached incident, want 0", n)
 	}
-	if _, err := s.Lookup(t.Context(), "acme", "inc_1"); !errors.Is(err, incident.ErrUnavailable) {
-		t.Errorf("Lookup of another tenant, source down = %v; want ErrUnavailable, never demo's context", err)
+	// Its not-found is remembered (TestServiceRemembersNotFound): still
+	// not found with the source down, and never demo's context.
+	if _, err := s.Lookup(t.Context(), "acme", "inc_1"); !errors.Is(err, incident.ErrNotFound) {
+		t.Errorf("Lookup of another tenant, source down = %v; want the remembered ErrNotFound, never demo's context", err)
+	}
+	if _, err := s.Lookup(t.Context(), "acme", "inc_9"); !errors.Is(err, incident.ErrUnavailable) {
+		t.Errorf("Lookup of another incident, source down = %v; want ErrUnavailable", err)
 	}
 }
 
@@ -240,6 +245,51 @@ func TestServiceHoldsContextsInProcess(t *testing.T) {
 			if g := cache.gets.Load(); g != 2 {
 				t.Errorf("%s: %d shared reads after the held copy expired, want 2", tc.name, g)
 			}
+		}
+	})
+}
+
+// TestServiceRemembersNotFound: an incident the source does not have is
+// remembered for NotFoundTTL on the replica, so that lookups of it (a
+// session whose incident is gone, loaded again and again) do not each reach
+// the source; then the source is asked again, and an incident created
+// meanwhile is found. "Cannot tell" is never remembered.
+func TestServiceRemembersNotFound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		var exists, down atomic.Bool
+		src := sourceFunc(func(_ context.Context, tenant, id string) (incident.Incident, error) {
+			calls.Add(1)
+			switch {
+			case down.Load():
+				return incident.Incident{}, fmt.Errorf("%w: connection refused", incident.ErrUnavailable)
+			case exists.Load():
+				return sample(tenant, id), nil
+			}
+			return incident.Incident{}, incident.ErrNotFound
+		})
+		s := incident.NewService(src, &fakeCache{}, 5*time.Minute, nil, nil)
+		for range 100 {
+			if _, err := s.Lookup(t.Context(), "demo", "inc_gone"); !errors.Is(err, incident.ErrNotFound) {
+				t.Fatalf("Lookup = %v, want ErrNotFound", err)
+			}
+		}
+		if err := s.Warm(t.Context(), "demo", "inc_gone"); !errors.Is(err, incident.ErrNotFound) || calls.Load() != 1 {
+			t.Fatalf("101 lookups of an unknown incident made %d source calls (warm: %v), want 1", calls.Load(), err)
+		}
+		exists.Store(true)
+		time.Sleep(incident.NotFoundTTL)
+		if inc, err := s.Lookup(t.Context(), "demo", "inc_gone"); err != nil || inc.ID != "inc_gone" || calls.Load() != 2 {
+			t.Fatalf("after NotFoundTTL: %+v, %v, %d calls; want the incident created meanwhile, from a second call", inc, err, calls.Load())
+		}
+		down.Store(true)
+		for range 3 {
+			if _, err := s.Lookup(t.Context(), "demo", "inc_other"); !errors.Is(err, incident.ErrUnavailable) {
+				t.Fatalf("source down: %v", err)
+			}
+		}
+		if calls.Load() != 5 {
+			t.Errorf("%d source calls; an unavailable source must be asked each time (want 5)", calls.Load())
 		}
 	})
 }
