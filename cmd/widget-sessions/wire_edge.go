@@ -79,7 +79,11 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, em *ed
 		chatService.Close()
 		return nil, nil, nil, nil, err
 	}
-	surface, err := api.Edge(verifier, chatService, hub, st.tickets, st.ticketLimiter, incidents, metrics, cfg.TicketTTL, cfg.EmbedOrigins)
+	surface, err := api.Edge(api.EdgeOptions{
+		Verifier: verifier, Chat: chatService, Streams: hub, Tickets: st.tickets,
+		TicketLimiter: st.ticketLimiter, SessionLimiter: st.sessionLimiter, Incidents: incidents, Metrics: metrics,
+		TicketTTL: cfg.TicketTTL, EmbedOrigins: cfg.EmbedOrigins,
+	})
 	if err != nil {
 		hub.Close()
 		chatService.Close()

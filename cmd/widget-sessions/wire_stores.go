@@ -46,6 +46,9 @@ type stores struct {
 	stops         chat.Stops
 	revokeLimiter session.Limiter
 	ticketLimiter ratelimit.Limiter
+	// sessionLimiter bounds a session's reads of GET /v1/widget/session
+	// and its stop requests.
+	sessionLimiter ratelimit.Limiter
 	incidentCache incident.Cache // nil on the in-memory stores: the replica's own tier is the whole cache
 	closers       []func()
 }
@@ -76,10 +79,14 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg 
 		if err != nil {
 			return nil, err
 		}
+		sessionLimiter, err := ratelimit.NewMemory(cfg.SessionRateLimit, cfg.SessionRateWindow, time.Now)
+		if err != nil {
+			return nil, err
+		}
 		return &stores{
 			revs: revoke.NewMemory(time.Now, revocationLimits(cfg)), revsReady: func() error { return nil },
 			events: log, tickets: ticket.NewMemory(time.Now, cfg.MaxTicketsPerSession), limiter: limiter, stops: &chat.LocalStops{},
-			revokeLimiter: revokeLimiter, ticketLimiter: ticketLimiter,
+			revokeLimiter: revokeLimiter, ticketLimiter: ticketLimiter, sessionLimiter: sessionLimiter,
 		}, nil
 	}
 
@@ -148,6 +155,9 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 		return err
 	}
 	if st.ticketLimiter, err = redis.NewRateLimiter(client, ns+":ticket", cfg.TicketRateLimit, cfg.TicketRateWindow); err != nil {
+		return err
+	}
+	if st.sessionLimiter, err = redis.NewRateLimiter(client, ns+":session", cfg.SessionRateLimit, cfg.SessionRateWindow); err != nil {
 		return err
 	}
 	st.tickets = redis.NewTickets(client, ns, cfg.MaxTicketsPerSession, repl)

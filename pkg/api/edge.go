@@ -95,6 +95,18 @@ func ownSession(c *gin.Context, claims *token.Claims) error {
 	return nil
 }
 
+// allow counts one request of key on limiter: a 429 rate_limited past
+// its bound, a 503 when the count cannot be kept (fail closed).
+func allow(c *gin.Context, limiter Limiter, key string) error {
+	switch ok, retry, err := limiter.Allow(c, key); {
+	case err != nil:
+		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "rate limit unavailable; retry", Err: err}
+	case !ok:
+		return &widget.Error{Code: widget.CodeRateLimited, Message: "too many requests for this session; retry later", RetryAfter: retry}
+	}
+	return nil
+}
+
 // sessionInfo is the body of GET /v1/widget/session.
 type sessionInfo struct {
 	SessionID string             `json:"sessionId"`
@@ -109,10 +121,13 @@ type sessionInfo struct {
 
 // widgetSession handles GET /v1/widget/session: who the session is and
 // its incident context.
-func widgetSession(verifier SessionVerifier, incidents Incidents) gin.HandlerFunc {
+func widgetSession(verifier SessionVerifier, limiter Limiter, incidents Incidents) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		claims, err := sessionCaller(c, verifier)
 		if err != nil {
+			return err
+		}
+		if err := allow(c, limiter, "session:"+claims.SessionID); err != nil {
 			return err
 		}
 		info := sessionInfo{
@@ -169,13 +184,18 @@ func sendMessage(verifier SessionVerifier, chat Chat) gin.HandlerFunc {
 
 // stopReply handles POST /v1/widget/sessions/{sessionId}/messages/{messageId}/stop:
 // the reply to that message, wherever it runs, ends with response.cancelled.
-func stopReply(verifier SessionVerifier, chat Chat) gin.HandlerFunc {
+func stopReply(verifier SessionVerifier, limiter Limiter, chat Chat) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		claims, err := sessionOwner(c, verifier)
 		if err != nil {
 			return err
 		}
 		if err := onlyQuery(c); err != nil {
+			return err
+		}
+		// Each stop is a PUBLISH every replica (and every Cluster node)
+		// receives: a session's stops are bounded.
+		if err := allow(c, limiter, "stop:"+claims.SessionID); err != nil {
 			return err
 		}
 		if err := chat.Stop(c, claims, c.Param("messageId")); err != nil {
@@ -198,11 +218,8 @@ func streamTicket(verifier SessionVerifier, tickets Tickets, limiter Limiter, tt
 		if err != nil {
 			return err
 		}
-		switch ok, retry, err := limiter.Allow(c, "ticket:"+claims.SessionID); {
-		case err != nil:
-			return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "ticket store unavailable", Err: err}
-		case !ok:
-			return &widget.Error{Code: widget.CodeRateLimited, Message: "too many stream tickets for this session; retry later", RetryAfter: retry}
+		if err := allow(c, limiter, "ticket:"+claims.SessionID); err != nil {
+			return err
 		}
 		t, err := tickets.Issue(c, claims, ttl)
 		switch {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/segmentio/ksuid"
 	"net/http"
 	"strconv"
 	"strings"
@@ -321,4 +322,39 @@ func tamperSignature(tok string) string {
 		b[i] = 'A'
 	}
 	return string(b)
+}
+
+// TestSessionRequestsBounded: a session's reads of GET /v1/widget/session
+// and its stop requests (each a pub/sub message every replica receives)
+// are bounded per session, each on its own count; another session keeps
+// its own budget.
+func TestSessionRequestsBounded(t *testing.T) {
+	f := newFixture(t, withSessionLimit(3))
+	a, b := f.mint(t, `{"userId":"user_alice"}`), f.mint(t, `{"userId":"user_alice"}`)
+	stopPath := func(m mintResponse) string {
+		return widgetPath(m.SessionID, "messages/msg_"+ksuid.New().String()+"/stop")
+	}
+	for i := range 3 {
+		if r := f.edge(t, http.MethodGet, "/v1/widget/session", a.SessionToken, "", ""); r.Status != http.StatusOK {
+			t.Fatalf("read %d: %d %s", i+1, r.Status, r.Body)
+		}
+		if r := f.edge(t, http.MethodPost, stopPath(a), a.SessionToken, "", ""); r.Status != http.StatusNoContent {
+			t.Fatalf("stop %d: %d %s", i+1, r.Status, r.Body)
+		}
+	}
+	for what, r := range map[string]response{
+		"a fourth read": f.edge(t, http.MethodGet, "/v1/widget/session", a.SessionToken, "", ""),
+		"a fourth stop": f.edge(t, http.MethodPost, stopPath(a), a.SessionToken, "", ""),
+	} {
+		checkError(t, r, http.StatusTooManyRequests, "rate_limited")
+		if r.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: 429 without Retry-After", what)
+		}
+	}
+	if r := f.edge(t, http.MethodGet, "/v1/widget/session", b.SessionToken, "", ""); r.Status != http.StatusOK {
+		t.Errorf("another session's read: %d %s", r.Status, r.Body)
+	}
+	if r := f.edge(t, http.MethodPost, stopPath(b), b.SessionToken, "", ""); r.Status != http.StatusNoContent {
+		t.Errorf("another session's stop: %d %s", r.Status, r.Body)
+	}
 }

@@ -87,20 +87,21 @@ type fixture struct {
 
 // fixtureConfig holds what a test may change about the fixture.
 type fixtureConfig struct {
-	directory   widget.UserDirectory
-	keySource   func(idp *devidp.IDP) callerauth.KeySource
-	minter      func(real api.Minter) api.Minter
-	revs        revocationStore
-	discardLogs bool
-	msgLimit    int           // messages per minute per session; default 100
-	heartbeat   time.Duration // default 15s
-	origins     []string      // Edge.EmbedOrigins; default none
-	revokeLimit int           // revocation requests per hour per caller tenant; default 1,000,000
-	ticketMax   int           // outstanding tickets per session; default ticket.DefaultMaxPerSession
-	mintLimit   int           // mints per hour per tenant; default 1,000,000
-	tickets     api.Tickets   // default ticket.NewMemory
-	eventCap    int           // events a session's log keeps; default events.DefaultMaxLen
-	liveness    time.Duration // the stream hub's liveness tick; default 50ms
+	directory    widget.UserDirectory
+	keySource    func(idp *devidp.IDP) callerauth.KeySource
+	minter       func(real api.Minter) api.Minter
+	revs         revocationStore
+	discardLogs  bool
+	msgLimit     int           // messages per minute per session; default 100
+	heartbeat    time.Duration // default 15s
+	origins      []string      // Edge.EmbedOrigins; default none
+	revokeLimit  int           // revocation requests per hour per caller tenant; default 1,000,000
+	ticketMax    int           // outstanding tickets per session; default ticket.DefaultMaxPerSession
+	mintLimit    int           // mints per hour per tenant; default 1,000,000
+	tickets      api.Tickets   // default ticket.NewMemory
+	eventCap     int           // events a session's log keeps; default events.DefaultMaxLen
+	liveness     time.Duration // the stream hub's liveness tick; default 50ms
+	sessionLimit int           // session reads and stops per hour per session, each; default 1,000,000
 }
 
 func (c fixtureConfig) messageLimit() int {
@@ -132,6 +133,10 @@ func withMintLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.mint
 
 // withTicketMax sets the outstanding tickets a session may hold.
 func withTicketMax(n int) fixtureOption { return func(c *fixtureConfig) { c.ticketMax = n } }
+
+// withSessionLimit sets the reads of GET /v1/widget/session, and the stop
+// requests, a session may make per hour, each.
+func withSessionLimit(n int) fixtureOption { return func(c *fixtureConfig) { c.sessionLimit = n } }
 
 // withHeartbeat sets the streams' heartbeat interval.
 func withHeartbeat(d time.Duration) fixtureOption { return func(c *fixtureConfig) { c.heartbeat = d } }
@@ -256,6 +261,10 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sessionLimiter, err := ratelimit.NewMemory(cmp.Or(cfg.sessionLimit, 1_000_000), time.Hour, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
 	revoker, err := session.NewRevoker(f.revs, revokeLimiter, roles, 30*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +310,11 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 		t.Fatal(err)
 	}
 	tickets := cmp.Or[api.Tickets](cfg.tickets, ticket.NewMemory(time.Now, cfg.ticketMax))
-	edge, err := api.Edge(verifier, f.chat, f.streams, tickets, ticketLimiter, f.incidents, metrics, 30*time.Second, cfg.origins)
+	edge, err := api.Edge(api.EdgeOptions{
+		Verifier: verifier, Chat: f.chat, Streams: f.streams, Tickets: tickets,
+		TicketLimiter: ticketLimiter, SessionLimiter: sessionLimiter, Incidents: f.incidents, Metrics: metrics,
+		TicketTTL: 30 * time.Second, EmbedOrigins: cfg.origins,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 func TestEdgeConformsToSpec(t *testing.T) {
 	s := loadSpec(t)
 	f := newFixture(t)
-	limited := newFixture(t, withMessageLimit(1), withTicketMax(1))
+	limited := newFixture(t, withMessageLimit(1), withTicketMax(1), withSessionLimit(1))
 	// down cannot tell whether a token is revoked: 503 on every operation.
 	downRevs := newFakeRevocations()
 	downRevs.isRevoked = func(*token.Claims) (bool, error) { return false, fmt.Errorf("test: mirror stale") }
@@ -101,6 +101,8 @@ func TestEdgeConformsToSpec(t *testing.T) {
 		get("session unauthorized", f, "nope", 401, "unauthorized"),
 		get("session internal", broken, bm.SessionToken, 500, "internal_error"),
 		get("session revocation unknown", down, dm.SessionToken, 503, "revocation_state_unknown"),
+		get("session within the session's bound", limited, lm.SessionToken, 200, ""),
+		get("session rate limited", limited, lm.SessionToken, 429, "rate_limited"),
 
 		msg("message accepted", f, m.SessionID, m.SessionToken, js, `{"content":"What happened?"}`, 202, ""),
 		msg("message validation, field", f, m.SessionID, m.SessionToken, js, `{"content":""}`, 400, "validation_error"),
@@ -119,6 +121,8 @@ func TestEdgeConformsToSpec(t *testing.T) {
 		stop("stop forbidden", f, other.SessionID, m.SessionToken, "msg_"+ksuid.New().String(), 403, "forbidden"),
 		stop("stop internal", broken, bm.SessionID, bm.SessionToken, "msg_"+ksuid.New().String(), 500, "internal_error"),
 		stop("stop revocation unknown", down, dm.SessionID, dm.SessionToken, "msg_"+ksuid.New().String(), 503, "revocation_state_unknown"),
+		stop("stop within the session's bound", limited, lm.SessionID, lm.SessionToken, "msg_"+ksuid.New().String(), 204, ""),
+		stop("stop rate limited", limited, lm.SessionID, lm.SessionToken, "msg_"+ksuid.New().String(), 429, "rate_limited"),
 
 		tkt("ticket created", f, m.SessionID, m.SessionToken, 201, ""),
 		tkt("ticket unauthorized", f, m.SessionID, "", 401, "unauthorized"),

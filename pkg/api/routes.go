@@ -31,31 +31,51 @@ func API(auth Authenticator, minter Minter, revoker Revoker, introspector Intros
 	}, nil
 }
 
+// EdgeOptions are what the widget's surface needs.
+type EdgeOptions struct {
+	// Verifier validates session tokens on this replica.
+	Verifier SessionVerifier
+	Chat     Chat
+	// Streams holds this replica's open streams.
+	Streams *stream.Hub
+	Tickets Tickets
+	// TicketLimiter bounds the stream tickets a session gets; keyed
+	// "ticket:<sessionId>".
+	TicketLimiter Limiter
+	// SessionLimiter bounds, per session, the reads of GET
+	// /v1/widget/session ("session:<sessionId>") and the stop requests
+	// ("stop:<sessionId>"), each on its own count.
+	SessionLimiter Limiter
+	Incidents      Incidents
+	Metrics        *Metrics
+	// TicketTTL is a stream ticket's life.
+	TicketTTL time.Duration
+	// EmbedOrigins are the host pages' origins allowed to frame the widget
+	// (none: no page may).
+	EmbedOrigins []string
+}
+
 // Edge returns the widget's surface: the endpoints the widget calls with
 // its session token (or, for EventSource, a stream ticket), and the pages
 // and scripts a customer's page embeds. The edge validates session tokens
-// itself, with verifier; streams holds this replica's open streams.
-// ticketTTL is a stream ticket's life; embedOrigins are the host pages'
-// origins allowed to frame the widget (none: no page may).
-func Edge(verifier SessionVerifier, chat Chat, streams *stream.Hub, tickets Tickets, ticketLimiter Limiter,
-	incidents Incidents, metrics *Metrics, ticketTTL time.Duration, embedOrigins []string,
-) (Surface, error) {
-	if verifier == nil || chat == nil || streams == nil || tickets == nil || ticketLimiter == nil || incidents == nil || metrics == nil {
-		return nil, errors.New("api: the edge needs a verifier, chat, streams, tickets, a ticket limiter, incidents and metrics")
+// itself.
+func Edge(o EdgeOptions) (Surface, error) {
+	if o.Verifier == nil || o.Chat == nil || o.Streams == nil || o.Tickets == nil || o.TicketLimiter == nil || o.SessionLimiter == nil || o.Incidents == nil || o.Metrics == nil {
+		return nil, errors.New("api: the edge needs a verifier, chat, streams, tickets, ticket and session limiters, incidents and metrics")
 	}
-	if ticketTTL <= 0 {
+	if o.TicketTTL <= 0 {
 		return nil, errors.New("api: the stream tickets' TTL must be positive")
 	}
-	page, err := widgetpage.New(embedOrigins)
+	page, err := widgetpage.New(o.EmbedOrigins)
 	if err != nil {
 		return nil, err
 	}
 	return func(r gin.IRoutes) {
-		r.GET("/v1/widget/session", widgetSession(verifier, incidents))
-		r.POST("/v1/widget/sessions/:sessionId/messages", sendMessage(verifier, chat))
-		r.POST("/v1/widget/sessions/:sessionId/messages/:messageId/stop", stopReply(verifier, chat))
-		r.POST("/v1/widget/sessions/:sessionId/stream-tickets", streamTicket(verifier, tickets, ticketLimiter, ticketTTL, metrics))
-		r.GET("/v1/widget/sessions/:sessionId/stream", streamEvents(verifier, tickets, streams))
+		r.GET("/v1/widget/session", widgetSession(o.Verifier, o.SessionLimiter, o.Incidents))
+		r.POST("/v1/widget/sessions/:sessionId/messages", sendMessage(o.Verifier, o.Chat))
+		r.POST("/v1/widget/sessions/:sessionId/messages/:messageId/stop", stopReply(o.Verifier, o.SessionLimiter, o.Chat))
+		r.POST("/v1/widget/sessions/:sessionId/stream-tickets", streamTicket(o.Verifier, o.Tickets, o.TicketLimiter, o.TicketTTL, o.Metrics))
+		r.GET("/v1/widget/sessions/:sessionId/stream", streamEvents(o.Verifier, o.Tickets, o.Streams))
 		r.GET("/embed", embedPage(page))
 		r.GET("/embed/widget.js", asset(page.Script()))
 		r.GET("/embed/widget.css", asset(page.Style()))

@@ -92,6 +92,8 @@ type Config struct {
 	TicketTTL            time.Duration
 	TicketRateLimit      int
 	TicketRateWindow     time.Duration
+	SessionRateLimit     int
+	SessionRateWindow    time.Duration
 	MaxTicketsPerSession int
 
 	URLBase             string
@@ -225,8 +227,8 @@ func (c *Config) validate() error {
 			bad("WIDGET_OPS_TENANT", "must be a tenant id: %v", err)
 		}
 	}
-	if c.RevocationRateWindow < time.Millisecond || c.TicketRateWindow < time.Millisecond || c.MintRateWindow < time.Millisecond {
-		bad("WIDGET_REVOCATION_RATE_WINDOW", "WIDGET_STREAM_TICKET_RATE_WINDOW and WIDGET_MINT_RATE_WINDOW must be at least 1ms")
+	if c.RevocationRateWindow < time.Millisecond || c.TicketRateWindow < time.Millisecond || c.MintRateWindow < time.Millisecond || c.SessionRateWindow < time.Millisecond {
+		bad("WIDGET_REVOCATION_RATE_WINDOW", "WIDGET_STREAM_TICKET_RATE_WINDOW, WIDGET_SESSION_RATE_WINDOW and WIDGET_MINT_RATE_WINDOW must be at least 1ms")
 	}
 	if c.RevocationMaxEntries < c.RevocationMaxPerTenant {
 		bad("WIDGET_REVOCATION_MAX_ENTRIES", "must be at least WIDGET_REVOCATION_MAX_PER_TENANT (%d)", c.RevocationMaxPerTenant)
