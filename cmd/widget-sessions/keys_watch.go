@@ -53,7 +53,7 @@ func newKeyWatch(cfg config.Config, ring *keys.Ring, logger *zap.Logger, reg pro
 		}
 	}
 	w.reloads.WithLabelValues("refused") // exported at 0, for the alert's increase()
-	w.loaded, _ = w.sums()                // what signingKeys loaded at start
+	w.loaded, _ = w.sums()               // what signingKeys loaded at start
 	return w, nil
 }
 

@@ -155,9 +155,3 @@ func (s *testServer) waitReady(t *testing.T, want int, limit time.Duration) {
 
 // countInLog counts the occurrences of substr in the server's log.
 func (s *testServer) countInLog(substr string) int { return strings.Count(s.log.String(), substr) }
-
-// untilNextSecond sleeps into the second after now: a revocation by time
-// covers tokens issued up to and including its second.
-func untilNextSecond() {
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 20*time.Millisecond)))
-}

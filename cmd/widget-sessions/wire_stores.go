@@ -49,8 +49,8 @@ type stores struct {
 	// sessionLimiter bounds a session's reads of GET /v1/widget/session
 	// and its stop requests.
 	sessionLimiter ratelimit.Limiter
-	incidentCache incident.Cache // nil on the in-memory stores: the replica's own tier is the whole cache
-	closers       []func()
+	incidentCache  incident.Cache // nil on the in-memory stores: the replica's own tier is the whole cache
+	closers        []func()
 }
 
 func (s *stores) close() {

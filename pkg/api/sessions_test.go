@@ -87,11 +87,15 @@ func TestCreateSession(t *testing.T) {
 				}
 			}
 
-			iat := claimInt(t, claims, "iat")
+			iat, iatMs := claimInt(t, claims, "iat"), claimInt(t, claims, "iat_ms")
+			if iatMs/1000 != iat {
+				t.Errorf("iat_ms %d is not within iat %d", iatMs, iat)
+			}
 			wantClaims := map[string]any{
 				"iss": sessionIssuer, "aud": sessionAudience, "sub": tt.wantSub, "tid": tt.tenant,
 				"sid": m.SessionID, "jti": m.SessionID, "scope": "widget",
 				"iat": json.Number(itoa(iat)), "nbf": json.Number(itoa(iat)), "exp": json.Number(itoa(iat + tt.wantTTL)),
+				"iat_ms": json.Number(itoa(iatMs)),
 			}
 			if tt.wantInc != "" {
 				wantClaims["inc"] = tt.wantInc

@@ -99,7 +99,7 @@ func sessionEntry(t testing.TB, tenant, sid string) revoke.Entry {
 // tok returns the claims of a session of alice in acme issued at iat.
 func tok(t testing.TB, iat time.Time) token.Claims {
 	sid := newSID(t, iat)
-	return token.Claims{Tenant: "acme", Subject: "alice", SessionID: sid, ID: sid, IssuedAt: iat.Unix(), Expiry: iat.Add(time.Hour).Unix()}
+	return token.Claims{Tenant: "acme", Subject: "alice", SessionID: sid, ID: sid, IssuedAt: iat.Unix(), IssuedAtMs: iat.UnixMilli(), Expiry: iat.Add(time.Hour).Unix()}
 }
 
 // within polls cond every few milliseconds for up to d and returns how long

@@ -15,7 +15,7 @@
 // Every key of a revocation namespace (default "wrev") shares one hash tag, so that the
 // multi-key script below runs in Redis Cluster too:
 //
-//	{wrev}:entries   HASH   field kind|tenant|subject → {"before":S,"expires":S},
+//	{wrev}:entries   HASH   field kind|tenant|subject → {"before":S,"bms":MS,"expires":S},
 //	                        and the field "marker" (MarkerField): set once; its
 //	                        absence means Redis lost the entries
 //	{wrev}:expiry    ZSET   member = field, score = expires (Unix seconds)
@@ -23,13 +23,17 @@
 //	                        what Limits.MaxPerTenant counts; expires with them
 //	{wrev}:version   STRING incremented once per entry written
 //	{wrev}:events    channel, one message per entry written:
-//	                 {"v":version,"field":...,"before":S,"expires":S}
+//	                 {"v":version,"field":...,"before":S,"bms":MS,"expires":S}
 //
 // In a field, tenant and subject are path-escaped (url.PathEscape), so "|"
 // never occurs inside them: tenant "a|b" user "c" and tenant "a" user "b|c"
-// are different fields. Times are whole Unix seconds, the resolution of the
-// NumericDate claims and KSUIDs they are compared with. Session entries have
-// before 0. The keys have no TTL; the write script prunes entries whose
+// are different fields. bms is the revocation time in Unix milliseconds,
+// which tokens' iat_ms are compared with; before is its second, for
+// replicas that predate bms (they revoke the whole second, as they always
+// did). A value or message without bms, written by such a replica, means
+// every token of its before second: bms = before*1000 + 999. expires is in
+// whole Unix seconds, the resolution of the NumericDate claims and KSUIDs.
+// Session entries have before and bms 0. The keys have no TTL; the write script prunes entries whose
 // expiry is more than PruneGrace in the past.
 //
 // # Writes
@@ -62,7 +66,7 @@
 // reopen the widget: safe rather than sorry. A brand-new deployment's first
 // start does the same, which costs nothing (there are no tokens yet); a
 // replica that writes or finds such an entry at start waits for the current
-// second to end before Start returns, so no token it mints is born revoked.
+// millisecond to end before Start returns, so no token it mints is born revoked.
 package redis
 
 import (
@@ -178,8 +182,9 @@ func Field(e revoke.Entry) string {
 	return e.Kind.String() + "|" + url.PathEscape(e.Tenant) + "|" + url.PathEscape(e.Subject)
 }
 
-// parseEntry rebuilds an entry from its field and stored times.
-func parseEntry(field string, before, expires int64) (revoke.Entry, error) {
+// parseEntry rebuilds an entry from its field and stored times, before in
+// Unix milliseconds.
+func parseEntry(field string, beforeMs, expires int64) (revoke.Entry, error) {
 	parts := strings.Split(field, "|")
 	if len(parts) != 3 {
 		return revoke.Entry{}, fmt.Errorf("redis: malformed revocation field %q", field)
@@ -195,7 +200,7 @@ func parseEntry(field string, before, expires int64) (revoke.Entry, error) {
 	}
 	e := revoke.Entry{Kind: kind, Tenant: tenant, Subject: subject, Expires: time.Unix(expires, 0).UTC()}
 	if kind != revoke.KindSession {
-		e.Before = time.Unix(before, 0).UTC()
+		e.Before = time.UnixMilli(beforeMs).UTC()
 	}
 	if err := e.Validate(); err != nil {
 		return revoke.Entry{}, fmt.Errorf("redis: revocation field %q: %w", field, err)

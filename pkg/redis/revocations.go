@@ -27,7 +27,9 @@ import (
 // entries that expired before ARGV[3], and clamps a batch of entries stored
 // with a later expiry than ARGV[11] (written before the clamp existed). It
 // returns {emptied, all version, all before, all expires, version, before,
-// expires, refused}, the values being the merged ones now stored.
+// expires, refused}, the values being the merged ones now stored. Every
+// before is in Unix milliseconds (bms; see the package comment for the
+// stored form, and a value without bms).
 //
 //	KEYS: entries, expiry, version, tenant index of the entry
 //	ARGV: channel, now, prune-before, all field, all before, all expires,
@@ -35,22 +37,28 @@ import (
 //	      max per tenant, capped
 var writeScript = goredis.NewScript(`
 local maxexp = tonumber(ARGV[11])
+local function bms(c)
+  if c.bms then return c.bms end
+  if c.before == 0 then return 0 end
+  return c.before * 1000 + 999
+end
 local function store(field, before, expires)
-  redis.call('HSET', KEYS[1], field, string.format('{"before":%d,"expires":%d}', before, expires))
+  redis.call('HSET', KEYS[1], field, string.format('{"before":%d,"bms":%d,"expires":%d}', math.floor(before / 1000), before, expires))
   redis.call('ZADD', KEYS[2], expires, field)
 end
 local function merge(field, before, expires)
   local cur = redis.call('HGET', KEYS[1], field)
   if cur then
     local c = cjson.decode(cur)
-    if c.before > before then before = c.before end
+    local cb = bms(c)
+    if cb > before then before = cb end
     if c.expires > expires then expires = c.expires end
   end
   if expires > maxexp then expires = maxexp end
   store(field, before, expires)
   local v = redis.call('INCR', KEYS[3])
-  redis.call('PUBLISH', ARGV[1], string.format('{"v":%d,"field":%s,"before":%d,"expires":%d}',
-    v, cjson.encode(field), before, expires))
+  redis.call('PUBLISH', ARGV[1], string.format('{"v":%d,"field":%s,"before":%d,"bms":%d,"expires":%d}',
+    v, cjson.encode(field), math.floor(before / 1000), before, expires))
   return {v, before, expires}
 end
 local out = {0, 0, 0, 0, 0, 0, 0, 0}
@@ -88,7 +96,7 @@ local far = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[11], '+inf', 'LIMIT
 for _, field in ipairs(far) do
   local cur = redis.call('HGET', KEYS[1], field)
   if cur then
-    store(field, cjson.decode(cur).before, maxexp)
+    store(field, bms(cjson.decode(cur)), maxexp)
   else
     redis.call('ZREM', KEYS[2], field)
   end
@@ -253,15 +261,14 @@ func (r *Revocations) Entries() []revoke.Entry { return r.mirror.Entries() }
 // onMessage applies one published entry.
 func (r *Revocations) onMessage(payload string) {
 	var m struct {
-		V       int64  `json:"v"`
-		Field   string `json:"field"`
-		Before  int64  `json:"before"`
-		Expires int64  `json:"expires"`
+		V     int64  `json:"v"`
+		Field string `json:"field"`
+		storedTimes
 	}
 	err := json.Unmarshal([]byte(payload), &m)
 	var e revoke.Entry
 	if err == nil {
-		e, err = parseEntry(m.Field, m.Before, m.Expires)
+		e, err = parseEntry(m.Field, m.beforeMs(), m.Expires)
 	}
 	if err != nil {
 		r.log.Error("malformed revocation event; re-syncing", zap.Error(err))
@@ -295,7 +302,7 @@ func (r *Revocations) write(ctx context.Context, e *revoke.Entry, ack bool) (wri
 	if e != nil {
 		field, expires = Field(*e), e.Expires.Unix()
 		if e.Kind != revoke.KindSession {
-			before = e.Before.Unix()
+			before = e.Before.UnixMilli()
 		}
 		tenant = e.Tenant
 		if e.Capped() {
@@ -305,7 +312,7 @@ func (r *Revocations) write(ctx context.Context, e *revoke.Entry, ack bool) (wri
 	maxExpires := all.Expires.Unix() // now + MaxTTL + leeway, as every bound
 	keys := r.keys.keys(tenant)
 	args := []any{r.keys.Channel, now.Unix(), now.Add(-PruneGrace).Unix(),
-		Field(all), all.Before.Unix(), all.Expires.Unix(), strconv.FormatInt(now.Unix(), 10),
+		Field(all), all.Before.UnixMilli(), all.Expires.Unix(), strconv.FormatInt(now.Unix(), 10),
 		field, before, expires, maxExpires, r.cfg.Limits.MaxPerTenant, capped}
 	var cmd *goredis.Cmd
 	repl := r.cfg.Replication
@@ -331,7 +338,7 @@ func (r *Revocations) write(ctx context.Context, e *revoke.Entry, ack bool) (wri
 	if res[0] == 1 {
 		r.log.Error("the revocation store in Redis was empty (first start of a deployment, a restart without persistence, a flush, the entries evicted or deleted, or a failover to an empty replica): every token issued at or before the detection is revoked, so every open widget session must be reopened",
 			zap.Time("revokedBefore", all.Before), zap.String("entries", r.keys.Entries))
-		all.Before, all.Expires = time.Unix(res[2], 0), time.Unix(res[3], 0)
+		all.Before, all.Expires = time.UnixMilli(res[2]), time.Unix(res[3], 0)
 		out.emptied, out.all = true, all
 	}
 	if res[7] == 1 {
@@ -339,7 +346,7 @@ func (r *Revocations) write(ctx context.Context, e *revoke.Entry, ack bool) (wri
 	}
 	if e != nil {
 		stored := *e
-		stored.Before, stored.Expires = time.Unix(res[5], 0), time.Unix(res[6], 0)
+		stored.Before, stored.Expires = time.UnixMilli(res[5]), time.Unix(res[6], 0)
 		if e.Kind == revoke.KindSession {
 			stored.Before = time.Time{}
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,7 +67,7 @@ func TestLayout(t *testing.T) {
 	if got := redis.Field(e); got != field {
 		t.Fatalf("Field = %q; want %q", got, field)
 	}
-	want := fmt.Sprintf(`{"before":%d,"expires":%d}`, e.Before.Unix(), e.Expires.Unix())
+	want := fmt.Sprintf(`{"before":%d,"bms":%d,"expires":%d}`, e.Before.Unix(), e.Before.UnixMilli(), e.Expires.Unix())
 	if got := c.HGet(ctx, l.Entries, field).Val(); got != want {
 		t.Errorf("HGET %s = %q; want %q", field, got, want)
 	}
@@ -81,12 +82,12 @@ func TestLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	var m struct {
-		V               int64
-		Field           string
-		Before, Expires int64
+		V                    int64
+		Field                string
+		Before, BMS, Expires int64
 	}
 	if err := json.Unmarshal([]byte(msg.Payload), &m); err != nil || m.V != 1 || m.Field != field ||
-		m.Before != e.Before.Unix() || m.Expires != e.Expires.Unix() {
+		m.Before != e.Before.Unix() || m.BMS != e.Before.UnixMilli() || m.Expires != e.Expires.Unix() {
 		t.Errorf("message %s (%v)", msg.Payload, err)
 	}
 }
@@ -400,5 +401,56 @@ func TestAcknowledgedMeansReplicated(t *testing.T) {
 	}
 	if n := shortfalls.Load(); n != 3 {
 		t.Errorf("%d shortfalls counted, want 3", n)
+	}
+}
+
+// TestValuesWithoutBMS: a value or a message written by a replica that
+// predates bms ({"before":S,"expires":S}) revokes every token of its
+// second, as it did there; a newer write to the same field keeps the later
+// of the two cutoffs. A value written now carries both, so that such a
+// replica still reads it (as its whole second).
+func TestValuesWithoutBMS(t *testing.T) {
+	srv := redistest.Start(t)
+	c := client(t, srv)
+	ctx := context.Background()
+	ns := namespace()
+	seedMarker(t, c, ns)
+	l := redis.LayoutOf(ns)
+	sec := time.Now().Add(-time.Minute).Truncate(time.Second)
+	expires := sec.Add(time.Hour).Unix()
+	if err := c.HSet(ctx, l.Entries, "user|acme|alice", fmt.Sprintf(`{"before":%d,"expires":%d}`, sec.Unix(), expires)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ZAdd(ctx, l.Expiry, goredis.Z{Score: float64(expires), Member: "user|acme|alice"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fast()
+	cfg.Namespace = ns
+	r := start(t, srv, cfg)
+	for _, tc := range []struct {
+		at   time.Time
+		want bool
+	}{{sec.Add(999 * time.Millisecond), true}, {sec.Add(time.Second), false}} {
+		claims := tok(t, tc.at)
+		if got, err := r.IsRevoked(&claims); err != nil || got != tc.want {
+			t.Errorf("a token minted %v into the old entry's second: revoked %v (%v), want %v", tc.at.Sub(sec), got, err, tc.want)
+		}
+	}
+
+	// A message from such a replica is read the same way.
+	bob := tok(t, sec.Add(900*time.Millisecond))
+	bob.Subject = "bob"
+	if err := c.Publish(ctx, l.Channel, fmt.Sprintf(`{"v":99,"field":"user|acme|bob","before":%d,"expires":%d}`, sec.Unix(), expires)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	within(t, time.Second, "the old message applied", func() bool { got, _ := r.IsRevoked(&bob); return got })
+
+	// An earlier cutoff written now merges into the later one stored.
+	if err := r.Revoke(ctx, revoke.UserEntry("acme", "alice", sec.Add(-time.Second), leeway)); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`{"before":%d,"bms":%d,"expires":`, sec.Unix(), sec.UnixMilli()+999)
+	if got := c.HGet(ctx, l.Entries, "user|acme|alice").Val(); !strings.HasPrefix(got, want) {
+		t.Errorf("merged value %s, want it to start %s", got, want)
 	}
 }

@@ -140,24 +140,47 @@ func (s source) Repair(ctx context.Context, suspects []revoke.Entry) (int, error
 	return restored, nil
 }
 
-// parseValue reads a stored value, {"before":S,"expires":S}. The script
-// writes exactly that form, which is read without reflection (a re-sync
-// reads every entry); anything else goes through encoding/json.
-func parseValue(v string) (before, expires int64, err error) {
+// storedTimes are the times of a stored value or a published message.
+type storedTimes struct {
+	Before  int64  `json:"before"` // Unix seconds
+	BMS     *int64 `json:"bms"`    // Unix milliseconds; nil: written before bms existed
+	Expires int64  `json:"expires"`
+}
+
+// beforeMs returns the revocation time in milliseconds: bms, or, for a
+// value written by a replica that predates it, the last millisecond of
+// before's second (such an entry revokes every token of its second).
+func (t storedTimes) beforeMs() int64 {
+	switch {
+	case t.BMS != nil:
+		return *t.BMS
+	case t.Before == 0:
+		return 0 // a session entry
+	}
+	return t.Before*1000 + 999
+}
+
+// parseValue reads a stored value, {"before":S,"bms":MS,"expires":S}, and
+// returns its revocation time in milliseconds (see storedTimes.beforeMs).
+// The script writes exactly that form, which is read without reflection (a
+// re-sync reads every entry); anything else goes through encoding/json.
+func parseValue(v string) (beforeMs, expires int64, err error) {
 	if rest, ok := strings.CutPrefix(v, `{"before":`); ok {
-		if b, rest, ok := strings.Cut(rest, `,"expires":`); ok {
-			if e, ok := strings.CutSuffix(rest, "}"); ok {
-				before, err1 := strconv.ParseInt(b, 10, 64)
-				expires, err2 := strconv.ParseInt(e, 10, 64)
-				if err1 == nil && err2 == nil {
-					return before, expires, nil
+		if _, rest, ok := strings.Cut(rest, `,"bms":`); ok {
+			if b, rest, ok := strings.Cut(rest, `,"expires":`); ok {
+				if e, ok := strings.CutSuffix(rest, "}"); ok {
+					beforeMs, err1 := strconv.ParseInt(b, 10, 64)
+					expires, err2 := strconv.ParseInt(e, 10, 64)
+					if err1 == nil && err2 == nil {
+						return beforeMs, expires, nil
+					}
 				}
 			}
 		}
 	}
-	var t struct{ Before, Expires int64 }
+	var t storedTimes
 	if err := json.Unmarshal([]byte(v), &t); err != nil {
 		return 0, 0, fmt.Errorf("redis: malformed revocation value %q: %w", v, err)
 	}
-	return t.Before, t.Expires, nil
+	return t.beforeMs(), t.Expires, nil
 }

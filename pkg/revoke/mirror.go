@@ -363,7 +363,7 @@ func (m *Mirror) Close() {
 	m.isStale.Store(true)
 }
 
-// WaitOutAllSecond returns once the clock is past the second of an all
+// WaitOutAllSecond returns once the clock is past the time of an all
 // entry that covers now, so that no token minted after it returns is born
 // revoked. It waits at most a second, less if ctx ends.
 func (m *Mirror) WaitOutAllSecond(ctx context.Context) {
@@ -378,7 +378,7 @@ func (m *Mirror) WaitOutAllSecond(ctx context.Context) {
 	if !ok {
 		return
 	}
-	if wait := all.Before.Add(time.Second).Sub(m.cfg.Now()); wait > 0 {
+	if wait := all.Before.Add(time.Millisecond).Sub(m.cfg.Now()); wait > 0 {
 		t := time.NewTimer(min(wait, time.Second))
 		defer t.Stop()
 		select {

@@ -14,11 +14,13 @@
 // token lifetime and the validators' clock-skew leeway): stores drop it then,
 // so the set holds only what still matters and cannot grow without bound.
 //
-// Times have whole-second resolution, like the NumericDate claims and the
-// KSUID they are compared with. A "before" rule revokes tokens whose iat is at
-// or before its second: a token minted in the same second as the revocation,
-// even a moment after it, is revoked too. That errs on the safe side; the user
-// opens the widget again a second later.
+// A "before" rule has millisecond resolution, like the iat_ms claim it is
+// compared with: it revokes the tokens minted at or before its millisecond,
+// so that "sign out everywhere, then sign in" works at once, the new token
+// minted a moment after the revocation is not born revoked. A token without
+// iat_ms (minted before the claim existed) counts as minted at the start of
+// its iat's second, the safe side. Expiries have whole-second resolution,
+// like the NumericDate claims and the session id's KSUID.
 package revoke
 
 import (
@@ -150,9 +152,9 @@ type Entry struct {
 	// Subject is the session id (KindSession) or the user id (KindUser),
 	// and empty for the other kinds.
 	Subject string
-	// Before is the revocation time of KindUser, KindTenant and KindAll: a
-	// token whose iat is at or before Before.Unix() is revoked. It is zero
-	// for KindSession.
+	// Before is the revocation time of KindUser, KindTenant and KindAll,
+	// to the millisecond: a token minted at or before it (its
+	// token.Claims.IssuedAtMilli) is revoked. It is zero for KindSession.
 	Before time.Time
 	// Expires is when the entry stops mattering: no token it could match is
 	// alive after it, leeway included.
@@ -201,7 +203,7 @@ func beforeEntry(kind Kind, tenant, subject string, now time.Time, leeway time.D
 		Kind:    kind,
 		Tenant:  tenant,
 		Subject: subject,
-		Before:  now.Truncate(time.Second),
+		Before:  now.Truncate(time.Millisecond),
 		Expires: ceilSecond(now.Add(widget.MaxTTL + leeway)),
 	}
 }
@@ -238,11 +240,11 @@ func (e Entry) Matches(c *token.Claims) bool {
 	case KindSession:
 		return c.Tenant == e.Tenant && c.SessionID == e.Subject
 	case KindUser:
-		return c.Tenant == e.Tenant && c.Subject == e.Subject && c.IssuedAt <= e.Before.Unix()
+		return c.Tenant == e.Tenant && c.Subject == e.Subject && c.IssuedAtMilli() <= e.Before.UnixMilli()
 	case KindTenant:
-		return c.Tenant == e.Tenant && c.IssuedAt <= e.Before.Unix()
+		return c.Tenant == e.Tenant && c.IssuedAtMilli() <= e.Before.UnixMilli()
 	case KindAll:
-		return c.IssuedAt <= e.Before.Unix()
+		return c.IssuedAtMilli() <= e.Before.UnixMilli()
 	}
 	return false
 }
@@ -292,7 +294,7 @@ func (e Entry) String() string {
 		fmt.Fprintf(&b, " subject=%q", e.Subject)
 	}
 	if e.Kind != KindSession {
-		fmt.Fprintf(&b, " before=%d", e.Before.Unix())
+		fmt.Fprintf(&b, " before=%dms", e.Before.UnixMilli())
 	}
 	fmt.Fprintf(&b, " expires=%d", e.Expires.Unix())
 	return b.String()

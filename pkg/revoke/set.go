@@ -35,7 +35,8 @@ type Set struct {
 // "b|c" different keys, and costs no allocation on lookup.
 type pair struct{ tenant, subject string }
 
-// span is a time-bounded entry in Unix seconds.
+// span is a time-bounded entry: before in Unix milliseconds (it orders
+// tokens by their iat_ms), expires in Unix seconds.
 type span struct{ before, expires int64 }
 
 // Revoked reports whether a token with claims c is matched by an entry of
@@ -43,16 +44,17 @@ type span struct{ before, expires int64 }
 // entry that outlives its expiry a little only matches tokens that are
 // expired anyway, and skipping the check keeps the clock off this path.
 func (s *Set) Revoked(c *token.Claims) bool {
-	if s.hasAll && c.IssuedAt <= s.all.before {
+	iat := c.IssuedAtMilli()
+	if s.hasAll && iat <= s.all.before {
 		return true
 	}
 	if len(s.tenants) != 0 {
-		if sp, ok := s.tenants[c.Tenant]; ok && c.IssuedAt <= sp.before {
+		if sp, ok := s.tenants[c.Tenant]; ok && iat <= sp.before {
 			return true
 		}
 	}
 	if len(s.users) != 0 {
-		if sp, ok := s.users[pair{c.Tenant, c.Subject}]; ok && c.IssuedAt <= sp.before {
+		if sp, ok := s.users[pair{c.Tenant, c.Subject}]; ok && iat <= sp.before {
 			return true
 		}
 	}
@@ -73,7 +75,7 @@ func (s *Set) Add(e Entry) (merged Entry, changed bool) {
 	if e.Validate() != nil {
 		return e, false
 	}
-	in := span{before: e.Before.Unix(), expires: ceilSecond(e.Expires).Unix()}
+	in := span{before: e.Before.UnixMilli(), expires: ceilSecond(e.Expires).Unix()}
 	if e.Kind == KindSession {
 		in.before = 0
 	}
@@ -166,7 +168,7 @@ func (s *Set) Covers(e Entry) bool {
 	if e.Validate() != nil {
 		return true // nothing to cover
 	}
-	want := span{before: e.Before.Unix(), expires: ceilSecond(e.Expires).Unix()}
+	want := span{before: e.Before.UnixMilli(), expires: ceilSecond(e.Expires).Unix()}
 	covers := func(sp span, ok bool) bool {
 		return ok && sp.before >= want.before && sp.expires >= want.expires
 	}
@@ -179,7 +181,7 @@ func (s *Set) Covers(e Entry) bool {
 		if err != nil {
 			return false
 		}
-		want.before = created.Unix()
+		want.before = created.UnixMilli() + 999 // its tokens are minted in its second
 	case KindUser:
 		sp, ok := s.users[pair{e.Tenant, e.Subject}]
 		if covers(sp, ok) {
@@ -285,7 +287,7 @@ func (s *Set) All() iter.Seq[Entry] {
 // Contains reports whether the set holds e's key with a Before and an
 // Expires at least e's, that is whether Add(e) would change nothing.
 func (s *Set) Contains(e Entry) bool {
-	want := span{before: e.Before.Unix(), expires: ceilSecond(e.Expires).Unix()}
+	want := span{before: e.Before.UnixMilli(), expires: ceilSecond(e.Expires).Unix()}
 	var sp span
 	var ok bool
 	switch e.Kind {
@@ -305,7 +307,7 @@ func (s *Set) Contains(e Entry) bool {
 func entryOf(kind Kind, tenant, subject string, sp span) Entry {
 	e := Entry{Kind: kind, Tenant: tenant, Subject: subject, Expires: time.Unix(sp.expires, 0).UTC()}
 	if kind != KindSession {
-		e.Before = time.Unix(sp.before, 0).UTC()
+		e.Before = time.UnixMilli(sp.before).UTC()
 	}
 	return e
 }

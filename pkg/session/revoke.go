@@ -179,5 +179,15 @@ func (r *Revoker) write(ctx context.Context, caller widget.Caller, e revoke.Entr
 		}
 		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "revocation store unavailable; the revocation was not recorded", Err: fmt.Errorf("session: revoke: %w", err)}
 	}
+	// Commit wait: a token minted in the cutoff's own millisecond is
+	// revoked (it may have been minted before the revocation), so the
+	// answer waits for that millisecond to end. A session minted once the
+	// caller has it is then never born revoked, on any replica whose clock
+	// agrees with ours (widget_sessions_clock_offset_seconds watches that).
+	if !e.Before.IsZero() {
+		if wait := e.Before.Add(time.Millisecond).Sub(r.now()); wait > 0 {
+			time.Sleep(min(wait, time.Millisecond))
+		}
+	}
 	return nil
 }

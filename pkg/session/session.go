@@ -165,7 +165,10 @@ func (m *Minter) Mint(ctx context.Context, caller widget.Caller, req widget.Sess
 
 	// Whole seconds: NumericDate claims and the KSUID in the session id
 	// both have second precision, and expiresAt must equal exp exactly.
-	now := m.cfg.Now().UTC().Truncate(time.Second)
+	// The millisecond goes in iat_ms, which orders the token against
+	// revocations.
+	precise := m.cfg.Now().UTC()
+	now := precise.Truncate(time.Second)
 	sid, err := sessionid.New(now)
 	if err != nil {
 		return widget.Session{}, fmt.Errorf("session: new id: %w", err)
@@ -174,17 +177,18 @@ func (m *Minter) Mint(ctx context.Context, caller widget.Caller, req widget.Sess
 	buf := jsonwrite.Borrow() // the payload is copied into the token
 	defer jsonwrite.Return(buf)
 	*buf = token.Claims{
-		Issuer:    m.cfg.Issuer,
-		Audience:  m.cfg.Audience,
-		Subject:   req.UserID,
-		Tenant:    caller.Tenant,
-		SessionID: sid,
-		ID:        sid,
-		IssuedAt:  now.Unix(),
-		NotBefore: now.Unix(),
-		Expiry:    exp.Unix(),
-		Incident:  req.IncidentID,
-		Scope:     token.Scope,
+		Issuer:     m.cfg.Issuer,
+		Audience:   m.cfg.Audience,
+		Subject:    req.UserID,
+		Tenant:     caller.Tenant,
+		SessionID:  sid,
+		ID:         sid,
+		IssuedAt:   now.Unix(),
+		IssuedAtMs: precise.UnixMilli(),
+		NotBefore:  now.Unix(),
+		Expiry:     exp.Unix(),
+		Incident:   req.IncidentID,
+		Scope:      token.Scope,
 	}.AppendEncode(*buf)
 	tok, err := m.cfg.Signer.SignPrefixed(token.Prefix(m.cfg.Env), *buf)
 	if errors.Is(err, keys.ErrNoActiveKey) {

@@ -115,7 +115,7 @@ func TestMint(t *testing.T) {
 	want := token.Claims{
 		Issuer: "https://iss.example", Audience: "aud-example", Subject: "user_alice", Tenant: "demo",
 		SessionID: s.ID, ID: s.ID, IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Unix() + 90,
-		Incident: "inc_1", Scope: token.Scope,
+		Incident: "inc_1", Scope: token.Scope, IssuedAtMs: now.UnixMilli(),
 	}
 	if c != want {
 		t.Fatalf("claims = %+v\nwant     %+v", c, want)

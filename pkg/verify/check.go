@@ -40,6 +40,12 @@ func (v *Verifier) checkClaims(c *token.Claims, mask uint16) error {
 			return errNumericDate
 		}
 	}
+	// iat_ms, when present, falls within iat's second: it orders the
+	// token against revocations, and must not move it out of the second
+	// the signed iat names.
+	if mask&(1<<cIatMs) != 0 && (c.IssuedAtMs <= 0 || c.IssuedAtMs/1000 != c.IssuedAt) {
+		return errIssuedAtMs
+	}
 	life := c.Expiry - c.IssuedAt
 	switch {
 	case life <= 0:

@@ -20,12 +20,14 @@ const (
 	cExp
 	cScope
 	cInc
+	cIatMs
 	numClaims
 )
 
-var claimNames = [numClaims]string{"iss", "aud", "sub", "tid", "sid", "jti", "iat", "nbf", "exp", "scope", "inc"}
+var claimNames = [numClaims]string{"iss", "aud", "sub", "tid", "sid", "jti", "iat", "nbf", "exp", "scope", "inc", "iat_ms"}
 
-// requiredClaims is every claim but inc. livekit's verifier requires exp
+// requiredClaims is every claim but inc and iat_ms (which tokens minted
+// before it existed lack). livekit's verifier requires exp
 // because a token without one never dies; ours requires them all, since
 // the minter always writes them and a token without, say, tid could not
 // be scoped to a tenant nor revoked by one.
@@ -44,7 +46,7 @@ func init() {
 	}
 }
 
-func isNumeric(f int) bool { return f == cIat || f == cNbf || f == cExp }
+func isNumeric(f int) bool { return f == cIat || f == cNbf || f == cExp || f == cIatMs }
 
 func claimIndex(name string) int {
 	switch name {
@@ -70,6 +72,8 @@ func claimIndex(name string) int {
 		return cScope
 	case "inc":
 		return cInc
+	case "iat_ms":
+		return cIatMs
 	}
 	return -1
 }
@@ -103,6 +107,8 @@ func setNumber(c *token.Claims, f int, n int64) {
 		c.NotBefore = n
 	case cExp:
 		c.Expiry = n
+	case cIatMs:
+		c.IssuedAtMs = n
 	}
 }
 
@@ -110,7 +116,7 @@ func setNumber(c *token.Claims, f int, n int64) {
 // It fails with errPayloadJSON when the payload is not a JSON object, and
 // with errWrongType when a claim we know has a JSON type we do not accept:
 // strings for iss, aud, sub, tid, sid, jti, scope and inc, integers for
-// iat, nbf and exp. aud is a single string, never an array: the minter
+// iat, nbf, exp and iat_ms. aud is a single string, never an array: the minter
 // writes a string, and one form is one less thing to get wrong. NumericDates
 // are whole seconds, as the minter writes them. Unknown claims are ignored
 // (RFC 7519 §4), so a minter may add one before every verifier knows it.

@@ -53,6 +53,11 @@ func TestVerifyClaims(t *testing.T) {
 		{"expired beyond the leeway", iss.Mint(token.Claims{IssuedAt: now - 3600, Expiry: now - 30}), verify.ErrExpired},
 		{"nbf beyond the leeway", iss.Mint(token.Claims{NotBefore: now + 31}), verify.ErrNotYetValid},
 		{"iat beyond the leeway", iss.Mint(token.Claims{IssuedAt: now + 31, NotBefore: now}), verify.ErrNotYetValid},
+		{"iat_ms in the next second", iss.Mint(token.Claims{IssuedAtMs: (now + 1) * 1000}), verify.ErrInvalidClaims},
+		{"iat_ms in the previous second", iss.Mint(token.Claims{IssuedAtMs: now*1000 - 1}), verify.ErrInvalidClaims},
+		{"iat_ms zero", edit(func(m map[string]any) { m["iat_ms"] = 0 }), verify.ErrInvalidClaims},
+		{"iat_ms as a string", edit(func(m map[string]any) { m["iat_ms"] = strconv.FormatInt(now*1000, 10) }), verify.ErrInvalidClaims},
+		{"iat_ms with a fraction", edit(func(m map[string]any) { m["iat_ms"] = float64(now*1000) + 0.5 }), verify.ErrInvalidClaims},
 	}
 	for _, name := range []string{"iss", "aud", "sub", "tid", "sid", "jti", "iat", "nbf", "exp", "scope"} {
 		cases = append(cases, tc{"missing " + name, edit(func(m map[string]any) { delete(m, name) }), verify.ErrInvalidClaims})
@@ -76,6 +81,8 @@ func TestVerifyClaimsAccepted(t *testing.T) {
 		{name: "iat within the leeway", claims: token.Claims{IssuedAt: now + 30, NotBefore: now}},
 		{name: "exp - iat of exactly 24h", claims: token.Claims{Expiry: now + 86400}},
 		{name: "no inc", claims: token.Claims{}},
+		{name: "iat_ms at the start of iat's second", claims: token.Claims{IssuedAtMs: now * 1000}},
+		{name: "iat_ms at the end of iat's second", claims: token.Claims{IssuedAtMs: now*1000 + 999}},
 		{name: "escaped strings", payload: `{"iss":"https:\/\/sessions.verifytest.invalid","aud":"widget-verifytest","sub":"user\u005falice","tid":"t","sid":"wsess_2QJ5oF2KZ0a1f1ZcWmhdS3Ym1xq","jti":"wsess_2QJ5oF2KZ0a1f1ZcWmhdS3Ym1xq","iat":NOW,"nbf":NOW,"exp":EXP,"scope":"widget"}`},
 		{name: "unknown claims ignored", payload: `{"ver":{"a":[1,2]},"iss":"https://sessions.verifytest.invalid","aud":"widget-verifytest","sub":"user_alice","tid":"t","sid":"wsess_2QJ5oF2KZ0a1f1ZcWmhdS3Ym1xq","jti":"wsess_2QJ5oF2KZ0a1f1ZcWmhdS3Ym1xq","iat":NOW,"nbf":NOW,"exp":EXP,"scope":"widget","x":null}`},
 		{name: "spaced out", payload: " {\n\t\"iss\" : \"https://sessions.verifytest.invalid\" , \"aud\":\"widget-verifytest\",\"sub\":\"user_alice\",\"tid\":\"t\",\"sid\":\"wsess_2QJ5oF2KZ0a1f1ZcWmhdS3Ym1xq\",\"jti\":\"wsess_2QJ5oF2KZ0a1f1ZcWmhdS3Ym1xq\",\"iat\": NOW ,\"nbf\":NOW,\"exp\":EXP,\"scope\":\"widget\"}\r\n"},

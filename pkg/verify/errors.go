@@ -92,6 +92,7 @@ var (
 	errEmptyClaim  = because(ErrInvalidClaims, "sub or tid is empty")
 	errNumericDate = because(ErrInvalidClaims, "iat, nbf or exp out of range")
 	errLifetime    = because(ErrInvalidClaims, "exp - iat is not positive")
+	errIssuedAtMs  = because(ErrInvalidClaims, "iat_ms is not within iat's second")
 	errTooLong     = because(ErrInvalidClaims, "exp - iat exceeds the maximum lifetime")
 	errExpired     = because(ErrExpired, "exp is past")
 	errNotBefore   = because(ErrNotYetValid, "nbf is in the future")

@@ -188,9 +188,9 @@ func TestVerifyMinterToken(t *testing.T) {
 				want := token.Claims{
 					Issuer: cfg.Issuer, Audience: cfg.Audience, Subject: "user_carol", Tenant: "acme",
 					SessionID: sess.ID, ID: sess.ID, IssuedAt: sess.IssuedAt.Unix(), NotBefore: sess.IssuedAt.Unix(),
-					Expiry: sess.ExpiresAt.Unix(), Incident: "inc_7", Scope: token.Scope,
+					Expiry: sess.ExpiresAt.Unix(), Incident: "inc_7", Scope: token.Scope, IssuedAtMs: c.IssuedAtMs,
 				}
-				if *c != want {
+				if *c != want || c.IssuedAtMs/1000 != c.IssuedAt {
 					t.Fatalf("claims = %+v, want %+v", *c, want)
 				}
 			}

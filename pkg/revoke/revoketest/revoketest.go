@@ -86,7 +86,15 @@ type check struct {
 	want bool
 }
 
+// claims returns the claims of a token minted at iat, to the millisecond.
 func claims(tenant, user, sid string, iat time.Time) token.Claims {
+	c := legacyClaims(tenant, user, sid, iat)
+	c.IssuedAtMs = iat.UnixMilli()
+	return c
+}
+
+// legacyClaims are claims without iat_ms, as tokens minted before it.
+func legacyClaims(tenant, user, sid string, iat time.Time) token.Claims {
 	return token.Claims{Tenant: tenant, Subject: user, SessionID: sid, ID: sid, IssuedAt: iat.Unix(), Expiry: iat.Add(widget.DefaultTTL).Unix()}
 }
 
@@ -139,12 +147,17 @@ func testSession(t *testing.T, s revoke.Store, clk *Clock) {
 }
 
 func testUser(t *testing.T, s revoke.Store, clk *Clock) {
-	now := clk.Now()
-	revoke1(t, s, revoke.UserEntry("acme", "alice", now.Add(500*time.Millisecond), Leeway))
+	now := clk.Now().Truncate(time.Second)
+	at := now.Add(500 * time.Millisecond)
+	revoke1(t, s, revoke.UserEntry("acme", "alice", at, Leeway))
 	sid := newSID(t, now)
 	expect(t, s, []check{
 		{"issued before", claims("acme", "alice", sid, now.Add(-time.Hour)), true},
-		{"issued in the revocation's second", claims("acme", "alice", sid, now), true},
+		{"minted earlier in the revocation's second", claims("acme", "alice", sid, at.Add(-time.Millisecond)), true},
+		{"minted in the revocation's millisecond", claims("acme", "alice", sid, at), true},
+		// Sign out everywhere, then sign in: not born revoked.
+		{"minted a millisecond after, in the same second", claims("acme", "alice", sid, at.Add(time.Millisecond)), false},
+		{"without iat_ms, of the revocation's second (the safe side)", legacyClaims("acme", "alice", sid, at.Add(400*time.Millisecond)), true},
 		{"issued the second after", claims("acme", "alice", sid, now.Add(time.Second)), false},
 		{"another user of the tenant", claims("acme", "bob", sid, now.Add(-time.Hour)), false},
 		{"the same user id in another tenant", claims("demo", "alice", sid, now.Add(-time.Hour)), false},
@@ -157,7 +170,8 @@ func testTenant(t *testing.T, s revoke.Store, clk *Clock) {
 	sid := newSID(t, now)
 	expect(t, s, []check{
 		{"a user of the tenant, issued before", claims("acme", "alice", sid, now.Add(-time.Minute)), true},
-		{"another user of the tenant, same second", claims("acme", "bob", sid, now), true},
+		{"another user of the tenant, same millisecond", claims("acme", "bob", sid, now), true},
+		{"minted a millisecond after", claims("acme", "bob", sid, now.Add(time.Millisecond)), false},
 		{"issued the second after", claims("acme", "alice", sid, now.Add(time.Second)), false},
 		{"another tenant", claims("demo", "alice", sid, now.Add(-time.Minute)), false},
 		{"a tenant whose id starts alike", claims("acme2", "alice", sid, now.Add(-time.Minute)), false},
@@ -170,7 +184,8 @@ func testAll(t *testing.T, s revoke.Store, clk *Clock) {
 	sid := newSID(t, now)
 	expect(t, s, []check{
 		{"one tenant, issued before", claims("acme", "alice", sid, now.Add(-time.Minute)), true},
-		{"another tenant, same second", claims("demo", "bob", sid, now), true},
+		{"another tenant, same millisecond", claims("demo", "bob", sid, now), true},
+		{"minted a millisecond after", claims("demo", "bob", sid, now.Add(time.Millisecond)), false},
 		{"issued the second after", claims("acme", "alice", sid, now.Add(time.Second)), false},
 	})
 }
