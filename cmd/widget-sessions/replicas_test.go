@@ -121,6 +121,9 @@ func TestRunRefusesUnreachableRedis(t *testing.T) {
 // TestRedisMetrics: with Redis, /metrics carries the mirror's age, its
 // re-syncs, the revocation write latency, re-subscriptions and WAIT
 // shortfalls; a revocation that no replica confirms counts one shortfall.
+// A Redis with fewer replicas than WIDGET_REDIS_MIN_REPLICAS is said at
+// start, on /readyz (still ready) and in the metrics, beside the clock's
+// offset from Redis.
 func TestRedisMetrics(t *testing.T) {
 	t.Parallel()
 	rds := redistest.Start(t)
@@ -137,9 +140,18 @@ func TestRedisMetrics(t *testing.T) {
 		`widget_sessions_revocation_resyncs_total{reason="start"} 1`,
 		`widget_sessions_revocation_write_duration_seconds_count{result="error"} 1`,
 		`widget_sessions_redis_replication_shortfalls_total{write="revocation"} 1`,
+		"widget_sessions_redis_replicas 0",
+		"widget_sessions_redis_replicas_required 1",
+		"widget_sessions_clock_offset_seconds ",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	if !strings.Contains(s.log.String(), "REDIS HAS TOO FEW REPLICAS: redis has 0 connected replicas and WIDGET_REDIS_MIN_REPLICAS is 1") {
+		t.Errorf("the shortage of replicas was not said at start\nlog:\n%s", s.log)
+	}
+	if r := s.get(t, s.internal+"/readyz"); r.status != http.StatusOK || !strings.Contains(string(r.body), `"warnings":["redis has 0 connected replicas`) {
+		t.Errorf("/readyz = %d %s, want 200 with the shortage", r.status, r.body)
 	}
 }

@@ -144,7 +144,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			errs = append(errs, r())
 		}
 		return errors.Join(errs...)
-	}, cfg.Pprof), logger)
+	}, st.warnings, cfg.Pprof), logger)
 
 	if ring != nil {
 		hup := make(chan os.Signal, 1)

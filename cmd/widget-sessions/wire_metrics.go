@@ -23,6 +23,9 @@ type redisMetrics struct {
 	shortfalls   *prometheus.CounterVec
 	commands     *prometheus.HistogramVec
 	errors       *prometheus.CounterVec
+	clockOffset  prometheus.Gauge
+	replicas     prometheus.Gauge
+	required     prometheus.Gauge
 }
 
 func newRedisMetrics(reg prometheus.Registerer) (*redisMetrics, error) {
@@ -54,7 +57,19 @@ func newRedisMetrics(reg prometheus.Registerer) (*redisMetrics, error) {
 		Name: "widget_sessions_redis_command_errors_total",
 		Help: "Redis commands that failed (a nil reply is no failure), by command.",
 	}, []string{"command"})
-	for _, c := range []prometheus.Collector{m.writes, m.resyncs, m.resubscribes, m.shortfalls, m.commands, m.errors} {
+	m.clockOffset = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "widget_sessions_clock_offset_seconds",
+		Help: "This replica's clock minus Redis's (TIME), measured every 10 s: revocation cutoffs and token times come from different replicas' clocks, so they must agree (NTP).",
+	})
+	m.replicas = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "widget_sessions_redis_replicas",
+		Help: "Replicas connected to the Redis master (the fewest of any master on a Cluster), measured every 10 s when WIDGET_REDIS_MIN_REPLICAS is above 0.",
+	})
+	m.required = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "widget_sessions_redis_replicas_required",
+		Help: "WIDGET_REDIS_MIN_REPLICAS: the replicas an acknowledged write waits for.",
+	})
+	for _, c := range []prometheus.Collector{m.writes, m.resyncs, m.resubscribes, m.shortfalls, m.commands, m.errors, m.clockOffset, m.replicas, m.required} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

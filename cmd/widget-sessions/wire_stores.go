@@ -50,7 +50,9 @@ type stores struct {
 	// and its stop requests.
 	sessionLimiter ratelimit.Limiter
 	incidentCache  incident.Cache // nil on the in-memory stores: the replica's own tier is the whole cache
-	closers        []func()
+	// warnings are what /readyz says beside "ready" (nil: nothing).
+	warnings func() []string
+	closers  []func()
 }
 
 func (s *stores) close() {
@@ -112,6 +114,13 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	if err != nil {
 		return err
 	}
+	metrics.required.Set(float64(cfg.RedisMinReplicas))
+	health := &redisHealth{client: client, required: cfg.RedisMinReplicas, logger: logger.Named("redis"), metrics: metrics}
+	health.check(ctx) // a shortage of replicas is said at start
+	hctx, stopHealth := context.WithCancel(ctx)
+	go health.run(hctx)
+	st.closers = append(st.closers, stopHealth)
+	st.warnings = health.warnings
 	redis.Instrument(client, tracing.Tracer("github.com/causeflow/widget-sessions/pkg/redis"), metrics.command)
 	repl := redis.Replication{MinReplicas: cfg.RedisMinReplicas, Timeout: cfg.RedisWaitTimeout, Shortfall: metrics.shortfall}
 	revs, err := redis.NewRevocations(client, redis.Config{

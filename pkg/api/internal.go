@@ -14,18 +14,23 @@ type ReadyCheck func() error
 
 // NewInternal returns the handler of the internal listener: liveness,
 // readiness and Prometheus metrics, kept off the public listener, and Go's
-// profiler when pprof is set.
-func NewInternal(gatherer prometheus.Gatherer, ready ReadyCheck, pprof bool) http.Handler {
+// profiler when pprof is set. warnings (nil: none) says what is wrong but
+// does not make the replica unready; /readyz lists it either way.
+func NewInternal(gatherer prometheus.Gatherer, ready ReadyCheck, warnings func() []string, pprof bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		var warned []string
+		if warnings != nil {
+			warned = warnings()
+		}
 		if err := ready(); err != nil {
-			writeStatus(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+			writeStatus(w, http.StatusServiceUnavailable, readiness{Status: "not ready", Reason: err.Error(), Warnings: warned})
 			return
 		}
-		writeStatus(w, http.StatusOK, map[string]string{"status": "ready"})
+		writeStatus(w, http.StatusOK, readiness{Status: "ready", Warnings: warned})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	if pprof {
@@ -36,6 +41,13 @@ func NewInternal(gatherer prometheus.Gatherer, ready ReadyCheck, pprof bool) htt
 		mux.HandleFunc("GET /debug/pprof/trace", httppprof.Trace)
 	}
 	return mux
+}
+
+// readiness is the body of /readyz.
+type readiness struct {
+	Status   string   `json:"status"`
+	Reason   string   `json:"reason,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func writeStatus(w http.ResponseWriter, status int, v any) {

@@ -18,9 +18,15 @@ import (
 func TestInternalHandler(t *testing.T) {
 	f := newFixture(t)
 	var notReady atomic.Pointer[error]
+	var warned atomic.Pointer[[]string]
 	srv := httptest.NewServer(api.NewInternal(f.reg, func() error {
 		if err := notReady.Load(); err != nil {
 			return *err
+		}
+		return nil
+	}, func() []string {
+		if w := warned.Load(); w != nil {
+			return *w
 		}
 		return nil
 	}, false))
@@ -97,6 +103,22 @@ func TestInternalHandler(t *testing.T) {
 		}
 	})
 
+	// A warning (Redis short of replicas, say) is said on /readyz, which
+	// stays ready: minting and validation still work.
+	t.Run("readyz with a warning", func(t *testing.T) {
+		w := []string{"redis has 0 connected replicas and WIDGET_REDIS_MIN_REPLICAS is 1"}
+		warned.Store(&w)
+		defer warned.Store(nil)
+		code, _, body := get(t, "/readyz")
+		var m struct {
+			Status   string
+			Warnings []string
+		}
+		if err := json.Unmarshal([]byte(body), &m); err != nil || code != http.StatusOK || m.Status != "ready" || len(m.Warnings) != 1 || m.Warnings[0] != w[0] {
+			t.Errorf("/readyz = %d %s, want 200 ready with the warning", code, body)
+		}
+	})
+
 	t.Run("metrics", func(t *testing.T) {
 		_, _, before := get(t, "/metrics")
 		// The created series exists from the start, at zero, so that a
@@ -140,7 +162,7 @@ func TestInternalHandler(t *testing.T) {
 func TestInternalProfiler(t *testing.T) {
 	f := newFixture(t)
 	for _, on := range []bool{false, true} {
-		h := api.NewInternal(f.reg, func() error { return nil }, on)
+		h := api.NewInternal(f.reg, func() error { return nil }, nil, on)
 		for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=1", "/debug/pprof/cmdline"} {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))

@@ -222,7 +222,7 @@ func TestResponsesConformToSpec(t *testing.T) {
 			{"/healthz", nil}, {"/readyz", nil}, {"/readyz", errors.New("caller JWKS not loaded")}, {"/metrics", nil},
 		} {
 			rec := httptest.NewRecorder()
-			api.NewInternal(f.reg, func() error { return c.ready }, false).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.path, nil))
+			api.NewInternal(f.reg, func() error { return c.ready }, nil, false).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.path, nil))
 			s.checkResponse(t, internalServer, http.MethodGet, c.path, response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()})
 		}
 	})

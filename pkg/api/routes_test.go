@@ -41,7 +41,7 @@ func TestRoutesMatchSpec(t *testing.T) {
 	}
 
 	t.Run("internal routes are served", func(t *testing.T) {
-		h := api.NewInternal(f.reg, func() error { return nil }, false)
+		h := api.NewInternal(f.reg, func() error { return nil }, nil, false)
 		for _, op := range internalRoutes {
 			method, path, _ := strings.Cut(op, " ")
 			rec := httptest.NewRecorder()
