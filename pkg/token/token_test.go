@@ -38,11 +38,11 @@ func TestUnwrap(t *testing.T) {
 // FuzzClaimsEncode holds Claims.AppendEncode to encoding/json: the same bytes,
 // whether the strings take the fast path or not.
 func FuzzClaimsEncode(f *testing.F) {
-	f.Add("https://widget-sessions.causeflow.io", "causeflow-widget", "user_alice", "demo", "wsess_2pTqyZ5cMlBfKqv0w1j1aF7Xh3G", "inc_1", int64(1700000000))
-	f.Add("iss", "aud", "ünï", "a<b", `a"b`, "", int64(-1))
-	f.Fuzz(func(t *testing.T, iss, aud, sub, tid, sid, inc string, iat int64) {
+	f.Add("https://widget-sessions.causeflow.io", "causeflow-widget", "user_alice", "demo", "wsess_2pTqyZ5cMlBfKqv0w1j1aF7Xh3G", "inc_1", int64(1700000000), int64(1700000000123))
+	f.Add("iss", "aud", "ünï", "a<b", `a"b`, "", int64(-1), int64(0))
+	f.Fuzz(func(t *testing.T, iss, aud, sub, tid, sid, inc string, iat, iatMs int64) {
 		c := token.Claims{Issuer: iss, Audience: aud, Subject: sub, Tenant: tid, SessionID: sid, ID: sid,
-			IssuedAt: iat, NotBefore: iat, Expiry: iat + 900, Incident: inc, Scope: token.Scope}
+			IssuedAt: iat, NotBefore: iat, Expiry: iat + 900, Incident: inc, Scope: token.Scope, IssuedAtMs: iatMs}
 		want, err := json.Marshal(c)
 		if err != nil {
 			t.Fatal(err)

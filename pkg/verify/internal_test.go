@@ -13,7 +13,9 @@ import (
 
 // claimSeeds are payloads on both sides of the fast path's subset.
 var claimSeeds = []string{
+	`{"iss":"https://i","aud":"a","sub":"u","tid":"t","sid":"wsess_2QJ5oF2KZ0a1f1ZcWmhdS3Ym1xq","jti":"wsess_2QJ5oF2KZ0a1f1ZcWmhdS3Ym1xq","iat":1773500966,"nbf":1773500966,"exp":1773504566,"inc":"i","scope":"widget","iat_ms":1773500966123}`,
 	`{"iss":"https://i","aud":"a","sub":"u","tid":"t","sid":"wsess_2QJ5oF2KZ0a1f1ZcWmhdS3Ym1xq","jti":"wsess_2QJ5oF2KZ0a1f1ZcWmhdS3Ym1xq","iat":1773500966,"nbf":1773500966,"exp":1773504566,"inc":"i","scope":"widget"}`,
+	`{"iat_ms":1.5}`, `{"iat_ms":"1"}`, `{"iat_ms":null}`, `{"iat_ms":1,"iat_ms":2}`,
 	` { "iss" : "a" , "exp" : 12 } `,
 	`{}`, `{ }`, `[]`, `null`, `"x"`, `1`, ``, `{`, `{"iss"}`, `{"iss":}`, `{"iss":"a",}`, `{,}`,
 	`{"iss":"a"}x`, `{"iss":"a"}{}`, `{"iss":"a""aud":"b"}`,
