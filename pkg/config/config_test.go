@@ -13,6 +13,16 @@ func env(kv map[string]string) func(string) string {
 	return func(k string) string { return kv[k] }
 }
 
+// liveEnv returns a complete live configuration, which loads.
+func liveEnv() map[string]string {
+	return map[string]string{
+		"WIDGET_ENV": "live", "WIDGET_SIGNING_KEYS": "/keys.json", "WIDGET_CALLER_JWKS": "https://idp.example/jwks.json",
+		"WIDGET_CALLER_ISSUER": "https://idp.example", "WIDGET_DIRECTORY": "https://dir.internal",
+		"WIDGET_REDIS_URL": "rediss://redis.internal:6379/0", "WIDGET_INCIDENTS": "https://incidents.internal",
+		"WIDGET_OPS_TENANT": "causeflow",
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	c, err := config.Load(env(nil))
 	if err != nil {
@@ -32,12 +42,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestLoadRejects(t *testing.T) {
-	live := map[string]string{
-		"WIDGET_ENV": "live", "WIDGET_SIGNING_KEYS": "/keys.json", "WIDGET_CALLER_JWKS": "https://idp.example/jwks.json",
-		"WIDGET_CALLER_ISSUER": "https://idp.example", "WIDGET_DIRECTORY": "https://dir.internal",
-		"WIDGET_REDIS_URL": "rediss://redis.internal:6379/0", "WIDGET_INCIDENTS": "https://incidents.internal",
-		"WIDGET_OPS_TENANT": "causeflow",
-	}
+	live := liveEnv()
 	with := func(base map[string]string, k, v string) map[string]string {
 		m := map[string]string{}
 		for a, b := range base {
@@ -124,12 +129,7 @@ func TestLoadRejects(t *testing.T) {
 // TestWarnings: a live configuration that loads but is likely wrong where
 // it runs is said at start; the embedded default says nothing.
 func TestWarnings(t *testing.T) {
-	live := map[string]string{
-		"WIDGET_ENV": "live", "WIDGET_SIGNING_KEYS": "/keys.json", "WIDGET_CALLER_JWKS": "https://idp.example/jwks.json",
-		"WIDGET_CALLER_ISSUER": "https://idp.example", "WIDGET_DIRECTORY": "https://dir.internal",
-		"WIDGET_REDIS_URL": "rediss://redis.internal:6379/0", "WIDGET_INCIDENTS": "https://incidents.internal",
-		"WIDGET_OPS_TENANT": "causeflow",
-	}
+	live := liveEnv()
 	warnings := func(t *testing.T, m map[string]string) string {
 		t.Helper()
 		c, err := config.Load(env(m))

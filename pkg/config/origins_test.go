@@ -12,12 +12,7 @@ import (
 // write them, since the widget compares event.origin with them as strings;
 // plain http only for a development machine's loopback, and never in live.
 func TestEmbedOrigins(t *testing.T) {
-	live := map[string]string{
-		"WIDGET_ENV": "live", "WIDGET_SIGNING_KEYS": "/keys.json", "WIDGET_CALLER_JWKS": "https://idp.example/jwks.json",
-		"WIDGET_CALLER_ISSUER": "https://idp.example", "WIDGET_DIRECTORY": "https://dir.internal",
-		"WIDGET_REDIS_URL": "rediss://redis.internal:6379/0", "WIDGET_INCIDENTS": "https://incidents.internal",
-		"WIDGET_OPS_TENANT": "causeflow",
-	}
+	live := liveEnv()
 	load := func(envName, origins string) (config.Config, error) {
 		m := map[string]string{"WIDGET_EMBED_ORIGINS": origins}
 		if envName == "live" {
