@@ -42,9 +42,9 @@ type stores struct {
 	revsReady     api.ReadyCheck
 	events        events.Log
 	tickets       api.Tickets
-	limiter       chat.Limiter // messages, per session
+	limiter       ratelimit.Limiter // messages, per session
 	stops         chat.Stops
-	revokeLimiter session.Limiter
+	revokeLimiter ratelimit.Limiter
 	ticketLimiter ratelimit.Limiter
 	// sessionLimiter bounds a session's reads of GET /v1/widget/session
 	// and its stop requests.

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/pkg/incident"
+	"github.com/causeflow/widget-sessions/pkg/ratelimit"
 	"github.com/causeflow/widget-sessions/pkg/strictjson"
 	"github.com/causeflow/widget-sessions/pkg/ticket"
 	"github.com/causeflow/widget-sessions/pkg/token"
@@ -34,11 +35,6 @@ type Chat interface {
 type Tickets interface {
 	Issue(ctx context.Context, c *token.Claims, ttl time.Duration) (string, error)
 	Redeem(ctx context.Context, sessionID, ticket string) (*token.Claims, error)
-}
-
-// Limiter decides whether one more event of a key may happen now.
-type Limiter interface {
-	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
 }
 
 // Incidents looks up an incident's context.
@@ -97,7 +93,7 @@ func ownSession(c *gin.Context, claims *token.Claims) error {
 
 // allow counts one request of key on limiter: a 429 rate_limited past
 // its bound, a 503 when the count cannot be kept (fail closed).
-func allow(c *gin.Context, limiter Limiter, key string) error {
+func allow(c *gin.Context, limiter ratelimit.Limiter, key string) error {
 	switch ok, retry, err := limiter.Allow(c, key); {
 	case err != nil:
 		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "rate limit unavailable; retry", Err: err}
@@ -121,7 +117,7 @@ type sessionInfo struct {
 
 // widgetSession handles GET /v1/widget/session: who the session is and
 // its incident context.
-func widgetSession(verifier SessionVerifier, limiter Limiter, incidents Incidents) gin.HandlerFunc {
+func widgetSession(verifier SessionVerifier, limiter ratelimit.Limiter, incidents Incidents) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		claims, err := sessionCaller(c, verifier)
 		if err != nil {
@@ -184,7 +180,7 @@ func sendMessage(verifier SessionVerifier, chat Chat) gin.HandlerFunc {
 
 // stopReply handles POST /v1/widget/sessions/{sessionId}/messages/{messageId}/stop:
 // the reply to that message, wherever it runs, ends with response.cancelled.
-func stopReply(verifier SessionVerifier, limiter Limiter, chat Chat) gin.HandlerFunc {
+func stopReply(verifier SessionVerifier, limiter ratelimit.Limiter, chat Chat) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		claims, err := sessionOwner(c, verifier)
 		if err != nil {
@@ -211,7 +207,7 @@ func stopReply(verifier SessionVerifier, limiter Limiter, chat Chat) gin.Handler
 // session token must never travel in a URL (URLs end up in logs, history
 // and Referer headers). The ticket that does travel in the URL is useless
 // seconds later, and after one use.
-func streamTicket(verifier SessionVerifier, tickets Tickets, limiter Limiter, ttl time.Duration, metrics *Metrics) gin.HandlerFunc {
+func streamTicket(verifier SessionVerifier, tickets Tickets, limiter ratelimit.Limiter, ttl time.Duration, metrics *Metrics) gin.HandlerFunc {
 	return handle(func(c *gin.Context) (err error) {
 		defer func() { metrics.observeTicket(err) }()
 		claims, err := sessionOwner(c, verifier)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/causeflow/widget-sessions/pkg/ratelimit"
 	"github.com/causeflow/widget-sessions/pkg/stream"
 	"github.com/causeflow/widget-sessions/pkg/widgetpage"
 )
@@ -41,11 +42,11 @@ type EdgeOptions struct {
 	Tickets Tickets
 	// TicketLimiter bounds the stream tickets a session gets; keyed
 	// "ticket:<sessionId>".
-	TicketLimiter Limiter
+	TicketLimiter ratelimit.Limiter
 	// SessionLimiter bounds, per session, the reads of GET
 	// /v1/widget/session ("session:<sessionId>") and the stop requests
 	// ("stop:<sessionId>"), each on its own count.
-	SessionLimiter Limiter
+	SessionLimiter ratelimit.Limiter
 	Incidents      Incidents
 	Metrics        *Metrics
 	// TicketTTL is a stream ticket's life.

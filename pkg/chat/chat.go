@@ -19,17 +19,13 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/assistant"
 	"github.com/causeflow/widget-sessions/pkg/events"
 	"github.com/causeflow/widget-sessions/pkg/incident"
+	"github.com/causeflow/widget-sessions/pkg/ratelimit"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
 // MaxMessageBytes bounds a user's message.
 const MaxMessageBytes = 4 << 10
-
-// Limiter limits the rate of messages per session.
-type Limiter interface {
-	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
-}
 
 // Incidents looks up an incident's context (cache, then source).
 type Incidents interface {
@@ -41,8 +37,8 @@ type Config struct {
 	Log          events.Log
 	Assistant    assistant.Assistant
 	Incidents    Incidents
-	Limiter      Limiter
-	Stops        Stops // carries stop requests to the replica running a reply
+	Limiter      ratelimit.Limiter // messages, per session
+	Stops        Stops             // carries stop requests to the replica running a reply
 	Logger       *zap.Logger
 	ReplyTimeout time.Duration // bounds one reply; default 2 minutes
 	Now          func() time.Time

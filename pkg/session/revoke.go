@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/causeflow/widget-sessions/pkg/ratelimit"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/sessionid"
 	"github.com/causeflow/widget-sessions/pkg/widget"
@@ -39,16 +40,10 @@ func (r Roles) valid() bool {
 	return r.Ops != "" && r.Service != "" && r.OpsTenant != ""
 }
 
-// Limiter decides whether one more event of a key may happen now.
-// *ratelimit.Memory and *redis.RateLimiter satisfy it.
-type Limiter interface {
-	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
-}
-
 // Revoker applies the rules of who may revoke what, and how often.
 type Revoker struct {
 	store   RevocationStore
-	limiter Limiter
+	limiter ratelimit.Limiter
 	roles   Roles
 	leeway  time.Duration
 	now     func() time.Time
@@ -58,7 +53,7 @@ type Revoker struct {
 // revocation requests of each caller tenant. leeway is the clock-skew
 // leeway of validators: an entry lives that much longer than any token it
 // could match.
-func NewRevoker(store RevocationStore, limiter Limiter, roles Roles, leeway time.Duration, now func() time.Time) (*Revoker, error) {
+func NewRevoker(store RevocationStore, limiter ratelimit.Limiter, roles Roles, leeway time.Duration, now func() time.Time) (*Revoker, error) {
 	if store == nil || limiter == nil || !roles.valid() {
 		return nil, errors.New("session: revoker needs a store, a limiter, the ops and service roles and the operator tenant")
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/incident"
 	"github.com/causeflow/widget-sessions/pkg/jsonwrite"
 	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/pkg/ratelimit"
 	"github.com/causeflow/widget-sessions/pkg/sessionid"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
@@ -51,7 +52,7 @@ type Config struct {
 	// would cost every mint a Redis round trip; the fleet's bound is the
 	// replicas' sum. It stops one tenant's backend, broken or hostile,
 	// from taking the signing CPU every tenant shares.
-	Limiter Limiter
+	Limiter ratelimit.Limiter
 	// OnContextUnavailable is told when an incident's existence could not
 	// be checked; the session is minted anyway and the widget loads the
 	// context on first use. Optional (for logging).
