@@ -92,7 +92,9 @@ func TestAbuseFutureSessionIDs(t *testing.T) {
 		s := startServer(t, c.env)
 		admin := c.caller(t, "demo", "admin")
 		for _, at := range []time.Time{
-			time.Now().Add(31 * time.Second), time.Now().Add(time.Hour),
+			// Past now + leeway (30 s) by a second at least: a KSUID keeps
+			// whole seconds, and the server reads its clock a moment later.
+			time.Now().Add(32 * time.Second), time.Now().Add(time.Hour),
 			time.Unix(4102444800, 0), // 2100
 			time.Unix(5000000000, 0), // 2128, about KSUID's last second
 		} {
