@@ -4,7 +4,7 @@ GO      ?= go
 BIN     ?= bin
 BENCHTIME ?= 1s
 
-.PHONY: all build run image image-deps test-image check-rules check-rules-deps test test-deps test-browser browser-deps test-faults vet bench load load-deps load-streams fuzz config-table clean
+.PHONY: all build run lint lint-deps image image-deps test-image check-rules check-rules-deps test test-deps test-browser browser-deps test-faults vet bench load load-deps load-streams fuzz config-table clean
 
 all: build
 
@@ -22,7 +22,7 @@ vet:
 	$(GO) vet -tags faults ./cmd/widget-sessions/ ./pkg/redis/...
 	$(GO) vet -tags image ./cmd/widget-sessions/
 
-test: vet test-deps
+test: vet lint test-deps
 	$(GO) test -race -count=1 ./...
 	@# Every library benchmark runs once, so `make bench` cannot rot unnoticed.
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./pkg/... > /dev/null
@@ -32,6 +32,21 @@ test: vet test-deps
 # present is reinstalled or replaced (TestInstallTargets runs each target
 # with its tools hidden). CI runs as root on Debian.
 NEED := $(CURDIR)/.ci/need
+
+# Lint: staticcheck (pinned, through go run: nothing installed by hand)
+# on every build tag's files, and openapi.yaml under Redocly's recommended
+# rules (pinned, from npm into bin/lint). Both fail on any error.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+REDOCLY ?= @redocly/cli@2.77.0
+lint: lint-deps
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags browser,faults,image ./cmd/widget-sessions/ ./pkg/redis/...
+	$(BIN)/lint/node_modules/.bin/redocly lint --format=stylish openapi.yaml
+
+lint-deps:
+	@$(NEED) node:- npm:-
+	@test -x $(BIN)/lint/node_modules/.bin/redocly || \
+		npm install --silent --no-audit --no-fund --prefix $(BIN)/lint $(REDOCLY)
 
 # The Redis tests start a real redis-server; they fail, not skip, without
 # one.

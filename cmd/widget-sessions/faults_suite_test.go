@@ -171,15 +171,14 @@ type revokedToken struct {
 
 // faultLoad is the load and what it has seen.
 type faultLoad struct {
-	cluster         *cluster
-	servers         []*testServer // guarded by mu: a replica may be replaced
-	admin, service  string
-	mu              sync.Mutex
-	revoked         []revokedToken
-	violations      []string
-	deletes         []timedStatus
-	seenInactive    map[string]time.Duration // token → how long after its 204 both replicas said inactive
-	issuedBeforeAll []string                 // tokens minted before an emptying fault
+	cluster        *cluster
+	servers        []*testServer // guarded by mu: a replica may be replaced
+	admin, service string
+	mu             sync.Mutex
+	revoked        []revokedToken
+	violations     []string
+	deletes        []timedStatus
+	seenInactive   map[string]time.Duration // token → how long after its 204 both replicas said inactive
 }
 
 type timedStatus struct {

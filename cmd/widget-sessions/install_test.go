@@ -32,6 +32,7 @@ func TestInstallTargets(t *testing.T) {
 		"image-deps":       {"podman", "runc"},
 		"check-rules-deps": {"promtool"},
 		"load-deps":        {"redis-server", "wrk", "taskset"},
+		"lint-deps":        {"node", "npm"},
 	}
 	type result struct {
 		apt []string // apt-get's calls, one line each
@@ -98,6 +99,7 @@ func TestInstallTargets(t *testing.T) {
 			"image-deps":       {"podman", "runc"},
 			"check-rules-deps": {"prometheus"},
 			"load-deps":        {"redis-server", "wrk", "util-linux"},
+			"lint-deps":        nil,
 		}
 		for target, pkgs := range want {
 			r := run(t, target, "node", "npm")
@@ -108,8 +110,8 @@ func TestInstallTargets(t *testing.T) {
 			if got := installs(r); !slices.Equal(got, pkgs) {
 				t.Errorf("%s asked apt to install %q, want %q", target, got, pkgs)
 			}
-			if target == "browser-deps" && (len(r.npm) != 1 || !strings.HasPrefix(r.npm[0], "install ")) {
-				t.Errorf("browser-deps ran npm %q, want one install of the pinned tools", r.npm)
+			if (target == "browser-deps" || target == "lint-deps") && (len(r.npm) != 1 || !strings.HasPrefix(r.npm[0], "install ")) {
+				t.Errorf("%s ran npm %q, want one install of the pinned tools", target, r.npm)
 			}
 		}
 	})

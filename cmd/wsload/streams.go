@@ -348,13 +348,13 @@ func revocations(ctx context.Context, cfg streamsConfig, client *http.Client, a,
 		case at := <-ended:
 			if at.IsZero() {
 				c.Close()
-				return errors.New("B's stream ended without its final error event")
+				return errors.New("replica B's stream ended without its final error event")
 			}
 			from204 = append(from204, max(at.Sub(done), 0))
 			fromSent = append(fromSent, at.Sub(sent))
 		case <-time.After(10 * time.Second):
 			c.Close()
-			return errors.New("B's stream did not end within 10s of the revocation")
+			return errors.New("replica B's stream did not end within 10s of the revocation")
 		}
 		c.Close()
 	}

@@ -363,7 +363,7 @@ func (o *OpenAI) requestBody(req Request) ([]byte, error) {
 	for i, m := range history {
 		switch m.Role {
 		case RoleUser, RoleAssistant:
-			msgs = append(msgs, chatMessage{Role: m.Role, Content: m.Content})
+			msgs = append(msgs, chatMessage(m))
 		default:
 			return nil, fmt.Errorf("assistant: message %d has unknown role %q", i, m.Role)
 		}

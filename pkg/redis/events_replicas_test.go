@@ -192,7 +192,7 @@ func TestEventLogOutage(t *testing.T) {
 	if limit := 2*int64(took/poll) + 10; reads > limit {
 		t.Fatalf("%d reads in %v with Redis down (poll %v): spinning; want at most %d", reads, took, poll, limit)
 	}
-	if done, err, end := f.Done(); done {
+	if done, end, err := f.Done(); done {
 		t.Fatalf("the stream ended during the outage: %v %v", err, end)
 	}
 	t.Logf("%d reads in %v with Redis down (poll %v)", reads, took, poll)
@@ -207,7 +207,7 @@ func TestEventLogOutage(t *testing.T) {
 	if len(got) != 2 || got[0].ID != before.ID || got[1].ID != after.ID {
 		t.Fatalf("delivered %v; want [%s %s]", got, before.ID, after.ID)
 	}
-	if done, err, end := f.Done(); done {
+	if done, end, err := f.Done(); done {
 		t.Fatalf("the stream ended: %v %v", err, end)
 	}
 	// B's own appends work too, and reach the follower.

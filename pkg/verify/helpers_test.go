@@ -25,18 +25,6 @@ func newIssuer(t testing.TB, opts ...verifytest.Option) *verifytest.Issuer {
 	return verifytest.NewIssuer(t, append([]verifytest.Option{verifytest.WithNow(at(t0))}, opts...)...)
 }
 
-// verifierAt returns a Verifier of iss's tokens whose clock reads now.
-func verifierAt(t testing.TB, iss *verifytest.Issuer, now time.Time) *verify.Verifier {
-	t.Helper()
-	cfg := iss.Config()
-	cfg.Now = at(now)
-	v, err := verify.New(cfg, iss.Keys(), verify.NoRevocation)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 // split returns the three segments of a session token's compact JWS.
 func split(t testing.TB, tok string) (h, p, s string) {
 	t.Helper()

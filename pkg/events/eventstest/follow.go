@@ -145,12 +145,12 @@ func (f *Follower) Stop(t testing.TB) error {
 	return f.err
 }
 
-// Done reports whether the stream has ended, and with what: the error
-// that ended it (ctx's, or the one Open returned), or its End.
-func (f *Follower) Done() (done bool, err error, end *stream.End) {
+// Done reports whether the stream has ended, and with what: its End, or
+// the error that ended it (ctx's, or the one Open returned).
+func (f *Follower) Done() (done bool, end *stream.End, err error) {
 	select {
 	case <-f.done:
-		return true, f.err, f.end
+		return true, f.end, f.err
 	default:
 		return false, nil, nil
 	}
@@ -296,7 +296,7 @@ func testFollowErrors(t *testing.T, e env) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := StartFollow(t, h, tc.sid, tc.after)
-			if done, err, _ := f.Done(); !done || !errors.Is(err, tc.want) {
+			if done, _, err := f.Done(); !done || !errors.Is(err, tc.want) {
 				t.Fatalf("Open = %v; want %v", err, tc.want)
 			}
 		})
