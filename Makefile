@@ -16,7 +16,7 @@ run:
 	$(GO) run ./cmd/widget-sessions
 
 vet:
-	@unformatted=$$(gofmt -l cmd pkg); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	@unformatted=$$(gofmt -l cmd pkg internal); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags browser ./cmd/widget-sessions/
 	$(GO) vet -tags faults ./cmd/widget-sessions/ ./pkg/redis/...
@@ -25,7 +25,7 @@ vet:
 test: vet lint test-deps
 	$(GO) test -race -count=1 ./...
 	@# Every library benchmark runs once, so `make bench` cannot rot unnoticed.
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./pkg/... > /dev/null
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./pkg/... ./internal/... > /dev/null
 
 # Every install target goes through .ci/need COMMAND:PACKAGE: apt installs
 # the package of each command missing from PATH, and nothing that is
@@ -123,9 +123,9 @@ FUZZX ?= 1
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAgreesWithJWX$$' -fuzztime $$((50000 * $(FUZZX)))x ./pkg/verify/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeClaims$$' -fuzztime $$((130000 * $(FUZZX)))x ./pkg/verify/
-	$(GO) test -run '^$$' -fuzz '^FuzzFlatAgrees$$' -fuzztime $$((800000 * $(FUZZX)))x ./pkg/strictjson/
-	$(GO) test -run '^$$' -fuzz '^FuzzPlainTokenForm$$' -fuzztime $$((25000 * $(FUZZX)))x ./pkg/api/
-	$(GO) test -run '^$$' -fuzz '^FuzzIntrospectionEncode$$' -fuzztime $$((12000 * $(FUZZX)))x ./pkg/api/
+	$(GO) test -run '^$$' -fuzz '^FuzzFlatAgrees$$' -fuzztime $$((800000 * $(FUZZX)))x ./internal/strictjson/
+	$(GO) test -run '^$$' -fuzz '^FuzzPlainTokenForm$$' -fuzztime $$((25000 * $(FUZZX)))x ./internal/api/
+	$(GO) test -run '^$$' -fuzz '^FuzzIntrospectionEncode$$' -fuzztime $$((12000 * $(FUZZX)))x ./internal/api/
 	$(GO) test -run '^$$' -fuzz '^FuzzAgreesWithEncodingJSON$$' -fuzztime $$((150000 * $(FUZZX)))x ./pkg/jsonwrite/
 	$(GO) test -run '^$$' -fuzz '^FuzzPlainWords$$' -fuzztime $$((500000 * $(FUZZX)))x ./pkg/jsonwrite/
 	$(GO) test -run '^$$' -fuzz '^FuzzClaimsEncode$$' -fuzztime $$((100000 * $(FUZZX)))x ./pkg/token/
@@ -143,7 +143,7 @@ test-faults: test-deps
 # compared. The Redis mirror benchmark starts its own redis-server.
 bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) \
-		./pkg/keys/ ./pkg/session/ ./pkg/api/ ./pkg/verify/ ./pkg/revoke/ ./pkg/redis/ ./pkg/events/ ./pkg/stream/ \
+		./internal/keys/ ./internal/session/ ./internal/api/ ./pkg/verify/ ./pkg/revoke/ ./pkg/redis/ ./internal/events/ ./internal/stream/ \
 		./cmd/widget-sessions/
 
 # The hot paths under load (cmd/wsload hot): mint on the in-memory stores,
@@ -173,7 +173,7 @@ load-streams: test-deps
 	$(GO) build -o bin/wsload ./cmd/wsload
 	./bin/wsload streams -bin bin/widget-sessions -n $(STREAMS)
 
-# Regenerates the README's configuration table from pkg/config.
+# Regenerates the README's configuration table from internal/config.
 config-table:
 	@$(GO) run ./cmd/widget-sessions -config-table
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/causeflow/widget-sessions/pkg/events"
+	"github.com/causeflow/widget-sessions/internal/events"
 )
 
 // fakeModel is an OpenAI-compatible chat server speaking the real

@@ -21,10 +21,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/causeflow/widget-sessions/pkg/api"
-	"github.com/causeflow/widget-sessions/pkg/assistant"
-	"github.com/causeflow/widget-sessions/pkg/config"
-	"github.com/causeflow/widget-sessions/pkg/devidp"
+	"github.com/causeflow/widget-sessions/internal/api"
+	"github.com/causeflow/widget-sessions/internal/assistant"
+	"github.com/causeflow/widget-sessions/internal/config"
+	"github.com/causeflow/widget-sessions/internal/devidp"
 )
 
 // benchServer is a running public API.

@@ -20,7 +20,7 @@ func declaredMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	names := map[string]bool{}
 	decl := regexp.MustCompile(`"(widget_sessions_[a-z0-9_]+)"`)
-	for _, dir := range []string{filepath.Join("..", "..", "pkg"), filepath.Join("..", "..", "cmd")} {
+	for _, dir := range []string{filepath.Join("..", "..", "pkg"), filepath.Join("..", "..", "internal"), filepath.Join("..", "..", "cmd")} {
 		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 				return err

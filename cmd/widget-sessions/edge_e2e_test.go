@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/causeflow/widget-sessions/pkg/demo"
-	"github.com/causeflow/widget-sessions/pkg/events"
-	"github.com/causeflow/widget-sessions/pkg/incident"
+	"github.com/causeflow/widget-sessions/internal/demo"
+	"github.com/causeflow/widget-sessions/internal/events"
+	"github.com/causeflow/widget-sessions/internal/incident"
 )
 
 // causeQuestion asks the embedded assistant for the suspected cause.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/causeflow/widget-sessions/pkg/events"
+	"github.com/causeflow/widget-sessions/internal/events"
 )
 
 // bearer is the Authorization header of a token.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/causeflow/widget-sessions/pkg/events"
+	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )
 

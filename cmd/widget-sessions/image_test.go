@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/causeflow/widget-sessions/pkg/devidp"
+	"github.com/causeflow/widget-sessions/internal/devidp"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )
 

@@ -22,7 +22,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
-	"github.com/causeflow/widget-sessions/pkg/config"
+	"github.com/causeflow/widget-sessions/internal/config"
 )
 
 // manifests are the rendered objects, decoded strictly.

@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/causeflow/widget-sessions/pkg/config"
-	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/internal/config"
+	"github.com/causeflow/widget-sessions/internal/keys"
 )
 
 // keyWatch reloads the signing keys when their files change, as a file

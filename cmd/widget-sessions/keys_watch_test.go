@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/causeflow/widget-sessions/pkg/events/eventstest"
+	"github.com/causeflow/widget-sessions/internal/events/eventstest"
 
-	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/internal/keys"
 	"github.com/causeflow/widget-sessions/pkg/token"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/internal/keys"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 	"github.com/causeflow/widget-sessions/pkg/token"
 )

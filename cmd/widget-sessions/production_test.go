@@ -20,8 +20,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
-	"github.com/causeflow/widget-sessions/pkg/directory"
-	"github.com/causeflow/widget-sessions/pkg/directory/directorytest"
+	"github.com/causeflow/widget-sessions/internal/directory"
+	"github.com/causeflow/widget-sessions/internal/directory/directorytest"
 )
 
 // testIDP is an identity provider of the test's own: an ES256 key made

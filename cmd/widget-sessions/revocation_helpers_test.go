@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/causeflow/widget-sessions/pkg/devidp"
-	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/internal/devidp"
+	"github.com/causeflow/widget-sessions/internal/keys"
 	"github.com/causeflow/widget-sessions/pkg/token"
 )
 

@@ -18,10 +18,10 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/causeflow/widget-sessions/pkg/api"
-	"github.com/causeflow/widget-sessions/pkg/config"
-	"github.com/causeflow/widget-sessions/pkg/keys"
-	"github.com/causeflow/widget-sessions/pkg/stream"
+	"github.com/causeflow/widget-sessions/internal/api"
+	"github.com/causeflow/widget-sessions/internal/config"
+	"github.com/causeflow/widget-sessions/internal/keys"
+	"github.com/causeflow/widget-sessions/internal/stream"
 )
 
 // run is the whole program: it wires every dependency by hand, serves until

@@ -13,7 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/causeflow/widget-sessions/pkg/config"
+	"github.com/causeflow/widget-sessions/internal/config"
 )
 
 // newTracing returns the tracer provider the service's spans go to: a

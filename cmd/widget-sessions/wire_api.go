@@ -8,17 +8,17 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
-	"github.com/causeflow/widget-sessions/pkg/api"
-	"github.com/causeflow/widget-sessions/pkg/callerauth"
-	"github.com/causeflow/widget-sessions/pkg/config"
-	"github.com/causeflow/widget-sessions/pkg/demo"
-	"github.com/causeflow/widget-sessions/pkg/devidp"
-	"github.com/causeflow/widget-sessions/pkg/directory"
-	"github.com/causeflow/widget-sessions/pkg/incident"
+	"github.com/causeflow/widget-sessions/internal/api"
+	"github.com/causeflow/widget-sessions/internal/callerauth"
+	"github.com/causeflow/widget-sessions/internal/config"
+	"github.com/causeflow/widget-sessions/internal/demo"
+	"github.com/causeflow/widget-sessions/internal/devidp"
+	"github.com/causeflow/widget-sessions/internal/directory"
+	"github.com/causeflow/widget-sessions/internal/incident"
+	"github.com/causeflow/widget-sessions/internal/keys"
+	"github.com/causeflow/widget-sessions/internal/ratelimit"
+	"github.com/causeflow/widget-sessions/internal/session"
 	"github.com/causeflow/widget-sessions/pkg/jwks"
-	"github.com/causeflow/widget-sessions/pkg/keys"
-	"github.com/causeflow/widget-sessions/pkg/ratelimit"
-	"github.com/causeflow/widget-sessions/pkg/session"
 	"github.com/causeflow/widget-sessions/pkg/verify"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
@@ -45,7 +45,7 @@ func wireAPI(ctx context.Context, cfg config.Config, logger *zap.Logger, metrics
 	minter, err := session.New(session.Config{
 		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience,
 		Directory: dir, Signer: ring, Incidents: incidents, Limiter: mintLimiter,
-		Tracer: tracing.Tracer("github.com/causeflow/widget-sessions/pkg/session"),
+		Tracer: tracing.Tracer("github.com/causeflow/widget-sessions/internal/session"),
 		OnContextUnavailable: func(tenant, id string, err error) {
 			logger.Warn("incident source unavailable at mint; minted without warming the context",
 				zap.String("tenant", tenant), zap.String("incident", id), zap.Error(err))

@@ -7,14 +7,14 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
-	"github.com/causeflow/widget-sessions/pkg/api"
-	"github.com/causeflow/widget-sessions/pkg/assistant"
-	"github.com/causeflow/widget-sessions/pkg/chat"
-	"github.com/causeflow/widget-sessions/pkg/config"
-	"github.com/causeflow/widget-sessions/pkg/incident"
+	"github.com/causeflow/widget-sessions/internal/api"
+	"github.com/causeflow/widget-sessions/internal/assistant"
+	"github.com/causeflow/widget-sessions/internal/chat"
+	"github.com/causeflow/widget-sessions/internal/config"
+	"github.com/causeflow/widget-sessions/internal/incident"
+	"github.com/causeflow/widget-sessions/internal/keys"
+	"github.com/causeflow/widget-sessions/internal/stream"
 	"github.com/causeflow/widget-sessions/pkg/jwks"
-	"github.com/causeflow/widget-sessions/pkg/keys"
-	"github.com/causeflow/widget-sessions/pkg/stream"
 	"github.com/causeflow/widget-sessions/pkg/verify"
 )
 
@@ -27,7 +27,7 @@ import (
 func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, em *edgeMetrics, metrics *api.Metrics, tracing trace.TracerProvider, st *stores,
 	incidents *incident.Service, ring *keys.Ring, asst assistant.Assistant,
 ) (api.Surface, *chat.Service, *stream.Hub, api.ReadyCheck, error) {
-	asst = measuredAssistant{Assistant: asst, m: em, tracer: tracing.Tracer("github.com/causeflow/widget-sessions/pkg/assistant")}
+	asst = measuredAssistant{Assistant: asst, m: em, tracer: tracing.Tracer("github.com/causeflow/widget-sessions/internal/assistant")}
 	var keySource verify.KeySource
 	ready := func() error { return nil }
 	if ring != nil {

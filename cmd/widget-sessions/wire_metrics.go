@@ -9,9 +9,9 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/causeflow/widget-sessions/pkg/assistant"
+	"github.com/causeflow/widget-sessions/internal/assistant"
+	"github.com/causeflow/widget-sessions/internal/stream"
 	"github.com/causeflow/widget-sessions/pkg/redis"
-	"github.com/causeflow/widget-sessions/pkg/stream"
 )
 
 // redisMetrics are the metrics of the Redis adapters: what an operator

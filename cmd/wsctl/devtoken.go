@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/causeflow/widget-sessions/pkg/devidp"
+	"github.com/causeflow/widget-sessions/internal/devidp"
 )
 
 // devToken prints a caller JWT from the development identity provider. It

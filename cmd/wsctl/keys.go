@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/causeflow/widget-sessions/pkg/keys"
+	"github.com/causeflow/widget-sessions/internal/keys"
 	"github.com/causeflow/widget-sessions/pkg/token"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
-	"github.com/causeflow/widget-sessions/pkg/devidp"
+	"github.com/causeflow/widget-sessions/internal/devidp"
 )
 
 // wsctl runs run with args after the program name and env as the whole

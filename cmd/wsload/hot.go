@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/causeflow/widget-sessions/pkg/devidp"
+	"github.com/causeflow/widget-sessions/internal/devidp"
 )
 
 // hotConfig is what `wsload hot` runs.

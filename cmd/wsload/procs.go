@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/causeflow/widget-sessions/pkg/devidp"
+	"github.com/causeflow/widget-sessions/internal/devidp"
 )
 
 // proc is a process wsload started and measures.

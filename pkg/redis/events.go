@@ -12,7 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/causeflow/widget-sessions/pkg/events"
+	"github.com/causeflow/widget-sessions/internal/events"
 )
 
 // EventKey returns the key of session sid's event log in namespace:

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/causeflow/widget-sessions/pkg/events"
-	"github.com/causeflow/widget-sessions/pkg/events/eventstest"
+	"github.com/causeflow/widget-sessions/internal/events"
+	"github.com/causeflow/widget-sessions/internal/events/eventstest"
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/causeflow/widget-sessions/pkg/incident"
-	"github.com/causeflow/widget-sessions/pkg/incident/incidenttest"
+	"github.com/causeflow/widget-sessions/internal/incident"
+	"github.com/causeflow/widget-sessions/internal/incident/incidenttest"
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )

@@ -7,7 +7,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/causeflow/widget-sessions/pkg/ratelimit"
+	"github.com/causeflow/widget-sessions/internal/ratelimit"
 )
 
 // allowScript counts one event of KEYS[1] in a fixed window of ARGV[1]

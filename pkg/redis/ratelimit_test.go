@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/causeflow/widget-sessions/pkg/ratelimit"
-	"github.com/causeflow/widget-sessions/pkg/ratelimit/ratelimittest"
+	"github.com/causeflow/widget-sessions/internal/ratelimit"
+	"github.com/causeflow/widget-sessions/internal/ratelimit/ratelimittest"
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )

@@ -9,7 +9,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/causeflow/widget-sessions/pkg/ticket"
+	"github.com/causeflow/widget-sessions/internal/ticket"
 	"github.com/causeflow/widget-sessions/pkg/token"
 )
 

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/causeflow/widget-sessions/internal/ticket"
+	"github.com/causeflow/widget-sessions/internal/ticket/tickettest"
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
-	"github.com/causeflow/widget-sessions/pkg/ticket"
-	"github.com/causeflow/widget-sessions/pkg/ticket/tickettest"
 	"github.com/causeflow/widget-sessions/pkg/token"
 )
 

@@ -6,18 +6,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/causeflow/widget-sessions/pkg/events"
-	"github.com/causeflow/widget-sessions/pkg/events/eventstest"
-	"github.com/causeflow/widget-sessions/pkg/incident"
-	"github.com/causeflow/widget-sessions/pkg/incident/incidenttest"
-	"github.com/causeflow/widget-sessions/pkg/ratelimit"
-	"github.com/causeflow/widget-sessions/pkg/ratelimit/ratelimittest"
+	"github.com/causeflow/widget-sessions/internal/events"
+	"github.com/causeflow/widget-sessions/internal/events/eventstest"
+	"github.com/causeflow/widget-sessions/internal/incident"
+	"github.com/causeflow/widget-sessions/internal/incident/incidenttest"
+	"github.com/causeflow/widget-sessions/internal/ratelimit"
+	"github.com/causeflow/widget-sessions/internal/ratelimit/ratelimittest"
+	"github.com/causeflow/widget-sessions/internal/ticket"
+	"github.com/causeflow/widget-sessions/internal/ticket/tickettest"
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/revoke/revoketest"
-	"github.com/causeflow/widget-sessions/pkg/ticket"
-	"github.com/causeflow/widget-sessions/pkg/ticket/tickettest"
 )
 
 // TestTopologyContracts runs every store contract (revocations, the event

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/causeflow/widget-sessions/pkg/directory"
+	"github.com/causeflow/widget-sessions/internal/directory"
+	"github.com/causeflow/widget-sessions/internal/keys"
+	"github.com/causeflow/widget-sessions/internal/session"
 	"github.com/causeflow/widget-sessions/pkg/jwks"
-	"github.com/causeflow/widget-sessions/pkg/keys"
-	"github.com/causeflow/widget-sessions/pkg/session"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/verify"
 	"github.com/causeflow/widget-sessions/pkg/verify/verifytest"

@@ -1,0 +1,257 @@
+// Package chat is the widget's conversation: it accepts a user's message
+// into the session's event log and produces the assistant's reply there,
+// delta by delta, so that every open stream of the session, on any replica,
+// sees the same events in the same order.
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/segmentio/ksuid"
+	"go.uber.org/zap"
+
+	"github.com/causeflow/widget-sessions/internal/assistant"
+	"github.com/causeflow/widget-sessions/internal/events"
+	"github.com/causeflow/widget-sessions/internal/incident"
+	"github.com/causeflow/widget-sessions/internal/ratelimit"
+	"github.com/causeflow/widget-sessions/pkg/token"
+	"github.com/causeflow/widget-sessions/pkg/widget"
+)
+
+// MaxMessageBytes bounds a user's message.
+const MaxMessageBytes = 4 << 10
+
+// Incidents looks up an incident's context (cache, then source).
+type Incidents interface {
+	Lookup(ctx context.Context, tenant, id string) (incident.Incident, error)
+}
+
+// Config holds a Service's dependencies.
+type Config struct {
+	Log          events.Log
+	Assistant    assistant.Assistant
+	Incidents    Incidents
+	Limiter      ratelimit.Limiter // messages, per session
+	Stops        Stops             // carries stop requests to the replica running a reply
+	Logger       *zap.Logger
+	ReplyTimeout time.Duration // bounds one reply; default 2 minutes
+	Now          func() time.Time
+}
+
+// Service runs conversations.
+type Service struct {
+	cfg     Config
+	replies sync.WaitGroup
+	stop    context.Context // cancelled by Close: replies in flight end
+	cancel  context.CancelFunc
+
+	runMu   sync.Mutex
+	running map[string]context.CancelCauseFunc // the replies this replica runs, by session and message
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Log == nil || cfg.Assistant == nil || cfg.Incidents == nil || cfg.Limiter == nil || cfg.Stops == nil || cfg.Logger == nil {
+		return nil, errors.New("chat: log, assistant, incidents, limiter, stops and logger are required")
+	}
+	if cfg.ReplyTimeout <= 0 {
+		cfg.ReplyTimeout = 2 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Service{cfg: cfg, stop: ctx, cancel: cancel, running: map[string]context.CancelCauseFunc{}}
+	cfg.Stops.Listen(s.stopLocal)
+	return s, nil
+}
+
+// Close ends the replies in flight (each writes a final error event if it
+// can) and waits for them.
+func (s *Service) Close() {
+	s.cancel()
+	s.replies.Wait()
+}
+
+// MessageCreated is the data of a message.created event.
+type MessageCreated struct {
+	MessageID string    `json:"messageId"`
+	Role      string    `json:"role"`
+	Content   string    `json:"content"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// ResponseDelta is the data of a response.delta event.
+type ResponseDelta struct {
+	MessageID string `json:"messageId"` // the reply's id
+	InReplyTo string `json:"inReplyTo"`
+	Index     int    `json:"index"`
+	Delta     string `json:"delta"`
+}
+
+// ResponseCompleted is the data of a response.completed event.
+type ResponseCompleted struct {
+	MessageID string `json:"messageId"`
+	InReplyTo string `json:"inReplyTo"`
+	Content   string `json:"content"`
+}
+
+// ErrorData is the data of an error event.
+type ErrorData struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	InReplyTo string `json:"inReplyTo,omitempty"`
+}
+
+// ValidateContent checks a user's message.
+func ValidateContent(content string) error {
+	switch {
+	case content == "":
+		return widget.FieldError("content", "must not be empty")
+	case len(content) > MaxMessageBytes:
+		return widget.FieldError("content", "must be at most %d bytes, got %d", MaxMessageBytes, len(content))
+	case !utf8.ValidString(content):
+		return widget.FieldError("content", "must be valid UTF-8")
+	}
+	return nil
+}
+
+// Send appends the user's message to the session's event log and starts
+// the assistant's reply, which runs on after Send returns. It answers once
+// the message is durable in the log.
+func (s *Service) Send(ctx context.Context, c *token.Claims, content string) (string, error) {
+	if err := ValidateContent(content); err != nil {
+		return "", err
+	}
+	ok, retry, err := s.cfg.Limiter.Allow(ctx, c.SessionID)
+	if err != nil {
+		return "", &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "rate limiter unavailable", Err: err}
+	}
+	if !ok {
+		return "", &widget.Error{Code: widget.CodeRateLimited, Message: "too many messages in this session; retry later", RetryAfter: retry}
+	}
+	id := "msg_" + ksuid.New().String()
+	expires := time.Unix(c.Expiry, 0)
+	if _, err := s.append(ctx, c.SessionID, events.MessageCreated, MessageCreated{
+		MessageID: id, Role: "user", Content: content, CreatedAt: s.cfg.Now().UTC(),
+	}, expires); err != nil {
+		return "", &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "event log unavailable; the message was not accepted", Err: err}
+	}
+	claims := *c
+	s.replies.Add(1)
+	go func() {
+		defer s.replies.Done()
+		s.reply(&claims, id)
+	}()
+	return id, nil
+}
+
+// reply produces the assistant's answer to message inReplyTo. It runs
+// detached from the request: the answer belongs to the session, not to the
+// connection that asked.
+func (s *Service) reply(c *token.Claims, inReplyTo string) {
+	tctx, cancelTimeout := context.WithTimeout(s.stop, s.cfg.ReplyTimeout)
+	defer cancelTimeout()
+	ctx, cancel := context.WithCancelCause(tctx)
+	defer cancel(nil)
+	defer s.track(c.SessionID, inReplyTo, cancel)()
+	log := s.cfg.Logger.With(zap.String("session", c.SessionID), zap.String("message", inReplyTo))
+	expires := time.Unix(c.Expiry, 0)
+	fail := func(code, msg string, err error) {
+		log.Warn("assistant reply failed", zap.String("code", code), zap.Error(err))
+		// A fresh context: the reply's own may be what ended.
+		wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer wcancel()
+		if _, err := s.append(wctx, c.SessionID, events.Error, ErrorData{Code: code, Message: msg, InReplyTo: inReplyTo}, expires); err != nil {
+			log.Error("could not record the reply's failure", zap.Error(err))
+		}
+	}
+
+	req, err := s.request(ctx, c)
+	if err != nil {
+		fail("assistant_unavailable", "the assistant could not read the conversation", err)
+		return
+	}
+	id := "msg_" + ksuid.New().String()
+	var full []byte
+	index := 0
+	err = s.cfg.Assistant.Reply(ctx, req, func(delta string) error {
+		full = append(full, delta...)
+		_, err := s.append(ctx, c.SessionID, events.ResponseDelta, ResponseDelta{MessageID: id, InReplyTo: inReplyTo, Index: index, Delta: delta}, expires)
+		index++
+		return err
+	})
+	if err != nil && errors.Is(context.Cause(ctx), errStopped) {
+		// Stopped on request: record what was said, in a fresh context
+		// (the reply's own is what ended).
+		wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer wcancel()
+		if _, err := s.append(wctx, c.SessionID, events.ResponseCancelled, ResponseCancelled{MessageID: id, InReplyTo: inReplyTo, Content: string(full)}, expires); err != nil {
+			log.Error("could not record the stopped reply", zap.Error(err))
+		}
+		return
+	}
+	if err != nil {
+		fail("assistant_failed", "the assistant could not finish its answer", err)
+		return
+	}
+	if _, err := s.append(ctx, c.SessionID, events.ResponseCompleted, ResponseCompleted{MessageID: id, InReplyTo: inReplyTo, Content: string(full)}, expires); err != nil {
+		fail("assistant_failed", "the assistant could not finish its answer", err)
+	}
+}
+
+// request builds the assistant's request: the incident context and the
+// conversation so far, read back from the session's event log, so a reply
+// on any replica sees the same history.
+func (s *Service) request(ctx context.Context, c *token.Claims) (assistant.Request, error) {
+	var req assistant.Request
+	if c.Incident != "" {
+		inc, err := s.cfg.Incidents.Lookup(ctx, c.Tenant, c.Incident)
+		if err == nil {
+			req.Incident = &inc
+		} else {
+			s.cfg.Logger.Warn("incident context unavailable for a reply", zap.String("session", c.SessionID), zap.Error(err))
+		}
+	}
+	after := ""
+	for {
+		page, err := s.cfg.Log.Range(ctx, c.SessionID, after, 500)
+		if err != nil {
+			return req, err
+		}
+		for _, e := range page {
+			switch e.Type {
+			case events.MessageCreated:
+				var m MessageCreated
+				if json.Unmarshal(e.Data, &m) == nil {
+					req.History = append(req.History, assistant.Message{Role: "user", Content: m.Content})
+				}
+			case events.ResponseCompleted, events.ResponseCancelled:
+				// A stopped answer is part of the conversation as far as
+				// it went: the user saw it.
+				var m ResponseCompleted
+				if json.Unmarshal(e.Data, &m) == nil {
+					req.History = append(req.History, assistant.Message{Role: "assistant", Content: m.Content})
+				}
+			}
+		}
+		if len(page) < 500 {
+			return req, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+func (s *Service) append(ctx context.Context, sid, typ string, v any, expires time.Time) (events.Event, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return events.Event{}, fmt.Errorf("chat: encode %s: %w", typ, err)
+	}
+	return s.cfg.Log.Append(ctx, sid, typ, data, expires)
+}
