@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/causeflow/widget-sessions/internal/api"
+	"github.com/causeflow/widget-sessions/internal/chat"
 	"github.com/causeflow/widget-sessions/internal/config"
 	"github.com/causeflow/widget-sessions/internal/keys"
 	"github.com/causeflow/widget-sessions/internal/stream"
@@ -44,13 +45,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("configuration: %w", err)
 	}
 	logger, closeLog := newLogger(cfg.LogLevel, cfg.LogFlushInterval, stderr)
-	defer closeLog()
 	for _, w := range cfg.Warnings() {
 		logger.Warn("configuration: " + w)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// What run starts is stopped in the one order written in stop, after
+	// the listeners have shut down, and also when wiring fails half-way.
+	st := &stopping{logger: logger, grace: cfg.ShutdownTimeout, cancel: cancel, closeLog: closeLog}
+	defer st.stop()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -62,21 +65,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	// Last (defers run last-in first-out): the spans of the shutdown are
-	// exported too.
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := stopTracing(ctx); err != nil {
-			logger.Warn("traces not all exported at shutdown", zap.Error(err))
-		}
-	}()
-	st, err := openStores(ctx, cfg, logger, reg, tracing)
+	st.tracing = stopTracing
+	stores, err := openStores(ctx, cfg, logger, reg, tracing)
 	if err != nil {
 		return err
 	}
-	defer st.close()
-	incidents, err := incidentService(cfg, st, logger)
+	st.stores = stores
+	incidents, err := incidentService(cfg, stores, logger)
 	if err != nil {
 		return err
 	}
@@ -84,10 +79,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// WIDGET_SERVE chooses the surfaces this replica mounts on its public
 	// listener: the minting API, the edge, or both.
 	var surfaces []api.Surface
-	ready := []api.ReadyCheck{st.revsReady}
+	ready := []api.ReadyCheck{stores.revsReady}
 	var ring *keys.Ring // nil on an edge-only replica
 	if cfg.ServeAPI() {
-		surface, r, apiReady, err := wireAPI(ctx, cfg, logger, metrics, tracing, st, incidents)
+		surface, r, apiReady, err := wireAPI(ctx, cfg, logger, metrics, tracing, stores, incidents)
 		if err != nil {
 			return err
 		}
@@ -104,27 +99,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		surface, chatService, hub, edgeReady, err := wireEdge(ctx, cfg, logger, em, metrics, tracing, st, incidents, ring, asst)
+		surface, chatService, hub, edgeReady, err := wireEdge(ctx, cfg, logger, em, metrics, tracing, stores, incidents, ring, asst)
 		if err != nil {
 			return err
 		}
 		surfaces = append(surfaces, surface)
-		defer hub.Close()
-		// Streams are served apart from net/http (see api's stream), so a
-		// shutdown waits for them itself: drained, each tells its client
-		// to reconnect elsewhere, and ends.
-		defer func() {
-			hub.Drain()
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-			defer cancel()
-			if err := hub.Wait(ctx); err != nil {
-				logger.Warn("streams still open at the end of the shutdown", zap.Int("streams", hub.Streams()))
-			}
-		}()
+		st.chat, st.hub = chatService, hub
 		streams = hub
-		// After the servers have shut down (defers run last-in first-out):
-		// replies in flight end, each recording a final error event.
-		defer chatService.Close()
 		ready = append(ready, edgeReady)
 	}
 	engine, err := api.NewServer(logger, metrics, tracing, cfg.TrustedProxies, surfaces...)
@@ -144,12 +125,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			errs = append(errs, r())
 		}
 		return errors.Join(errs...)
-	}, st.warnings, cfg.Pprof), logger)
+	}, stores.warnings, cfg.Pprof), logger)
 
 	if ring != nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
+		st.hup = hup
 		if cfg.SigningKeys == "" {
 			go warnOnHUP(ctx, hup, logger)
 		} else {
@@ -165,6 +146,52 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return serve(ctx, logger, cfg.ShutdownTimeout,
 		listener{name: "public", addr: cfg.Addr, srv: public},
 		listener{name: "internal", addr: cfg.InternalAddr, srv: internal})
+}
+
+// stopping holds what run has started, and stops it. Each field is set as
+// its part starts; a part never started is skipped.
+type stopping struct {
+	logger   *zap.Logger
+	grace    time.Duration // WIDGET_SHUTDOWN_TIMEOUT
+	hup      chan os.Signal
+	chat     *chat.Service
+	hub      *stream.Hub
+	stores   *stores
+	tracing  func(context.Context) error
+	cancel   context.CancelFunc
+	closeLog func()
+}
+
+// stop is the shutdown order, after serve has shut the listeners down
+// (which drains the streams first: each is told to reconnect elsewhere).
+func (s *stopping) stop() {
+	if s.hup != nil { // 1. no more key reloads
+		signal.Stop(s.hup)
+	}
+	if s.chat != nil { // 2. replies in flight end, each recording a final error event
+		s.chat.Close()
+	}
+	if s.hub != nil { // 3. streams, served apart from net/http, drained and waited for
+		s.hub.Drain()
+		ctx, cancel := context.WithTimeout(context.Background(), s.grace)
+		if err := s.hub.Wait(ctx); err != nil {
+			s.logger.Warn("streams still open at the end of the shutdown", zap.Int("streams", s.hub.Streams()))
+		}
+		cancel()
+		s.hub.Close()
+	}
+	if s.stores != nil { // 4. Redis: subscriptions, the mirror, connections
+		s.stores.close()
+	}
+	if s.tracing != nil { // 5. traces, the shutdown's included, exported
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.tracing(ctx); err != nil {
+			s.logger.Warn("traces not all exported at shutdown", zap.Error(err))
+		}
+		cancel()
+	}
+	s.cancel()   // 6. whatever still watches run's context
+	s.closeLog() // 7. the log, written out
 }
 
 // newLogger returns the process's logger, writing JSON lines to w, and the
