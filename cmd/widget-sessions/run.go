@@ -134,11 +134,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if cfg.SigningKeys == "" {
 			go warnOnHUP(ctx, hup, logger)
 		} else {
-			w, err := newKeyWatch(cfg, ring, logger, reg)
+			w, err := keys.NewWatch(keys.WatchConfig{KeyFile: cfg.SigningKeys, KIDFile: cfg.SigningKIDFile, Interval: cfg.KeysWatchInterval}, ring, logger, reg)
 			if err != nil {
 				return err
 			}
-			go w.run(ctx, hup)
+			go w.Run(ctx, hup)
 		}
 	}
 

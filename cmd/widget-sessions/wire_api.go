@@ -113,9 +113,12 @@ func signingKeys(cfg config.Config, logger *zap.Logger) (*keys.Ring, error) {
 			zap.String("kid", set.ActiveKID()))
 		return keys.NewRing(set), nil
 	}
-	kid, err := activeKID(cfg)
-	if err != nil {
-		return nil, err
+	kid := cfg.SigningKID
+	if cfg.SigningKIDFile != "" {
+		var err error
+		if kid, err = keys.ReadKIDFile(cfg.SigningKIDFile); err != nil {
+			return nil, err
+		}
 	}
 	ring, err := keys.NewFileRing(cfg.SigningKeys, kid)
 	if err != nil {

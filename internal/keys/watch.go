@@ -1,4 +1,4 @@
-package main
+package keys
 
 import (
 	"context"
@@ -11,19 +11,24 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-
-	"github.com/causeflow/widget-sessions/internal/config"
-	"github.com/causeflow/widget-sessions/internal/keys"
 )
 
-// keyWatch reloads the signing keys when their files change, as a file
+// WatchConfig says which files a Watch watches, and how often.
+type WatchConfig struct {
+	KeyFile  string // the JWK Set file (WIDGET_SIGNING_KEYS)
+	KIDFile  string // the active kid's file (WIDGET_SIGNING_KID_FILE); "": none
+	Interval time.Duration
+}
+
+// Watch reloads the signing keys when their files change, as a file
 // mounted from a Kubernetes Secret does in place, or on SIGHUP. The key
 // file's keys are published (and the ones removed from it withdrawn); the
 // kid file, when configured, names the key that signs. A change that does
-// not load is refused and the current keys kept, and said once.
-type keyWatch struct {
-	cfg     config.Config
-	ring    *keys.Ring
+// not load is refused and the current keys kept (or, for a withdrawn
+// signing key, signing stopped: see Ring.Reload), said once, and counted.
+type Watch struct {
+	cfg     WatchConfig
+	ring    *Ring
 	logger  *zap.Logger
 	reloads *prometheus.CounterVec // by result: ok, refused
 
@@ -32,8 +37,13 @@ type keyWatch struct {
 	kid    string               // the active kid the kid file named
 }
 
-func newKeyWatch(cfg config.Config, ring *keys.Ring, logger *zap.Logger, reg prometheus.Registerer) (*keyWatch, error) {
-	w := &keyWatch{cfg: cfg, ring: ring, logger: logger, kid: ring.Current().ActiveKID()}
+// NewWatch returns the Watch of ring, loaded from cfg's files, with its
+// metrics registered on reg.
+func NewWatch(cfg WatchConfig, ring *Ring, logger *zap.Logger, reg prometheus.Registerer) (*Watch, error) {
+	if cfg.Interval <= 0 {
+		return nil, errors.New("keys: the watch interval must be positive")
+	}
+	w := &Watch{cfg: cfg, ring: ring, logger: logger, kid: ring.Current().ActiveKID()}
 	w.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "widget_sessions_key_reloads_total",
 		Help: "Reloads of the signing keys (a file change or SIGHUP), by result: ok, or refused (the current keys kept, or signing stopped when the active key was withdrawn).",
@@ -57,13 +67,9 @@ func newKeyWatch(cfg config.Config, ring *keys.Ring, logger *zap.Logger, reg pro
 	return w, nil
 }
 
-// activeKID returns the kid the configuration names: the kid file's, or
-// WIDGET_SIGNING_KID.
-func activeKID(cfg config.Config) (string, error) {
-	if cfg.SigningKIDFile == "" {
-		return cfg.SigningKID, nil
-	}
-	b, err := os.ReadFile(cfg.SigningKIDFile)
+// ReadKIDFile returns the kid the file at path holds.
+func ReadKIDFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("signing kid file: %w", err)
 	}
@@ -74,9 +80,9 @@ func activeKID(cfg config.Config) (string, error) {
 	return kid, nil
 }
 
-func (w *keyWatch) sums() ([2][sha256.Size]byte, error) {
+func (w *Watch) sums() ([2][sha256.Size]byte, error) {
 	var s [2][sha256.Size]byte
-	for i, path := range []string{w.cfg.SigningKeys, w.cfg.SigningKIDFile} {
+	for i, path := range []string{w.cfg.KeyFile, w.cfg.KIDFile} {
 		if path == "" {
 			continue
 		}
@@ -91,7 +97,7 @@ func (w *keyWatch) sums() ([2][sha256.Size]byte, error) {
 
 // check reloads the keys if their files changed since they were last
 // loaded, or at once when force (SIGHUP). why says what asked.
-func (w *keyWatch) check(force bool, why string) {
+func (w *Watch) check(force bool, why string) {
 	sums, err := w.sums()
 	if err == nil && !force && (sums == w.loaded || sums == w.failed) {
 		return
@@ -102,7 +108,7 @@ func (w *keyWatch) check(force bool, why string) {
 	if err != nil {
 		w.reloads.WithLabelValues("refused").Inc()
 		switch {
-		case errors.Is(err, keys.ErrNoActiveKey) && (force || sums != w.failed):
+		case errors.Is(err, ErrNoActiveKey) && (force || sums != w.failed):
 			w.logger.Error("SIGNING STOPPED: the active key was withdrawn from the key file; it is no longer published, "+
 				"mints answer 503 and this replica is not ready until the kid file names a key the file holds",
 				zap.String("trigger", why), zap.Error(err))
@@ -117,11 +123,11 @@ func (w *keyWatch) check(force bool, why string) {
 	w.logger.Info("signing keys reloaded", zap.String("trigger", why), zap.String("active_kid", w.ring.Current().ActiveKID()))
 }
 
-func (w *keyWatch) reload() error {
-	if w.cfg.SigningKIDFile == "" {
+func (w *Watch) reload() error {
+	if w.cfg.KIDFile == "" {
 		return w.ring.Reload()
 	}
-	kid, err := activeKID(w.cfg)
+	kid, err := ReadKIDFile(w.cfg.KIDFile)
 	if err != nil {
 		return err
 	}
@@ -135,9 +141,9 @@ func (w *keyWatch) reload() error {
 	return nil
 }
 
-// run checks every interval, and on each hup, until ctx ends.
-func (w *keyWatch) run(ctx context.Context, hup <-chan os.Signal) {
-	tick := time.NewTicker(w.cfg.KeysWatchInterval)
+// Run checks every interval, and on each hup, until ctx ends.
+func (w *Watch) Run(ctx context.Context, hup <-chan os.Signal) {
+	tick := time.NewTicker(w.cfg.Interval)
 	defer tick.Stop()
 	for {
 		select {
