@@ -67,7 +67,8 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 	if err != nil {
 		tb.Fatal(err)
 	}
-	mintingAPI, ring, _, err := wireAPI(ctx, cfg, logger, metrics, noop.NewTracerProvider(), st, incidents)
+	w := wiring{cfg: cfg, logger: logger, metrics: metrics, tracing: noop.NewTracerProvider(), stores: st, incidents: incidents}
+	a, err := w.api(ctx)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -79,18 +80,18 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 	if err != nil {
 		tb.Fatal(err)
 	}
-	edge, chatService, hub, _, err := wireEdge(ctx, cfg, logger, em, metrics, noop.NewTracerProvider(), st, incidents, ring, assistant.NewEmbedded(pause))
+	edge, err := w.edge(ctx, em, a.ring, assistant.NewEmbedded(pause))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(chatService.Close)
-	engine, err := api.NewServer(logger, metrics, noop.NewTracerProvider(), nil, mintingAPI, edge)
+	tb.Cleanup(edge.chat.Close)
+	engine, err := api.NewServer(logger, metrics, noop.NewTracerProvider(), nil, a.surface, edge.surface)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	hs := httptest.NewServer(engine)
 	tb.Cleanup(func() {
-		hub.Drain() // streams end, so Close does not wait on them
+		edge.hub.Drain() // streams end, so Close does not wait on them
 		hs.Close()
 	})
 	idp, err := devidp.LoadOrCreate(cfg.DevIDPKey)

@@ -78,16 +78,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// WIDGET_SERVE chooses the surfaces this replica mounts on its public
 	// listener: the minting API, the edge, or both.
+	w := wiring{cfg: cfg, logger: logger, metrics: metrics, tracing: tracing, stores: stores, incidents: incidents}
 	var surfaces []api.Surface
 	ready := []api.ReadyCheck{stores.revsReady}
 	var ring *keys.Ring // nil on an edge-only replica
 	if cfg.ServeAPI() {
-		surface, r, apiReady, err := wireAPI(ctx, cfg, logger, metrics, tracing, stores, incidents)
+		a, err := w.api(ctx)
 		if err != nil {
 			return err
 		}
-		surfaces, ring = append(surfaces, surface), r
-		ready = append(ready, apiReady)
+		surfaces, ring = append(surfaces, a.surface), a.ring
+		ready = append(ready, a.ready)
 	}
 	var streams *stream.Hub // nil on an API-only replica
 	if cfg.ServeEdge() {
@@ -99,14 +100,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		surface, chatService, hub, edgeReady, err := wireEdge(ctx, cfg, logger, em, metrics, tracing, stores, incidents, ring, asst)
+		e, err := w.edge(ctx, em, ring, asst)
 		if err != nil {
 			return err
 		}
-		surfaces = append(surfaces, surface)
-		st.chat, st.hub = chatService, hub
-		streams = hub
-		ready = append(ready, edgeReady)
+		surfaces = append(surfaces, e.surface)
+		st.chat, st.hub = e.chat, e.hub
+		streams = e.hub
+		ready = append(ready, e.ready)
 	}
 	engine, err := api.NewServer(logger, metrics, tracing, cfg.TrustedProxies, surfaces...)
 	if err != nil {

@@ -23,24 +23,42 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
-// wireAPI builds the minting API (mint, revoke, introspect, JWKS) and
-// returns it with the signing keys and the API's readiness check.
-func wireAPI(ctx context.Context, cfg config.Config, logger *zap.Logger, metrics *api.Metrics, tracing trace.TracerProvider, st *stores, incidents *incident.Service) (api.Surface, *keys.Ring, api.ReadyCheck, error) {
+// wiring is what every surface of a replica is built from.
+type wiring struct {
+	cfg       config.Config
+	logger    *zap.Logger
+	metrics   *api.Metrics
+	tracing   trace.TracerProvider
+	stores    *stores
+	incidents *incident.Service
+}
+
+// apiParts is the minting API with what run needs of it: its signing keys
+// (watched for changes) and readiness check.
+type apiParts struct {
+	surface api.Surface
+	ring    *keys.Ring
+	ready   api.ReadyCheck
+}
+
+// api builds the minting API (mint, revoke, introspect, JWKS).
+func (w wiring) api(ctx context.Context) (apiParts, error) {
+	cfg, logger, metrics, tracing, st, incidents := w.cfg, w.logger, w.metrics, w.tracing, w.stores, w.incidents
 	ring, err := signingKeys(cfg, logger)
 	if err != nil {
-		return nil, nil, nil, err
+		return apiParts{}, err
 	}
 	auth, callerReady, err := callerAuth(ctx, cfg, logger)
 	if err != nil {
-		return nil, nil, nil, err
+		return apiParts{}, err
 	}
 	dir, err := userDirectory(cfg, logger)
 	if err != nil {
-		return nil, nil, nil, err
+		return apiParts{}, err
 	}
 	mintLimiter, err := ratelimit.NewMemory(cfg.MintRateLimit, cfg.MintRateWindow, time.Now)
 	if err != nil {
-		return nil, nil, nil, err
+		return apiParts{}, err
 	}
 	minter, err := session.New(session.Config{
 		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience,
@@ -52,12 +70,12 @@ func wireAPI(ctx context.Context, cfg config.Config, logger *zap.Logger, metrics
 		},
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return apiParts{}, err
 	}
 	roles := session.Roles{Ops: cfg.OpsRole, Service: cfg.ServiceRole, OpsTenant: cfg.OpsTenant}
 	revoker, err := session.NewRevoker(st.revs, st.revokeLimiter, roles, cfg.ClockSkew, nil)
 	if err != nil {
-		return nil, nil, nil, err
+		return apiParts{}, err
 	}
 	// The service introspects its own tokens with its own public keys, in
 	// process, and the same revocation mirror an edge uses.
@@ -65,19 +83,21 @@ func wireAPI(ctx context.Context, cfg config.Config, logger *zap.Logger, metrics
 		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.ClockSkew,
 	}, verify.KeyFunc(ring.PublicKey), st.revs)
 	if err != nil {
-		return nil, nil, nil, err
+		return apiParts{}, err
 	}
 	introspector, err := session.NewIntrospector(verifier, roles)
 	if err != nil {
-		return nil, nil, nil, err
+		return apiParts{}, err
 	}
-	surface, err := api.API(auth, minter, revoker, introspector, ring, metrics, cfg.URLBase)
+	surface, err := api.API(api.APIOptions{
+		Auth: auth, Minter: minter, Revoker: revoker, Introspector: introspector, Keys: ring, Metrics: metrics, WidgetURLBase: cfg.URLBase,
+	})
 	if err != nil {
-		return nil, nil, nil, err
+		return apiParts{}, err
 	}
 	// An API replica that cannot sign is not ready: the withdrawn key's
 	// replicas leave the load balancer until an active key is named.
-	return surface, ring, func() error { return errors.Join(ring.Ready(), callerReady()) }, nil
+	return apiParts{surface: surface, ring: ring, ready: func() error { return errors.Join(ring.Ready(), callerReady()) }}, nil
 }
 
 // incidentService opens the incident source (or the embedded demo

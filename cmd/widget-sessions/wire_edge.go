@@ -4,29 +4,33 @@ import (
 	"context"
 	"errors"
 
-	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/internal/api"
 	"github.com/causeflow/widget-sessions/internal/assistant"
 	"github.com/causeflow/widget-sessions/internal/chat"
 	"github.com/causeflow/widget-sessions/internal/config"
-	"github.com/causeflow/widget-sessions/internal/incident"
 	"github.com/causeflow/widget-sessions/internal/keys"
 	"github.com/causeflow/widget-sessions/internal/stream"
 	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/verify"
 )
 
-// wireEdge builds the widget's side (session, messages, stream, the
-// embeddable page) and returns it with the chat service and the stream hub
-// that run must close, and the edge's readiness check. The edge validates
-// session tokens itself, never by calling the API: with the signing keys
-// in process when it serves both (ring), else with the API's published
-// JWKS.
-func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, em *edgeMetrics, metrics *api.Metrics, tracing trace.TracerProvider, st *stores,
-	incidents *incident.Service, ring *keys.Ring, asst assistant.Assistant,
-) (api.Surface, *chat.Service, *stream.Hub, api.ReadyCheck, error) {
+// edgeParts is the widget's side with what run must stop (the chat
+// service and the stream hub) and its readiness check.
+type edgeParts struct {
+	surface api.Surface
+	chat    *chat.Service
+	hub     *stream.Hub
+	ready   api.ReadyCheck
+}
+
+// edge builds the widget's side (session, messages, stream, the
+// embeddable page). The edge validates session tokens itself, never by
+// calling the API: with the signing keys in process when it serves both
+// (ring), else with the API's published JWKS.
+func (w wiring) edge(ctx context.Context, em *edgeMetrics, ring *keys.Ring, asst assistant.Assistant) (edgeParts, error) {
+	cfg, logger, metrics, tracing, st, incidents := w.cfg, w.logger, w.metrics, w.tracing, w.stores, w.incidents
 	asst = measuredAssistant{Assistant: asst, m: em, tracer: tracing.Tracer("github.com/causeflow/widget-sessions/internal/assistant")}
 	var keySource verify.KeySource
 	ready := func() error { return nil }
@@ -40,7 +44,7 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, em *ed
 			},
 		})
 		if err != nil {
-			return nil, nil, nil, nil, err
+			return edgeParts{}, err
 		}
 		if err := cache.Start(ctx); err != nil {
 			logger.Error("session-token JWKS not loaded at start-up", zap.Error(err))
@@ -57,14 +61,14 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, em *ed
 		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.ClockSkew,
 	}, keySource, st.revs)
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return edgeParts{}, err
 	}
 	chatService, err := chat.New(chat.Config{
 		Log: st.events, Assistant: asst, Incidents: incidents,
 		Limiter: st.limiter, Stops: st.stops, Logger: logger.Named("chat"),
 	})
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return edgeParts{}, err
 	}
 	hub, err := stream.NewHub(st.events, st.revs, stream.Config{
 		MaxPerSession: cfg.MaxStreamsPerSession, MaxPerClient: cfg.MaxStreamsPerClient,
@@ -72,12 +76,12 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, em *ed
 	})
 	if err != nil {
 		chatService.Close()
-		return nil, nil, nil, nil, err
+		return edgeParts{}, err
 	}
 	if err := em.watch(hub); err != nil {
 		hub.Close()
 		chatService.Close()
-		return nil, nil, nil, nil, err
+		return edgeParts{}, err
 	}
 	surface, err := api.Edge(api.EdgeOptions{
 		Verifier: verifier, Chat: chatService, Streams: hub, Tickets: st.tickets,
@@ -87,9 +91,9 @@ func wireEdge(ctx context.Context, cfg config.Config, logger *zap.Logger, em *ed
 	if err != nil {
 		hub.Close()
 		chatService.Close()
-		return nil, nil, nil, nil, err
+		return edgeParts{}, err
 	}
-	return surface, chatService, hub, ready, nil
+	return edgeParts{surface: surface, chat: chatService, hub: hub, ready: ready}, nil
 }
 
 // newAssistant returns the OpenAI-compatible adapter when

@@ -305,7 +305,9 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mintingAPI, err := api.API(auth, minter, revoker, introspector, f.ring, metrics, widgetURLBase)
+	mintingAPI, err := api.API(api.APIOptions{
+		Auth: auth, Minter: minter, Revoker: revoker, Introspector: introspector, Keys: f.ring, Metrics: metrics, WidgetURLBase: widgetURLBase,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

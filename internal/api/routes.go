@@ -15,20 +15,32 @@ import (
 // openapi.yaml (a test holds the two together), and shows what each route
 // closes over.
 
+// APIOptions are what the minting API needs.
+type APIOptions struct {
+	Auth         Authenticator // caller JWTs
+	Minter       Minter
+	Revoker      Revoker
+	Introspector Introspector
+	Keys         KeyPublisher
+	Metrics      *Metrics
+	// WidgetURLBase makes each session's widgetUrl:
+	// <base>/embed?session=<sessionId>.
+	WidgetURLBase string
+}
+
 // API returns the minting API: customers' backends through the gateway,
-// and ops, each authenticated by a caller JWT. widgetURLBase makes each
-// session's widgetUrl: <base>/embed?session=<sessionId>.
-func API(auth Authenticator, minter Minter, revoker Revoker, introspector Introspector, keys KeyPublisher, metrics *Metrics, widgetURLBase string) (Surface, error) {
-	if auth == nil || minter == nil || revoker == nil || introspector == nil || keys == nil || metrics == nil {
+// and ops, each authenticated by a caller JWT.
+func API(o APIOptions) (Surface, error) {
+	if o.Auth == nil || o.Minter == nil || o.Revoker == nil || o.Introspector == nil || o.Keys == nil || o.Metrics == nil {
 		return nil, errors.New("api: the minting API needs auth, a minter, a revoker, an introspector, keys and metrics")
 	}
 	return func(r gin.IRoutes) {
-		r.POST("/v1/widget/sessions", createSession(auth, minter, metrics, widgetURLBase))
-		r.DELETE("/v1/widget/sessions/:sessionId", revokeSession(auth, revoker, metrics))
-		r.DELETE("/v1/widget/users/:userId/sessions", revokeUser(auth, revoker, metrics))
-		r.DELETE("/v1/widget/tenants/:tenantId/sessions", revokeTenant(auth, revoker, metrics))
-		r.POST("/v1/widget/tokens/introspect", introspect(auth, introspector))
-		r.GET("/.well-known/jwks.json", jwks(keys))
+		r.POST("/v1/widget/sessions", createSession(o.Auth, o.Minter, o.Metrics, o.WidgetURLBase))
+		r.DELETE("/v1/widget/sessions/:sessionId", revokeSession(o.Auth, o.Revoker, o.Metrics))
+		r.DELETE("/v1/widget/users/:userId/sessions", revokeUser(o.Auth, o.Revoker, o.Metrics))
+		r.DELETE("/v1/widget/tenants/:tenantId/sessions", revokeTenant(o.Auth, o.Revoker, o.Metrics))
+		r.POST("/v1/widget/tokens/introspect", introspect(o.Auth, o.Introspector))
+		r.GET("/.well-known/jwks.json", jwks(o.Keys))
 	}, nil
 }
 
