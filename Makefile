@@ -173,7 +173,7 @@ load-streams: test-deps
 	$(GO) build -o bin/wsload ./cmd/wsload
 	./bin/wsload streams -bin bin/widget-sessions -n $(STREAMS)
 
-# Regenerates the README's configuration table from internal/config.
+# Prints docs/configuration.md's table, generated from internal/config.
 config-table:
 	@$(GO) run ./cmd/widget-sessions -config-table
 

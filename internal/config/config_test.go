@@ -162,10 +162,11 @@ func TestWarnings(t *testing.T) {
 	}
 }
 
-// TestREADMETable keeps the README's configuration table equal to the
-// settings the code reads: regenerate it with `make config-table`.
-func TestREADMETable(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+// TestConfigurationTable keeps the configuration table (docs/
+// configuration.md, which the README links to) equal to the settings the
+// code reads: regenerate it with `make config-table`.
+func TestConfigurationTable(t *testing.T) {
+	readme, err := os.ReadFile("../../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,10 +174,10 @@ func TestREADMETable(t *testing.T) {
 	s := string(readme)
 	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {
-		t.Fatalf("README.md has no %q ... %q section", begin, end)
+		t.Fatalf("docs/configuration.md has no %q ... %q section", begin, end)
 	}
 	if got, want := s[i+len(begin):j], config.MarkdownTable(); got != want {
-		t.Fatalf("README configuration table is stale; replace it with the output of `make config-table`:\n%s", want)
+		t.Fatalf("the configuration table is stale; replace it with the output of `make config-table`:\n%s", want)
 	}
 }
 
