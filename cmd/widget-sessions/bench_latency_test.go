@@ -9,6 +9,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/events/eventstest"
+	"github.com/causeflow/widget-sessions/internal/stream/streamtest"
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )
@@ -93,7 +94,7 @@ func benchAppendFollow(b *testing.B, from, to events.Log) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- eventstest.Follow(ctx, eventstest.NewHub(b, to), sid, "", func(events.Event) {
+		done <- streamtest.Follow(ctx, streamtest.NewHub(b, to), sid, "", func(events.Event) {
 			delivered <- time.Now()
 		})
 	}()

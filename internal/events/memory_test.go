@@ -7,12 +7,15 @@ import (
 
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/events/eventstest"
+	"github.com/causeflow/widget-sessions/internal/stream/streamtest"
 )
 
 func TestMemoryContract(t *testing.T) {
-	eventstest.Run(t, func(t *testing.T, opts eventstest.Options) events.Log {
+	newLog := func(t *testing.T, opts eventstest.Options) events.Log {
 		return newMemory(t, events.MemoryOptions{MaxLen: opts.MaxLen, Now: opts.Now})
-	})
+	}
+	eventstest.Run(t, newLog)
+	streamtest.RunFollow(t, newLog)
 }
 
 func newMemory(t testing.TB, opts events.MemoryOptions) *events.Memory {

@@ -9,6 +9,7 @@ import (
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/events/eventstest"
 	"github.com/causeflow/widget-sessions/internal/stream"
+	"github.com/causeflow/widget-sessions/internal/stream/streamtest"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 )
 
@@ -38,7 +39,7 @@ func BenchmarkFanOut(b *testing.B) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{}, followers)
 		for range followers {
-			st, err := h.Open(ctx, stream.Request{Claims: eventstest.Claims(sid), Client: "bench"})
+			st, err := h.Open(ctx, stream.Request{Claims: streamtest.Claims(sid), Client: "bench"})
 			if err != nil {
 				b.Fatal(err)
 			}

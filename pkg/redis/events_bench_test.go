@@ -7,6 +7,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/events/eventstest"
+	"github.com/causeflow/widget-sessions/internal/stream/streamtest"
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )
@@ -81,11 +82,11 @@ func BenchmarkEventLogFanOut(b *testing.B) {
 	exp := time.Now().Add(time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	got, done := make(chan struct{}, followers), make(chan struct{}, followers)
-	hub := eventstest.NewHub(b, r)
+	hub := streamtest.NewHub(b, r)
 	for range followers {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			_ = eventstest.Follow(ctx, hub, sid, "", func(events.Event) { got <- struct{}{} })
+			_ = streamtest.Follow(ctx, hub, sid, "", func(events.Event) { got <- struct{}{} })
 		}()
 	}
 	b.Cleanup(func() {

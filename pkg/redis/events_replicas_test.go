@@ -10,6 +10,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/events/eventstest"
+	"github.com/causeflow/widget-sessions/internal/stream/streamtest"
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )
@@ -36,7 +37,7 @@ func followArrivals(t *testing.T, l events.Log, sid string) <-chan arrival {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = eventstest.Follow(ctx, eventstest.NewHub(t, l), sid, "", func(e events.Event) {
+		_ = streamtest.Follow(ctx, streamtest.NewHub(t, l), sid, "", func(e events.Event) {
 			ch <- arrival{e, time.Now()}
 		})
 	}()
@@ -92,7 +93,7 @@ func TestEventLogReplicas(t *testing.T) {
 	ctx2, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
-		_ = eventstest.Follow(ctx2, eventstest.NewHub(t, b), sid, appended[n/2].ID, func(e events.Event) {
+		_ = streamtest.Follow(ctx2, streamtest.NewHub(t, b), sid, appended[n/2].ID, func(e events.Event) {
 			resumed <- e
 		})
 	}()
@@ -170,7 +171,7 @@ func TestEventLogOutage(t *testing.T) {
 	sid := eventstest.SID(t)
 	const poll = time.Second // the hub's liveness tick retries failed reads
 	counted := &countingLog{Log: b}
-	f := eventstest.StartFollow(t, eventstest.NewHub(t, counted), sid, "")
+	f := streamtest.StartFollow(t, streamtest.NewHub(t, counted), sid, "")
 	appendOn := func(l events.Log, i int) (events.Event, error) {
 		ctx, cancel := context.WithTimeout(ctx, eventstest.Wait)
 		defer cancel()

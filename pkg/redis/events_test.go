@@ -11,6 +11,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/events/eventstest"
+	"github.com/causeflow/widget-sessions/internal/stream/streamtest"
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )
@@ -35,9 +36,11 @@ func startEventLog(t testing.TB, c goredis.UniversalClient, cfg redis.EventLogCo
 func TestEventLogContract(t *testing.T) {
 	srv := redistest.Start(t)
 	c := client(t, srv)
-	eventstest.Run(t, func(t *testing.T, opts eventstest.Options) events.Log {
+	newLog := func(t *testing.T, opts eventstest.Options) events.Log {
 		return startEventLog(t, c, redis.EventLogConfig{Namespace: namespace(), MaxLen: opts.MaxLen})
-	})
+	}
+	eventstest.Run(t, newLog)
+	streamtest.RunFollow(t, newLog)
 }
 
 // TestEventLogLayout pins the key, the entry, the expiry and the message

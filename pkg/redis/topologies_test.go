@@ -12,6 +12,7 @@ import (
 	"github.com/causeflow/widget-sessions/internal/incident/incidenttest"
 	"github.com/causeflow/widget-sessions/internal/ratelimit"
 	"github.com/causeflow/widget-sessions/internal/ratelimit/ratelimittest"
+	"github.com/causeflow/widget-sessions/internal/stream/streamtest"
 	"github.com/causeflow/widget-sessions/internal/ticket"
 	"github.com/causeflow/widget-sessions/internal/ticket/tickettest"
 	"github.com/causeflow/widget-sessions/pkg/redis"
@@ -50,9 +51,11 @@ func TestTopologyContracts(t *testing.T) {
 				})
 			})
 			t.Run("event log", func(t *testing.T) {
-				eventstest.Run(t, func(t *testing.T, opts eventstest.Options) events.Log {
+				newLog := func(t *testing.T, opts eventstest.Options) events.Log {
 					return startEventLog(t, c, redis.EventLogConfig{Namespace: namespace(), MaxLen: opts.MaxLen, Replication: topo.repl})
-				})
+				}
+				eventstest.Run(t, newLog)
+				streamtest.RunFollow(t, newLog)
 			})
 			t.Run("tickets", func(t *testing.T) {
 				tickettest.Run(t, func(_ *testing.T, _ func() time.Time, maxPerSession int) ticket.Store {

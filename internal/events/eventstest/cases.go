@@ -12,7 +12,7 @@ import (
 	"github.com/causeflow/widget-sessions/internal/events"
 )
 
-func testOrder(t *testing.T, e env) {
+func testOrder(t *testing.T, e Env) {
 	ctx := context.Background()
 	sid := SID(t)
 	steps := []struct {
@@ -31,8 +31,8 @@ func testOrder(t *testing.T, e env) {
 	}
 	var appended []events.Event
 	for _, st := range steps {
-		e.clk.Advance(st.advance)
-		ev, err := e.log.Append(ctx, sid, st.typ, json.RawMessage(st.data), e.exp)
+		e.Clock.Advance(st.advance)
+		ev, err := e.Log.Append(ctx, sid, st.typ, json.RawMessage(st.data), e.Exp)
 		if err != nil {
 			t.Fatalf("%s: Append: %v", st.name, err)
 		}
@@ -41,14 +41,14 @@ func testOrder(t *testing.T, e env) {
 		}
 		appended = append(appended, ev)
 		// Visible as soon as Append returns: no polling.
-		sameEvents(t, st.name+": Range right after Append", rangeAll(t, e.log, sid, ""), appended)
+		SameEvents(t, st.name+": Range right after Append", RangeAll(t, e.Log, sid, ""), appended)
 	}
-	increasing(t, appended)
+	Increasing(t, appended)
 }
 
-func testAfter(t *testing.T, e env) {
+func testAfter(t *testing.T, e Env) {
 	sid := SID(t)
-	all := appendN(t, e, sid, 10)
+	all := AppendN(t, e, sid, 10)
 	last, _ := events.ParseID(all[9].ID)
 	beyond, _ := last.Next()
 	cases := []struct {
@@ -66,14 +66,14 @@ func testAfter(t *testing.T, e env) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sameEvents(t, "Range", rangeAll(t, e.log, sid, tc.after), tc.want)
+			SameEvents(t, "Range", RangeAll(t, e.Log, sid, tc.after), tc.want)
 		})
 	}
 }
 
-func testLimit(t *testing.T, e env) {
+func testLimit(t *testing.T, e Env) {
 	sid := SID(t)
-	all := appendN(t, e, sid, 10)
+	all := AppendN(t, e, sid, 10)
 	cases := []struct {
 		after string
 		limit int
@@ -88,88 +88,88 @@ func testLimit(t *testing.T, e env) {
 		{all[8].ID, 5, all[9:]},
 	}
 	for _, tc := range cases {
-		got, err := e.log.Range(context.Background(), sid, tc.after, tc.limit)
+		got, err := e.Log.Range(context.Background(), sid, tc.after, tc.limit)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameEvents(t, fmt.Sprintf("Range after %q limit %d", tc.after, tc.limit), got, tc.want)
+		SameEvents(t, fmt.Sprintf("Range after %q limit %d", tc.after, tc.limit), got, tc.want)
 	}
 }
 
-func testCap(t *testing.T, e env) {
+func testCap(t *testing.T, e Env) {
 	sid := SID(t)
-	all := appendN(t, e, sid, 12) // the cap is 5
-	sameEvents(t, "the log keeps the last 5", rangeAll(t, e.log, sid, ""), all[7:])
-	sameEvents(t, "after a trimmed id: the oldest held on", rangeAll(t, e.log, sid, all[2].ID), all[7:])
-	sameEvents(t, "after the newest trimmed id", rangeAll(t, e.log, sid, all[6].ID), all[7:])
-	sameEvents(t, "after a held id", rangeAll(t, e.log, sid, all[8].ID), all[9:])
-	more := appendN(t, e, sid, 1)
-	sameEvents(t, "one more, one less", rangeAll(t, e.log, sid, ""), append(all[8:], more...))
+	all := AppendN(t, e, sid, 12) // the cap is 5
+	SameEvents(t, "the log keeps the last 5", RangeAll(t, e.Log, sid, ""), all[7:])
+	SameEvents(t, "after a trimmed id: the oldest held on", RangeAll(t, e.Log, sid, all[2].ID), all[7:])
+	SameEvents(t, "after the newest trimmed id", RangeAll(t, e.Log, sid, all[6].ID), all[7:])
+	SameEvents(t, "after a held id", RangeAll(t, e.Log, sid, all[8].ID), all[9:])
+	more := AppendN(t, e, sid, 1)
+	SameEvents(t, "one more, one less", RangeAll(t, e.Log, sid, ""), append(all[8:], more...))
 }
 
 // testExpiry appends with an expiry two seconds ahead and moves the clock
 // past it: the memory log answers at once, Redis once its own clock says so.
-func testExpiry(t *testing.T, e env) {
+func testExpiry(t *testing.T, e Env) {
 	ctx := context.Background()
 	sid, other := SID(t), SID(t)
-	exp := e.clk.Now().Add(2 * time.Second)
-	first, err := e.log.Append(ctx, sid, events.MessageCreated, Payload(1), exp)
+	exp := e.Clock.Now().Add(2 * time.Second)
+	first, err := e.Log.Append(ctx, sid, events.MessageCreated, Payload(1), exp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	appendN(t, e, other, 1) // expires in an hour
+	AppendN(t, e, other, 1) // expires in an hour
 	// Look before the expiry only if there is time left to.
 	if time.Until(exp) > 500*time.Millisecond {
-		sameEvents(t, "before the expiry", rangeAll(t, e.log, sid, ""), []events.Event{first})
+		SameEvents(t, "before the expiry", RangeAll(t, e.Log, sid, ""), []events.Event{first})
 	}
-	e.clk.Advance(3 * time.Second)
-	Eventually(t, "the log expires", func() bool { return len(rangeAll(t, e.log, sid, "")) == 0 })
-	if n := len(rangeAll(t, e.log, other, "")); n != 1 {
+	e.Clock.Advance(3 * time.Second)
+	Eventually(t, "the log expires", func() bool { return len(RangeAll(t, e.Log, sid, "")) == 0 })
+	if n := len(RangeAll(t, e.Log, other, "")); n != 1 {
 		t.Fatalf("another session's log holds %d events after the first expired; want 1", n)
 	}
 
 	// An Append whose expiry has passed is refused and records nothing.
-	_, err = e.log.Append(ctx, sid, events.ResponseDelta, Payload(2), e.clk.Now().Add(-time.Second))
+	_, err = e.Log.Append(ctx, sid, events.ResponseDelta, Payload(2), e.Clock.Now().Add(-time.Second))
 	if !errors.Is(err, events.ErrExpired) {
 		t.Fatalf("Append after the expiry = %v; want ErrExpired", err)
 	}
 	// A new log starts afresh, its ids after the expired log's: a client
 	// resuming after an id of the old log gets the new events.
-	again, err := e.log.Append(ctx, sid, events.ResponseDelta, Payload(3), e.clk.Now().Add(time.Hour))
+	again, err := e.Log.Append(ctx, sid, events.ResponseDelta, Payload(3), e.Clock.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameEvents(t, "a new log after the expiry", rangeAll(t, e.log, sid, first.ID), []events.Event{again})
-	increasing(t, []events.Event{first, again})
+	SameEvents(t, "a new log after the expiry", RangeAll(t, e.Log, sid, first.ID), []events.Event{again})
+	Increasing(t, []events.Event{first, again})
 }
 
-func testIndependent(t *testing.T, e env) {
+func testIndependent(t *testing.T, e Env) {
 	a, b := SID(t), SID(t)
-	wakeB, cancel := notify(e.log, b)
+	wakeB, cancel := notify(e.Log, b)
 	defer cancel()
-	wakeA, cancelA := notify(e.log, a)
+	wakeA, cancelA := notify(e.Log, a)
 	defer cancelA()
-	evA := appendN(t, e, a, 3)
+	evA := AppendN(t, e, a, 3)
 	received(t, "a", wakeA)
 	if pending(wakeB) {
 		t.Fatal("an append to a woke b")
 	}
-	evB := appendN(t, e, b, 2)
-	sameEvents(t, "a", rangeAll(t, e.log, a, ""), evA)
-	sameEvents(t, "b", rangeAll(t, e.log, b, ""), evB)
+	evB := AppendN(t, e, b, 2)
+	SameEvents(t, "a", RangeAll(t, e.Log, a, ""), evA)
+	SameEvents(t, "b", RangeAll(t, e.Log, b, ""), evB)
 }
 
-func testInvalid(t *testing.T, e env) {
+func testInvalid(t *testing.T, e Env) {
 	ctx := context.Background()
 	sid := SID(t)
 	good := strings.TrimPrefix(sid, "wsess_")
 	badSIDs := []string{"", "wsess_", "wsess_short", "sess_" + good, good, "wsess_" + good[:26] + "-",
 		"wsess_" + good[:26] + "}", "wsess_{" + good[1:], sid + "0", " " + sid}
 	for _, bad := range badSIDs {
-		if _, err := e.log.Append(ctx, bad, events.ResponseDelta, Payload(0), e.exp); !errors.Is(err, events.ErrInvalidSession) {
+		if _, err := e.Log.Append(ctx, bad, events.ResponseDelta, Payload(0), e.Exp); !errors.Is(err, events.ErrInvalidSession) {
 			t.Errorf("Append(sid %q) = %v; want ErrInvalidSession", bad, err)
 		}
-		if _, err := e.log.Range(ctx, bad, "", 10); !errors.Is(err, events.ErrInvalidSession) {
+		if _, err := e.Log.Range(ctx, bad, "", 10); !errors.Is(err, events.ErrInvalidSession) {
 			t.Errorf("Range(sid %q) = %v; want ErrInvalidSession", bad, err)
 		}
 	}
@@ -180,34 +180,34 @@ func testInvalid(t *testing.T, e env) {
 		expires time.Time
 		want    error
 	}{
-		{"no type", "", `{}`, e.exp, events.ErrInvalidEvent},
-		{"a type with a newline", "a\nb", `{}`, e.exp, events.ErrInvalidEvent},
-		{"a type with a colon", "a:b", `{}`, e.exp, events.ErrInvalidEvent},
-		{"a type with capitals", "Message", `{}`, e.exp, events.ErrInvalidEvent},
-		{"a type too long", strings.Repeat("a", events.MaxTypeLen+1), `{}`, e.exp, events.ErrInvalidEvent},
-		{"no data", events.ResponseDelta, ``, e.exp, events.ErrInvalidEvent},
-		{"data not JSON", events.ResponseDelta, `{"a":`, e.exp, events.ErrInvalidEvent},
-		{"two JSON values", events.ResponseDelta, `{} {}`, e.exp, events.ErrInvalidEvent},
+		{"no type", "", `{}`, e.Exp, events.ErrInvalidEvent},
+		{"a type with a newline", "a\nb", `{}`, e.Exp, events.ErrInvalidEvent},
+		{"a type with a colon", "a:b", `{}`, e.Exp, events.ErrInvalidEvent},
+		{"a type with capitals", "Message", `{}`, e.Exp, events.ErrInvalidEvent},
+		{"a type too long", strings.Repeat("a", events.MaxTypeLen+1), `{}`, e.Exp, events.ErrInvalidEvent},
+		{"no data", events.ResponseDelta, ``, e.Exp, events.ErrInvalidEvent},
+		{"data not JSON", events.ResponseDelta, `{"a":`, e.Exp, events.ErrInvalidEvent},
+		{"two JSON values", events.ResponseDelta, `{} {}`, e.Exp, events.ErrInvalidEvent},
 		{"no expiry", events.ResponseDelta, `{}`, time.Time{}, events.ErrInvalidEvent},
-		{"expired", events.ResponseDelta, `{}`, e.clk.Now().Add(-time.Second), events.ErrExpired},
+		{"expired", events.ResponseDelta, `{}`, e.Clock.Now().Add(-time.Second), events.ErrExpired},
 	}
 	for _, tc := range appends {
-		if _, err := e.log.Append(ctx, sid, tc.typ, json.RawMessage(tc.data), tc.expires); !errors.Is(err, tc.want) {
+		if _, err := e.Log.Append(ctx, sid, tc.typ, json.RawMessage(tc.data), tc.expires); !errors.Is(err, tc.want) {
 			t.Errorf("Append with %s = %v; want %v", tc.name, err, tc.want)
 		}
 	}
 	for _, bad := range []string{"x", "1", "1-", "-1", "01-1", "1-01", "1-1-1", "1-1 ", " 1-1", "+1-1", "1--1",
 		"18446744073709551616-0", strings.Repeat("9", 30) + "-0", "１-1"} {
-		if _, err := e.log.Range(ctx, sid, bad, 10); !errors.Is(err, events.ErrInvalidID) {
+		if _, err := e.Log.Range(ctx, sid, bad, 10); !errors.Is(err, events.ErrInvalidID) {
 			t.Errorf("Range(after %q) = %v; want ErrInvalidID", bad, err)
 		}
 	}
 	for _, limit := range []int{0, -1} {
-		if _, err := e.log.Range(ctx, sid, "", limit); err == nil {
+		if _, err := e.Log.Range(ctx, sid, "", limit); err == nil {
 			t.Errorf("Range(limit %d) = nil error", limit)
 		}
 	}
-	if got := rangeAll(t, e.log, sid, ""); len(got) != 0 {
+	if got := RangeAll(t, e.Log, sid, ""); len(got) != 0 {
 		t.Fatalf("refused appends recorded %v", ids(got))
 	}
 }
@@ -216,19 +216,19 @@ func testInvalid(t *testing.T, e env) {
 // never woken. Notifications of different sessions may arrive in any order (on
 // a Redis Cluster they are published by different nodes), so nothing here
 // waits on one session to conclude about another.
-func testNotify(t *testing.T, e env) {
+func testNotify(t *testing.T, e Env) {
 	sid := SID(t)
-	wake, cancel := notify(e.log, sid)
-	appendN(t, e, sid, 5)
+	wake, cancel := notify(e.Log, sid)
+	AppendN(t, e, sid, 5)
 	received(t, "the waiter", wake)
 
-	other, cancelOther := notify(e.log, sid) // a second waiter of the same session
+	other, cancelOther := notify(e.Log, sid) // a second waiter of the same session
 	defer cancelOther()
 	cancel()
 	cancel()            // twice is fine
 	for pending(wake) { // wake-ups of the first appends still in flight
 	}
-	appendN(t, e, sid, 1)
+	AppendN(t, e, sid, 1)
 	received(t, "the waiter left", other)
 	if pending(wake) {
 		t.Fatal("a cancelled waiter was woken")
@@ -245,4 +245,30 @@ func notify(l events.Log, sid string) (<-chan struct{}, func()) {
 		}
 	})
 	return ch, cancel
+}
+
+// testGap: what Gap says of each place a stream may resume from.
+func testGap(t *testing.T, e Env) {
+	sid := SID(t)
+	all := AppendN(t, e, sid, 12) // the cap is 5: 7..11 held, 6 the last trimmed
+	future := all[11].ID[:len(all[11].ID)-1] + "9"
+	for _, tc := range []struct {
+		name, after string
+		gap         bool
+	}{
+		{"from the start", "", false},
+		{"after a held id", all[8].ID, false},
+		{"after the newest", all[11].ID, false},
+		{"after the last trimmed id", all[6].ID, false},
+		{"after an older trimmed id", all[2].ID, true},
+		{"after an id the log never held", future, true},
+	} {
+		gap, oldest, err := e.Log.Gap(t.Context(), sid, tc.after)
+		if err != nil || gap != tc.gap || (tc.after != "" && oldest != all[7].ID) {
+			t.Errorf("%s: Gap = %v, %q, %v; want %v, %q", tc.name, gap, oldest, err, tc.gap, all[7].ID)
+		}
+	}
+	if gap, oldest, err := e.Log.Gap(t.Context(), SID(t), all[8].ID); err != nil || !gap || oldest != "" {
+		t.Errorf("a log that is gone: Gap = %v, %q, %v; want a gap and no oldest id", gap, oldest, err)
+	}
 }

@@ -1,4 +1,8 @@
-package eventstest
+// Package streamtest is the stream test kit: a stream.Hub over a log, read
+// by a Follower that records what it delivers (the widget's stream without
+// HTTP), and RunFollow, the contract every events.Log meets when followed
+// through a Hub. The in-memory log and the Redis adapter both run it.
+package streamtest
 
 import (
 	"context"
@@ -10,6 +14,7 @@ import (
 	"time"
 
 	"github.com/causeflow/widget-sessions/internal/events"
+	"github.com/causeflow/widget-sessions/internal/events/eventstest"
 	"github.com/causeflow/widget-sessions/internal/stream"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/token"
@@ -113,11 +118,11 @@ func (f *Follower) Events() []events.Event {
 	return append([]events.Event(nil), f.got...)
 }
 
-// WaitFor waits (within Wait) until the follower delivered at least n
+// WaitFor waits (within eventstest.Wait) until the follower delivered at least n
 // events, and returns what it delivered.
 func (f *Follower) WaitFor(t testing.TB, n int) []events.Event {
 	t.Helper()
-	Eventually(t, fmt.Sprintf("%d events delivered", n), func() bool {
+	eventstest.Eventually(t, fmt.Sprintf("%d events delivered", n), func() bool {
 		select {
 		case <-f.done:
 			t.Fatalf("the stream ended early: %v %v", f.err, f.end)
@@ -134,7 +139,7 @@ func (f *Follower) WaitFor(t testing.TB, n int) []events.Event {
 func (f *Follower) Stop(t testing.TB) error {
 	t.Helper()
 	f.cancel()
-	Eventually(t, "the stream returns once cancelled", func() bool {
+	eventstest.Eventually(t, "the stream returns once cancelled", func() bool {
 		select {
 		case <-f.done:
 			return true
@@ -156,36 +161,60 @@ func (f *Follower) Done() (done bool, end *stream.End, err error) {
 	}
 }
 
-func testFollowLive(t *testing.T, e env) {
-	sid := SID(t)
-	h := NewHub(t, e.log)
-	backlog := appendN(t, e, sid, 3)
+// RunFollow checks that the logs newLog returns (as eventstest.Run builds
+// them) deliver, through a stream.Hub, what a widget's stream must.
+func RunFollow(t *testing.T, newLog func(t *testing.T, opts eventstest.Options) events.Log) {
+	t.Helper()
+	cases := []struct {
+		name   string
+		maxLen int
+		run    func(t *testing.T, e eventstest.Env)
+	}{
+		{"follow: backlog, then live", 50, testFollowLive},
+		{"follow: resume after any id", 50, testFollowResume},
+		{"follow: from a trimmed id", 5, testFollowTrimmed},
+		{"follow: every follower sees everything", 50, testFollowMany},
+		{"follow: concurrent appenders, one order", 500, testFollowConcurrent},
+		{"follow: errors", 50, testFollowErrors},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := eventstest.NewClock(time.Now())
+			tc.run(t, eventstest.NewEnv(newLog(t, eventstest.Options{MaxLen: tc.maxLen, Now: clk.Now}), clk))
+		})
+	}
+}
+
+func testFollowLive(t *testing.T, e eventstest.Env) {
+	sid := eventstest.SID(t)
+	h := NewHub(t, e.Log)
+	backlog := eventstest.AppendN(t, e, sid, 3)
 	f := StartFollow(t, h, sid, "")
-	sameEvents(t, "the backlog", f.WaitFor(t, 3), backlog)
-	appendN(t, e, sid, 3)
-	all := rangeAll(t, e.log, sid, "")
-	sameEvents(t, "backlog and live", f.WaitFor(t, 6), all)
+	eventstest.SameEvents(t, "the backlog", f.WaitFor(t, 3), backlog)
+	eventstest.AppendN(t, e, sid, 3)
+	all := eventstest.RangeAll(t, e.Log, sid, "")
+	eventstest.SameEvents(t, "backlog and live", f.WaitFor(t, 6), all)
 	if err := f.Stop(t); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Follow returned %v once cancelled; want context.Canceled", err)
 	}
-	sameEvents(t, "nothing more", f.Events(), all)
+	eventstest.SameEvents(t, "nothing more", f.Events(), all)
 }
 
-func testFollowResume(t *testing.T, e env) {
-	sid := SID(t)
-	h := NewHub(t, e.log)
-	all := appendN(t, e, sid, 8)
+func testFollowResume(t *testing.T, e eventstest.Env) {
+	sid := eventstest.SID(t)
+	h := NewHub(t, e.Log)
+	all := eventstest.AppendN(t, e, sid, 8)
 	for _, after := range []string{"", all[0].ID, all[3].ID, all[6].ID, all[7].ID} {
 		t.Run("after "+after, func(t *testing.T) {
-			want := rangeAll(t, e.log, sid, after) // grows with each subtest's live event
+			want := eventstest.RangeAll(t, e.Log, sid, after) // grows with each subtest's live event
 			f := StartFollow(t, h, sid, after)
-			sameEvents(t, "the rest", f.WaitFor(t, len(want)), want)
-			want = append(want, appendN(t, e, sid, 1)...)
-			sameEvents(t, "the rest and a live one", f.WaitFor(t, len(want)), want)
+			eventstest.SameEvents(t, "the rest", f.WaitFor(t, len(want)), want)
+			want = append(want, eventstest.AppendN(t, e, sid, 1)...)
+			eventstest.SameEvents(t, "the rest and a live one", f.WaitFor(t, len(want)), want)
 			if err := f.Stop(t); !errors.Is(err, context.Canceled) {
 				t.Fatal(err)
 			}
-			sameEvents(t, "nothing repeated", f.Events(), want)
+			eventstest.SameEvents(t, "nothing repeated", f.Events(), want)
 		})
 	}
 }
@@ -194,10 +223,10 @@ func testFollowResume(t *testing.T, e env) {
 // stream.reset naming the oldest id held, then the whole log as held; a
 // resume after the last trimmed id, or a held one, misses nothing and
 // says nothing.
-func testFollowTrimmed(t *testing.T, e env) {
-	sid := SID(t)
-	h := NewHub(t, e.log)
-	all := appendN(t, e, sid, 12) // the cap is 5: 7..11 held, 6 the last trimmed
+func testFollowTrimmed(t *testing.T, e eventstest.Env) {
+	sid := eventstest.SID(t)
+	h := NewHub(t, e.Log)
+	all := eventstest.AppendN(t, e, sid, 12) // the cap is 5: 7..11 held, 6 the last trimmed
 	reset := events.Event{Type: events.StreamReset, Data: json.RawMessage(`{"oldestId":"` + all[7].ID + `"}`)}
 	for _, tc := range []struct {
 		after string
@@ -208,39 +237,39 @@ func testFollowTrimmed(t *testing.T, e env) {
 		{all[9].ID, all[10:]},
 	} {
 		f := StartFollow(t, h, sid, tc.after)
-		sameEvents(t, "after "+tc.after, f.WaitFor(t, len(tc.want)), tc.want)
+		eventstest.SameEvents(t, "after "+tc.after, f.WaitFor(t, len(tc.want)), tc.want)
 		if err := f.Stop(t); !errors.Is(err, context.Canceled) {
 			t.Fatal(err)
 		}
-		sameEvents(t, "after "+tc.after+", nothing more", f.Events(), tc.want)
+		eventstest.SameEvents(t, "after "+tc.after+", nothing more", f.Events(), tc.want)
 	}
 }
 
-func testFollowMany(t *testing.T, e env) {
-	sid := SID(t)
-	h := NewHub(t, e.log)
-	appendN(t, e, sid, 5)
+func testFollowMany(t *testing.T, e eventstest.Env) {
+	sid := eventstest.SID(t)
+	h := NewHub(t, e.Log)
+	eventstest.AppendN(t, e, sid, 5)
 	fs := []*Follower{StartFollow(t, h, sid, ""), StartFollow(t, h, sid, ""), StartFollow(t, h, sid, "")}
-	appendN(t, e, sid, 5)
-	all := rangeAll(t, e.log, sid, "")
+	eventstest.AppendN(t, e, sid, 5)
+	all := eventstest.RangeAll(t, e.Log, sid, "")
 	for i, f := range fs {
-		sameEvents(t, fmt.Sprintf("follower %d", i), f.WaitFor(t, 10), all)
+		eventstest.SameEvents(t, fmt.Sprintf("follower %d", i), f.WaitFor(t, 10), all)
 	}
 	for i, f := range fs {
 		if err := f.Stop(t); !errors.Is(err, context.Canceled) {
 			t.Fatal(err)
 		}
-		sameEvents(t, fmt.Sprintf("follower %d, nothing more", i), f.Events(), all)
+		eventstest.SameEvents(t, fmt.Sprintf("follower %d, nothing more", i), f.Events(), all)
 	}
 }
 
 // testFollowConcurrent appends from two goroutines while two followers
 // follow: both see the log's one order, in which each writer's events keep
 // the order it appended them in.
-func testFollowConcurrent(t *testing.T, e env) {
+func testFollowConcurrent(t *testing.T, e eventstest.Env) {
 	const writers, each = 2, 100
-	sid := SID(t)
-	h := NewHub(t, e.log)
+	sid := eventstest.SID(t)
+	h := NewHub(t, e.Log)
 	fs := []*Follower{StartFollow(t, h, sid, ""), StartFollow(t, h, sid, "")}
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
@@ -248,7 +277,7 @@ func testFollowConcurrent(t *testing.T, e env) {
 		wg.Go(func() {
 			for i := range each {
 				data, _ := json.Marshal(map[string]int{"w": w, "i": i})
-				if _, err := e.log.Append(context.Background(), sid, events.ResponseDelta, data, e.exp); err != nil {
+				if _, err := e.Log.Append(context.Background(), sid, events.ResponseDelta, data, e.Exp); err != nil {
 					errs <- err
 					return
 				}
@@ -260,11 +289,11 @@ func testFollowConcurrent(t *testing.T, e env) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	all := rangeAll(t, e.log, sid, "")
+	all := eventstest.RangeAll(t, e.Log, sid, "")
 	if len(all) != writers*each {
 		t.Fatalf("the log holds %d events; want %d", len(all), writers*each)
 	}
-	increasing(t, all)
+	eventstest.Increasing(t, all)
 	next := make([]int, writers)
 	for _, ev := range all {
 		var p struct{ W, I int }
@@ -277,14 +306,14 @@ func testFollowConcurrent(t *testing.T, e env) {
 		next[p.W]++
 	}
 	for i, f := range fs {
-		sameEvents(t, fmt.Sprintf("follower %d", i), f.WaitFor(t, len(all)), all)
+		eventstest.SameEvents(t, fmt.Sprintf("follower %d", i), f.WaitFor(t, len(all)), all)
 	}
 }
 
-func testFollowErrors(t *testing.T, e env) {
-	sid := SID(t)
-	h := NewHub(t, e.log)
-	appendN(t, e, sid, 3)
+func testFollowErrors(t *testing.T, e eventstest.Env) {
+	sid := eventstest.SID(t)
+	h := NewHub(t, e.Log)
+	eventstest.AppendN(t, e, sid, 3)
 	for _, tc := range []struct {
 		name  string
 		sid   string
@@ -303,31 +332,5 @@ func testFollowErrors(t *testing.T, e env) {
 	}
 	if n := h.Streams(); n != 0 {
 		t.Fatalf("%d streams open after refused opens", n)
-	}
-}
-
-// testGap: what Gap says of each place a stream may resume from.
-func testGap(t *testing.T, e env) {
-	sid := SID(t)
-	all := appendN(t, e, sid, 12) // the cap is 5: 7..11 held, 6 the last trimmed
-	future := all[11].ID[:len(all[11].ID)-1] + "9"
-	for _, tc := range []struct {
-		name, after string
-		gap         bool
-	}{
-		{"from the start", "", false},
-		{"after a held id", all[8].ID, false},
-		{"after the newest", all[11].ID, false},
-		{"after the last trimmed id", all[6].ID, false},
-		{"after an older trimmed id", all[2].ID, true},
-		{"after an id the log never held", future, true},
-	} {
-		gap, oldest, err := e.log.Gap(t.Context(), sid, tc.after)
-		if err != nil || gap != tc.gap || (tc.after != "" && oldest != all[7].ID) {
-			t.Errorf("%s: Gap = %v, %q, %v; want %v, %q", tc.name, gap, oldest, err, tc.gap, all[7].ID)
-		}
-	}
-	if gap, oldest, err := e.log.Gap(t.Context(), SID(t), all[8].ID); err != nil || !gap || oldest != "" {
-		t.Errorf("a log that is gone: Gap = %v, %q, %v; want a gap and no oldest id", gap, oldest, err)
 	}
 }
