@@ -97,3 +97,28 @@ func TestTicketStoreFull(t *testing.T) {
 		t.Errorf("no log line about the full ticket store:\n%s", f.logs)
 	}
 }
+
+// downTickets is a ticket store that cannot answer (Redis down).
+type downTickets struct{}
+
+func (downTickets) Issue(context.Context, *token.Claims, time.Duration) (string, error) {
+	return "", fmt.Errorf("test: %w", ticket.ErrUnavailable)
+}
+
+func (downTickets) Redeem(context.Context, string, string) (*token.Claims, error) {
+	return nil, fmt.Errorf("test: %w", ticket.ErrUnavailable)
+}
+
+// TestTicketStoreDown: a ticket store that cannot answer is 503
+// dependency_unavailable, issuing and redeeming alike (the ticket
+// contract's ErrUnavailable), never a 401 that would send the widget for a
+// new ticket the store cannot give either.
+func TestTicketStoreDown(t *testing.T) {
+	f := newFixture(t, withTickets(downTickets{}))
+	m := f.mint(t, `{"userId":"user_alice"}`)
+	req, _ := http.NewRequest(http.MethodPost, f.URL+"/v1/widget/sessions/"+m.SessionID+"/stream-tickets", nil)
+	req.Header.Set("Authorization", "Bearer "+m.SessionToken)
+	checkError(t, f.do(t, req), http.StatusServiceUnavailable, "dependency_unavailable")
+	_, resp := f.openStream(t, m.SessionID, streamOpts{ticket: "wstk_" + strings.Repeat("A", 43)})
+	checkError(t, resp, http.StatusServiceUnavailable, "dependency_unavailable")
+}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -15,7 +16,6 @@ import (
 	"github.com/causeflow/widget-sessions/internal/strictjson"
 	"github.com/causeflow/widget-sessions/internal/ticket"
 	"github.com/causeflow/widget-sessions/pkg/token"
-	"github.com/causeflow/widget-sessions/pkg/verify"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
@@ -50,24 +50,11 @@ func sessionCaller(c *gin.Context, verifier SessionVerifier) (*token.Claims, err
 	}
 	claims, err := verifier.Verify(c, tok)
 	if err != nil {
-		return nil, sessionTokenError(err)
+		return nil, err // answered by sentinelAnswers
 	}
 	r := requestOf(c)
 	r.tenant, r.session = claims.Tenant, claims.SessionID
 	return claims, nil
-}
-
-// sessionTokenError maps a verification failure. The reason stays in the
-// logs: the widget only needs to know it must get a new session.
-func sessionTokenError(err error) error {
-	switch {
-	case errors.Is(err, verify.ErrRevocationUnknown):
-		return &widget.Error{Code: widget.CodeRevocationUnknown, Message: "revocation state unknown; retry", Err: err}
-	case errors.Is(err, verify.ErrKeysUnavailable):
-		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "signing keys unavailable; retry", Err: err}
-	default:
-		return &widget.Error{Code: widget.CodeUnauthorized, Message: "invalid, expired or revoked session token", Err: err}
-	}
 }
 
 // sessionOwner authenticates the widget from its session token and checks
@@ -96,7 +83,7 @@ func ownSession(c *gin.Context, claims *token.Claims) error {
 func allow(c *gin.Context, limiter ratelimit.Limiter, key string) error {
 	switch ok, retry, err := limiter.Allow(c, key); {
 	case err != nil:
-		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "rate limit unavailable; retry", Err: err}
+		return fmt.Errorf("%w: %w", ratelimit.ErrUnavailable, err) // answered by sentinelAnswers
 	case !ok:
 		return &widget.Error{Code: widget.CodeRateLimited, Message: "too many requests for this session; retry later", RetryAfter: retry}
 	}
@@ -221,13 +208,13 @@ func streamTicket(verifier SessionVerifier, tickets Tickets, limiter ratelimit.L
 		switch {
 		case errors.Is(err, ticket.ErrSessionLimit):
 			// The oldest outstanding ticket expires within a TTL at most.
-			return &widget.Error{Code: widget.CodeTooManyTickets, Message: "too many outstanding stream tickets for this session; use one, or retry later", RetryAfter: ttl, Err: err}
+			return withRetryAfter(err, ttl)
 		case errors.Is(err, ticket.ErrFull):
 			metrics.observeRefusal(c.FullPath(), "ticket_store_full")
 			loggerOf(c).Error("the ticket store is full: every session is refused tickets until some expire; the per-session bound should have prevented this", zap.Error(err))
-			return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "ticket store unavailable", Err: err}
+			return err
 		case err != nil:
-			return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "ticket store unavailable", Err: err}
+			return fmt.Errorf("%w: %w", ticket.ErrUnavailable, err)
 		}
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusCreated, gin.H{"ticket": t, "expiresIn": int(ttl / time.Second)})

@@ -9,6 +9,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
+	"github.com/causeflow/widget-sessions/internal/events"
+	"github.com/causeflow/widget-sessions/internal/ratelimit"
+	"github.com/causeflow/widget-sessions/internal/ticket"
+	"github.com/causeflow/widget-sessions/pkg/verify"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
@@ -32,6 +36,62 @@ var statusOf = map[string]int{
 	widget.CodeInternal:              http.StatusInternalServerError,
 }
 
+// sentinelAnswers is the one table from the domain packages' sentinel
+// errors to answers: an error that is no *widget.Error but wraps one of
+// these is answered with its code and message (and a Retry-After, when the
+// error carries one: see withRetryAfter). The first that err wraps wins.
+var sentinelAnswers = []struct {
+	err        error
+	code       string
+	message    string
+	retryAfter time.Duration
+}{
+	// A session token that does not hold: the reason stays in the logs,
+	// the widget only needs to know it must get a new session.
+	{verify.ErrMalformed, widget.CodeUnauthorized, "invalid, expired or revoked session token", 0},
+	{verify.ErrWrongEnvironment, widget.CodeUnauthorized, "invalid, expired or revoked session token", 0},
+	{verify.ErrBadSignature, widget.CodeUnauthorized, "invalid, expired or revoked session token", 0},
+	{verify.ErrUnknownKey, widget.CodeUnauthorized, "invalid, expired or revoked session token", 0},
+	{verify.ErrExpired, widget.CodeUnauthorized, "invalid, expired or revoked session token", 0},
+	{verify.ErrNotYetValid, widget.CodeUnauthorized, "invalid, expired or revoked session token", 0},
+	{verify.ErrInvalidClaims, widget.CodeUnauthorized, "invalid, expired or revoked session token", 0},
+	{verify.ErrRevoked, widget.CodeUnauthorized, "invalid, expired or revoked session token", 0},
+	{verify.ErrRevocationUnknown, widget.CodeRevocationUnknown, "revocation state unknown; retry", 0},
+	{verify.ErrKeysUnavailable, widget.CodeDependencyUnavailable, "signing keys unavailable; retry", 0},
+	{ticket.ErrInvalid, widget.CodeUnauthorized, "invalid, used or expired stream ticket, or one of another session", 0},
+	{ticket.ErrSessionLimit, widget.CodeTooManyTickets, "too many outstanding stream tickets for this session; use one, or retry later", 0},
+	{ticket.ErrUnavailable, widget.CodeDependencyUnavailable, "ticket store unavailable", 0},
+	{events.ErrUnavailable, widget.CodeDependencyUnavailable, "event log unavailable; retry", time.Second},
+	{ratelimit.ErrUnavailable, widget.CodeDependencyUnavailable, "rate limit unavailable; retry", 0},
+}
+
+// answerOf returns the answer to err from sentinelAnswers, or nil.
+func answerOf(err error) *widget.Error {
+	for _, a := range sentinelAnswers {
+		if errors.Is(err, a.err) {
+			we := &widget.Error{Code: a.code, Message: a.message, Err: err, RetryAfter: a.retryAfter}
+			var ra retryAfterError
+			if errors.As(err, &ra) {
+				we.RetryAfter = ra.after
+			}
+			return we
+		}
+	}
+	return nil
+}
+
+// retryAfterError is an error that says when to try again: what a handler
+// knows (the ticket TTL, say) and the error's own package does not.
+type retryAfterError struct {
+	error
+	after time.Duration
+}
+
+func (e retryAfterError) Unwrap() error { return e.error }
+
+// withRetryAfter returns err, saying to try again after d.
+func withRetryAfter(err error, d time.Duration) error { return retryAfterError{err, d} }
+
 // errorBody is the JSON body of every error response.
 type errorBody struct {
 	Code      string `json:"code"`
@@ -46,8 +106,10 @@ type errorBody struct {
 func renderError(c *gin.Context, err error) {
 	var de *widget.Error
 	if !errors.As(err, &de) {
-		loggerOf(c).Error("internal error", zap.Error(err))
-		de = widget.Errorf(widget.CodeInternal, "internal error")
+		if de = answerOf(err); de == nil {
+			loggerOf(c).Error("internal error", zap.Error(err))
+			de = widget.Errorf(widget.CodeInternal, "internal error")
+		}
 	}
 	status, ok := statusOf[de.Code]
 	if !ok {

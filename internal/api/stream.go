@@ -37,7 +37,7 @@ func streamCaller(c *gin.Context, verifier SessionVerifier, tickets Tickets, str
 	// session is not found there, and stays redeemable by its own.
 	claims, err := tickets.Redeem(c, c.Param("sessionId"), t)
 	if err != nil {
-		return nil, &widget.Error{Code: widget.CodeUnauthorized, Message: "invalid, used or expired stream ticket, or one of another session", Err: err}
+		return nil, err // answered by sentinelAnswers
 	}
 	if end := streams.Check(claims); end != nil && end.Code == stream.EndRevocationUnknown {
 		return nil, widget.Errorf(end.Code, "%s", end.Message)
@@ -76,11 +76,8 @@ func streamEvents(verifier SessionVerifier, tickets Tickets, streams *stream.Hub
 		// ClientIP is the peer address, or what WIDGET_TRUSTED_PROXIES vouch
 		// for: a client cannot pick the address it is counted under.
 		st, err := streams.Open(c, stream.Request{Claims: claims, After: after, Client: c.ClientIP()})
-		if errors.Is(err, events.ErrUnavailable) {
-			return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "event log unavailable; retry", RetryAfter: time.Second, Err: err}
-		}
 		if err != nil {
-			return err
+			return err // events.ErrUnavailable is answered by sentinelAnswers
 		}
 
 		h := c.Writer.Header()
