@@ -50,7 +50,7 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 	if err != nil {
 		tb.Fatal(err)
 	}
-	logger, closeLog := newLogger(cfg.LogLevel, cfg.LogFlushInterval, io.Discard)
+	logger, closeLog := newLogger(cfg.Log.Level, cfg.Log.FlushInterval, io.Discard)
 	tb.Cleanup(closeLog)
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
@@ -94,7 +94,7 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 		edge.hub.Drain() // streams end, so Close does not wait on them
 		hs.Close()
 	})
-	idp, err := devidp.LoadOrCreate(cfg.DevIDPKey)
+	idp, err := devidp.LoadOrCreate(cfg.Caller.DevIDPKey)
 	if err != nil {
 		tb.Fatal(err)
 	}

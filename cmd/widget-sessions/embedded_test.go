@@ -151,9 +151,9 @@ func TestDevIssuerMatchesConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.CallerIssuer != devidp.Issuer || cfg.CallerAudience != devidp.Audience {
+	if cfg.Caller.Issuer != devidp.Issuer || cfg.Caller.Audience != devidp.Audience {
 		t.Errorf("config's dev issuer/audience = %q/%q, devidp's = %q/%q",
-			cfg.CallerIssuer, cfg.CallerAudience, devidp.Issuer, devidp.Audience)
+			cfg.Caller.Issuer, cfg.Caller.Audience, devidp.Issuer, devidp.Audience)
 	}
 }
 

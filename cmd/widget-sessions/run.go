@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	logger, closeLog := newLogger(cfg.LogLevel, cfg.LogFlushInterval, stderr)
+	logger, closeLog := newLogger(cfg.Log.Level, cfg.Log.FlushInterval, stderr)
 	for _, w := range cfg.Warnings() {
 		logger.Warn("configuration: " + w)
 	}
@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ctx, cancel := context.WithCancel(ctx)
 	// What run starts is stopped in the one order written in stop, after
 	// the listeners have shut down, and also when wiring fails half-way.
-	st := &stopping{logger: logger, grace: cfg.ShutdownTimeout, cancel: cancel, closeLog: closeLog}
+	st := &stopping{logger: logger, grace: cfg.Server.ShutdownTimeout, cancel: cancel, closeLog: closeLog}
 	defer st.stop()
 
 	reg := prometheus.NewRegistry()
@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		streams = e.hub
 		ready = append(ready, e.ready)
 	}
-	engine, err := api.NewServer(logger, metrics, tracing, cfg.TrustedProxies, surfaces...)
+	engine, err := api.NewServer(logger, metrics, tracing, cfg.Server.TrustedProxies, surfaces...)
 	if err != nil {
 		return err
 	}
@@ -126,16 +126,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			errs = append(errs, r())
 		}
 		return errors.Join(errs...)
-	}, stores.warnings, cfg.Pprof), logger)
+	}, stores.warnings, cfg.Server.Pprof), logger)
 
 	if ring != nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		st.hup = hup
-		if cfg.SigningKeys == "" {
+		if cfg.Keys.File == "" {
 			go warnOnHUP(ctx, hup, logger)
 		} else {
-			w, err := keys.NewWatch(keys.WatchConfig{KeyFile: cfg.SigningKeys, KIDFile: cfg.SigningKIDFile, Interval: cfg.KeysWatchInterval}, ring, logger, reg)
+			w, err := keys.NewWatch(keys.WatchConfig{KeyFile: cfg.Keys.File, KIDFile: cfg.Keys.KIDFile, Interval: cfg.Keys.WatchInterval}, ring, logger, reg)
 			if err != nil {
 				return err
 			}
@@ -143,10 +143,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	logger.Info("serving", zap.String("surfaces", cfg.Serve), zap.String("env", cfg.Env))
-	return serve(ctx, logger, cfg.ShutdownTimeout,
-		listener{name: "public", addr: cfg.Addr, srv: public},
-		listener{name: "internal", addr: cfg.InternalAddr, srv: internal})
+	logger.Info("serving", zap.String("surfaces", cfg.Server.Serve), zap.String("env", cfg.Env))
+	return serve(ctx, logger, cfg.Server.ShutdownTimeout,
+		listener{name: "public", addr: cfg.Server.Addr, srv: public},
+		listener{name: "internal", addr: cfg.Server.InternalAddr, srv: internal})
 }
 
 // stopping holds what run has started, and stops it. Each field is set as

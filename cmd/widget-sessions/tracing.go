@@ -21,16 +21,16 @@ import (
 // variables, read through the configuration like every other setting),
 // and the function that flushes and stops it.
 func newTracing(ctx context.Context, cfg config.Config) (trace.TracerProvider, func(context.Context) error, error) {
-	endpoint := cfg.OTLPTracesEndpoint
-	if endpoint == "" && cfg.OTLPEndpoint != "" {
-		endpoint = strings.TrimRight(cfg.OTLPEndpoint, "/") + "/v1/traces"
+	endpoint := cfg.Tracing.TracesEndpoint
+	if endpoint == "" && cfg.Tracing.Endpoint != "" {
+		endpoint = strings.TrimRight(cfg.Tracing.Endpoint, "/") + "/v1/traces"
 	}
-	if endpoint == "" || cfg.OTelDisabled {
+	if endpoint == "" || cfg.Tracing.Disabled {
 		return noop.NewTracerProvider(), func(context.Context) error { return nil }, nil
 	}
 	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(endpoint)}
-	if cfg.OTLPHeaders != "" {
-		h, err := otlpHeaders(cfg.OTLPHeaders)
+	if cfg.Tracing.Headers != "" {
+		h, err := otlpHeaders(cfg.Tracing.Headers)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -42,8 +42,8 @@ func newTracing(ctx context.Context, cfg config.Config) (trace.TracerProvider, f
 	}
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp),
-		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(cfg.OTelServiceName))),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.TracesSampleRatio))),
+		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(cfg.Tracing.ServiceName))),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.Tracing.SampleRatio))),
 	)
 	return tp, tp.Shutdown, nil
 }

@@ -56,12 +56,12 @@ func (w wiring) api(ctx context.Context) (apiParts, error) {
 	if err != nil {
 		return apiParts{}, err
 	}
-	mintLimiter, err := ratelimit.NewMemory(cfg.MintRateLimit, cfg.MintRateWindow, time.Now)
+	mintLimiter, err := ratelimit.NewMemory(cfg.Mint.RateLimit, cfg.Mint.RateWindow, time.Now)
 	if err != nil {
 		return apiParts{}, err
 	}
 	minter, err := session.New(session.Config{
-		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience,
+		Env: cfg.Env, Issuer: cfg.Token.Issuer, Audience: cfg.Token.Audience,
 		Directory: dir, Signer: ring, Incidents: incidents, Limiter: mintLimiter,
 		Tracer: tracing.Tracer("github.com/causeflow/widget-sessions/internal/session"),
 		OnContextUnavailable: func(tenant, id string, err error) {
@@ -72,15 +72,15 @@ func (w wiring) api(ctx context.Context) (apiParts, error) {
 	if err != nil {
 		return apiParts{}, err
 	}
-	roles := session.Roles{Ops: cfg.OpsRole, Service: cfg.ServiceRole, OpsTenant: cfg.OpsTenant}
-	revoker, err := session.NewRevoker(st.revs, st.revokeLimiter, roles, cfg.ClockSkew, nil)
+	roles := session.Roles{Ops: cfg.Roles.Ops, Service: cfg.Roles.Service, OpsTenant: cfg.Roles.OpsTenant}
+	revoker, err := session.NewRevoker(st.revs, st.revokeLimiter, roles, cfg.Token.ClockSkew, nil)
 	if err != nil {
 		return apiParts{}, err
 	}
 	// The service introspects its own tokens with its own public keys, in
 	// process, and the same revocation mirror an edge uses.
 	verifier, err := verify.New(verify.Config{
-		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.ClockSkew,
+		Env: cfg.Env, Issuer: cfg.Token.Issuer, Audience: cfg.Token.Audience, Leeway: cfg.Token.ClockSkew,
 	}, verify.KeyFunc(ring.PublicKey), st.revs)
 	if err != nil {
 		return apiParts{}, err
@@ -90,7 +90,7 @@ func (w wiring) api(ctx context.Context) (apiParts, error) {
 		return apiParts{}, err
 	}
 	surface, err := api.API(api.APIOptions{
-		Auth: auth, Minter: minter, Revoker: revoker, Introspector: introspector, Keys: ring, Metrics: metrics, WidgetURLBase: cfg.URLBase,
+		Auth: auth, Minter: minter, Revoker: revoker, Introspector: introspector, Keys: ring, Metrics: metrics, WidgetURLBase: cfg.Mint.URLBase,
 	})
 	if err != nil {
 		return apiParts{}, err
@@ -104,7 +104,7 @@ func (w wiring) api(ctx context.Context) (apiParts, error) {
 // incidents) behind the context cache.
 func incidentService(cfg config.Config, st *stores, logger *zap.Logger) (*incident.Service, error) {
 	var src incident.Source
-	if cfg.Incidents == "" {
+	if cfg.Sources.Incidents == "" {
 		logger.Warn("DEMO INCIDENTS: the embedded demo incidents (tenant demo: inc_EXAMPLE_01JX, inc_DB_POOL_02; acme: inc_ACME_CDN_01). Set WIDGET_INCIDENTS.")
 		f, err := incident.ParseFile(demo.Incidents())
 		if err != nil {
@@ -113,17 +113,17 @@ func incidentService(cfg config.Config, st *stores, logger *zap.Logger) (*incide
 		src = f
 	} else {
 		var err error
-		if src, err = incident.Open(cfg.Incidents, incident.HTTPOptions{Token: cfg.IncidentsToken}); err != nil {
+		if src, err = incident.Open(cfg.Sources.Incidents, incident.HTTPOptions{Token: cfg.Sources.IncidentsToken}); err != nil {
 			return nil, err
 		}
 	}
-	return incident.NewService(src, st.incidentCache, cfg.ContextTTL, logger.Named("incidents"), nil), nil
+	return incident.NewService(src, st.incidentCache, cfg.Sources.ContextTTL, logger.Named("incidents"), nil), nil
 }
 
 // signingKeys loads the signing key file, or makes the embedded default's
 // in-memory key (config has already refused that in live).
 func signingKeys(cfg config.Config, logger *zap.Logger) (*keys.Ring, error) {
-	if cfg.SigningKeys == "" {
+	if cfg.Keys.File == "" {
 		set, err := keys.Ephemeral()
 		if err != nil {
 			return nil, err
@@ -133,18 +133,18 @@ func signingKeys(cfg config.Config, logger *zap.Logger) (*keys.Ring, error) {
 			zap.String("kid", set.ActiveKID()))
 		return keys.NewRing(set), nil
 	}
-	kid := cfg.SigningKID
-	if cfg.SigningKIDFile != "" {
+	kid := cfg.Keys.KID
+	if cfg.Keys.KIDFile != "" {
 		var err error
-		if kid, err = keys.ReadKIDFile(cfg.SigningKIDFile); err != nil {
+		if kid, err = keys.ReadKIDFile(cfg.Keys.KIDFile); err != nil {
 			return nil, err
 		}
 	}
-	ring, err := keys.NewFileRing(cfg.SigningKeys, kid)
+	ring, err := keys.NewFileRing(cfg.Keys.File, kid)
 	if err != nil {
 		return nil, err
 	}
-	logger.Info("signing keys loaded", zap.String("file", cfg.SigningKeys), zap.String("active_kid", ring.Current().ActiveKID()))
+	logger.Info("signing keys loaded", zap.String("file", cfg.Keys.File), zap.String("active_kid", ring.Current().ActiveKID()))
 	return ring, nil
 }
 
@@ -152,12 +152,12 @@ func signingKeys(cfg config.Config, logger *zap.Logger) (*keys.Ring, error) {
 // provider's JWKS, or the development identity provider without one.
 func callerAuth(ctx context.Context, cfg config.Config, logger *zap.Logger) (api.Authenticator, api.ReadyCheck, error) {
 	acfg := callerauth.Config{
-		Issuer: cfg.CallerIssuer, Audience: cfg.CallerAudience, Algorithms: cfg.CallerAlgorithms,
-		TenantClaim: cfg.CallerTenantClaim, RolesClaim: cfg.CallerRolesClaim, Leeway: cfg.ClockSkew,
-		Typ: cfg.CallerTyp,
+		Issuer: cfg.Caller.Issuer, Audience: cfg.Caller.Audience, Algorithms: cfg.Caller.Algorithms,
+		TenantClaim: cfg.Caller.TenantClaim, RolesClaim: cfg.Caller.RolesClaim, Leeway: cfg.Token.ClockSkew,
+		Typ: cfg.Caller.Typ,
 	}
 	if cfg.DevIDP() {
-		idp, err := devidp.LoadOrCreate(cfg.DevIDPKey)
+		idp, err := devidp.LoadOrCreate(cfg.Caller.DevIDPKey)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -167,8 +167,8 @@ func callerAuth(ctx context.Context, cfg config.Config, logger *zap.Logger) (api
 		auth, err := callerauth.New(acfg, idp)
 		return auth, func() error { return nil }, err
 	}
-	cache, err := jwks.New(cfg.CallerJWKS, jwks.Options{
-		RefreshInterval:   cfg.CallerJWKSRefresh,
+	cache, err := jwks.New(cfg.Caller.JWKS, jwks.Options{
+		RefreshInterval:   cfg.Caller.JWKSRefresh,
 		AllowInsecureHTTP: cfg.Env != "live",
 		OnError: func(err error) {
 			logger.Warn("caller JWKS refresh failed; keeping the last good keys", zap.Error(err))
@@ -194,9 +194,9 @@ func callerAuth(ctx context.Context, cfg config.Config, logger *zap.Logger) (api
 
 // userDirectory opens the configured directory, or the embedded demo one.
 func userDirectory(cfg config.Config, logger *zap.Logger) (widget.UserDirectory, error) {
-	if cfg.Directory == "" {
+	if cfg.Sources.Directory == "" {
 		logger.Warn("DEMO USER DIRECTORY: tenants demo (user_alice, user_bob) and acme (user_carol). Set WIDGET_DIRECTORY.")
 		return directory.ParseFile(demo.Directory())
 	}
-	return directory.Open(cfg.Directory, directory.HTTPOptions{Token: cfg.DirectoryToken})
+	return directory.Open(cfg.Sources.Directory, directory.HTTPOptions{Token: cfg.Sources.DirectoryToken})
 }

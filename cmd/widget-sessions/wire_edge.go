@@ -37,7 +37,7 @@ func (w wiring) edge(ctx context.Context, em *edgeMetrics, ring *keys.Ring, asst
 	if ring != nil {
 		keySource = verify.KeyFunc(ring.PublicKey)
 	} else {
-		cache, err := jwks.New(cfg.EdgeJWKS, jwks.Options{
+		cache, err := jwks.New(cfg.Edge.JWKS, jwks.Options{
 			AllowInsecureHTTP: cfg.Env != "live",
 			OnError: func(err error) {
 				logger.Warn("session-token JWKS refresh failed; keeping the last good keys", zap.Error(err))
@@ -58,7 +58,7 @@ func (w wiring) edge(ctx context.Context, em *edgeMetrics, ring *keys.Ring, asst
 		}
 	}
 	verifier, err := verify.New(verify.Config{
-		Env: cfg.Env, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.ClockSkew,
+		Env: cfg.Env, Issuer: cfg.Token.Issuer, Audience: cfg.Token.Audience, Leeway: cfg.Token.ClockSkew,
 	}, keySource, st.revs)
 	if err != nil {
 		return edgeParts{}, err
@@ -71,8 +71,8 @@ func (w wiring) edge(ctx context.Context, em *edgeMetrics, ring *keys.Ring, asst
 		return edgeParts{}, err
 	}
 	hub, err := stream.NewHub(st.events, st.revs, stream.Config{
-		MaxPerSession: cfg.MaxStreamsPerSession, MaxPerClient: cfg.MaxStreamsPerClient,
-		Heartbeat: cfg.Heartbeat, Logger: logger.Named("stream"), OnClose: em.streamClosed,
+		MaxPerSession: cfg.Edge.MaxStreamsPerSession, MaxPerClient: cfg.Edge.MaxStreamsPerClient,
+		Heartbeat: cfg.Edge.Heartbeat, Logger: logger.Named("stream"), OnClose: em.streamClosed,
 	})
 	if err != nil {
 		chatService.Close()
@@ -86,7 +86,7 @@ func (w wiring) edge(ctx context.Context, em *edgeMetrics, ring *keys.Ring, asst
 	surface, err := api.Edge(api.EdgeOptions{
 		Verifier: verifier, Chat: chatService, Streams: hub, Tickets: st.tickets,
 		TicketLimiter: st.ticketLimiter, SessionLimiter: st.sessionLimiter, Incidents: incidents, Metrics: metrics,
-		TicketTTL: cfg.TicketTTL, EmbedOrigins: cfg.EmbedOrigins,
+		TicketTTL: cfg.Edge.TicketTTL, EmbedOrigins: cfg.Edge.EmbedOrigins,
 	})
 	if err != nil {
 		hub.Close()
@@ -99,18 +99,18 @@ func (w wiring) edge(ctx context.Context, em *edgeMetrics, ring *keys.Ring, asst
 // newAssistant returns the OpenAI-compatible adapter when
 // WIDGET_ASSISTANT_URL is set, and the embedded assistant otherwise.
 func newAssistant(cfg config.Config, logger *zap.Logger, onUsage func(prompt, completion int)) (assistant.Assistant, error) {
-	if cfg.AssistantURL == "" {
+	if cfg.Assistant.URL == "" {
 		logger.Info("assistant: embedded (answers from the incident context); set WIDGET_ASSISTANT_URL for a model server")
 		return assistant.NewEmbedded(assistant.DefaultPause), nil
 	}
 	a, err := assistant.NewOpenAI(assistant.OpenAIConfig{
-		URL: cfg.AssistantURL, Model: cfg.AssistantModel, APIKey: cfg.AssistantAPIKey,
-		MaxTokens: cfg.AssistantMaxTokens, MaxHistoryBytes: cfg.AssistantHistoryBytes, MaxHistoryTurns: cfg.AssistantHistoryTurns,
+		URL: cfg.Assistant.URL, Model: cfg.Assistant.Model, APIKey: cfg.Assistant.APIKey,
+		MaxTokens: cfg.Assistant.MaxTokens, MaxHistoryBytes: cfg.Assistant.HistoryBytes, MaxHistoryTurns: cfg.Assistant.HistoryTurns,
 		OnUsage: onUsage,
 	})
 	if err != nil {
 		return nil, err
 	}
-	logger.Info("assistant: OpenAI-compatible upstream", zap.String("model", cfg.AssistantModel))
+	logger.Info("assistant: OpenAI-compatible upstream", zap.String("model", cfg.Assistant.Model))
 	return a, nil
 }

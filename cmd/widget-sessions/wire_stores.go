@@ -62,38 +62,38 @@ func (s *stores) close() {
 }
 
 func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg prometheus.Registerer, tracing trace.TracerProvider) (*stores, error) {
-	if cfg.RedisURL == "" {
+	if cfg.Redis.URL == "" {
 		logger.Info("state in memory (revocations, event logs, tickets, rate limits, context cache): " +
 			"this process only; set WIDGET_REDIS_URL for several replicas")
 		log, err := events.NewMemory(events.MemoryOptions{})
 		if err != nil {
 			return nil, err
 		}
-		limiter, err := ratelimit.NewMemory(cfg.MessageRateLimit, cfg.MessageRateWindow, time.Now)
+		limiter, err := ratelimit.NewMemory(cfg.Edge.MessageRateLimit, cfg.Edge.MessageRateWindow, time.Now)
 		if err != nil {
 			return nil, err
 		}
-		revokeLimiter, err := ratelimit.NewMemory(cfg.RevocationRateLimit, cfg.RevocationRateWindow, time.Now)
+		revokeLimiter, err := ratelimit.NewMemory(cfg.Revocation.RateLimit, cfg.Revocation.RateWindow, time.Now)
 		if err != nil {
 			return nil, err
 		}
-		ticketLimiter, err := ratelimit.NewMemory(cfg.TicketRateLimit, cfg.TicketRateWindow, time.Now)
+		ticketLimiter, err := ratelimit.NewMemory(cfg.Edge.TicketRateLimit, cfg.Edge.TicketRateWindow, time.Now)
 		if err != nil {
 			return nil, err
 		}
-		sessionLimiter, err := ratelimit.NewMemory(cfg.SessionRateLimit, cfg.SessionRateWindow, time.Now)
+		sessionLimiter, err := ratelimit.NewMemory(cfg.Edge.SessionRateLimit, cfg.Edge.SessionRateWindow, time.Now)
 		if err != nil {
 			return nil, err
 		}
 		return &stores{
 			revs: revoke.NewMemory(time.Now, revocationLimits(cfg)), revsReady: func() error { return nil },
-			events: log, tickets: ticket.NewMemory(time.Now, cfg.MaxTicketsPerSession), limiter: limiter, stops: &chat.LocalStops{},
+			events: log, tickets: ticket.NewMemory(time.Now, cfg.Edge.MaxTicketsPerSession), limiter: limiter, stops: &chat.LocalStops{},
 			revokeLimiter: revokeLimiter, ticketLimiter: ticketLimiter, sessionLimiter: sessionLimiter,
 		}, nil
 	}
 
 	redis.RouteClientLogs(logger.Named("go-redis"))
-	client, err := redis.NewClient(cfg.RedisURL)
+	client, err := redis.NewClient(cfg.Redis.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg 
 		st.close()
 		return nil, err
 	}
-	logger.Info("state on redis", zap.Duration("revocation_staleness_budget", cfg.RevocationStaleness))
+	logger.Info("state on redis", zap.Duration("revocation_staleness_budget", cfg.Revocation.Staleness))
 	return st, nil
 }
 
@@ -114,19 +114,19 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	if err != nil {
 		return err
 	}
-	metrics.required.Set(float64(cfg.RedisMinReplicas))
-	health := &redisHealth{client: client, required: cfg.RedisMinReplicas, logger: logger.Named("redis"), metrics: metrics}
+	metrics.required.Set(float64(cfg.Redis.MinReplicas))
+	health := &redisHealth{client: client, required: cfg.Redis.MinReplicas, logger: logger.Named("redis"), metrics: metrics}
 	health.check(ctx) // a shortage of replicas is said at start
 	hctx, stopHealth := context.WithCancel(ctx)
 	go health.run(hctx)
 	st.closers = append(st.closers, stopHealth)
 	st.warnings = health.warnings
 	redis.Instrument(client, tracing.Tracer("github.com/causeflow/widget-sessions/pkg/redis"), metrics.command)
-	repl := redis.Replication{MinReplicas: cfg.RedisMinReplicas, Timeout: cfg.RedisWaitTimeout, Shortfall: metrics.shortfall}
+	repl := redis.Replication{MinReplicas: cfg.Redis.MinReplicas, Timeout: cfg.Redis.WaitTimeout, Shortfall: metrics.shortfall}
 	revs, err := redis.NewRevocations(client, redis.Config{
 		Namespace:       "wrev-" + cfg.Env,
-		StalenessBudget: cfg.RevocationStaleness,
-		Leeway:          cfg.ClockSkew,
+		StalenessBudget: cfg.Revocation.Staleness,
+		Leeway:          cfg.Token.ClockSkew,
 		Logger:          logger.Named("revocations"),
 		Limits:          revocationLimits(cfg),
 		Replication:     repl,
@@ -157,19 +157,19 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	}
 	st.closers = append(st.closers, func() { _ = log.Close() })
 	st.events = log
-	if st.limiter, err = redis.NewRateLimiter(client, ns, cfg.MessageRateLimit, cfg.MessageRateWindow); err != nil {
+	if st.limiter, err = redis.NewRateLimiter(client, ns, cfg.Edge.MessageRateLimit, cfg.Edge.MessageRateWindow); err != nil {
 		return err
 	}
-	if st.revokeLimiter, err = redis.NewRateLimiter(client, ns+":revoke", cfg.RevocationRateLimit, cfg.RevocationRateWindow); err != nil {
+	if st.revokeLimiter, err = redis.NewRateLimiter(client, ns+":revoke", cfg.Revocation.RateLimit, cfg.Revocation.RateWindow); err != nil {
 		return err
 	}
-	if st.ticketLimiter, err = redis.NewRateLimiter(client, ns+":ticket", cfg.TicketRateLimit, cfg.TicketRateWindow); err != nil {
+	if st.ticketLimiter, err = redis.NewRateLimiter(client, ns+":ticket", cfg.Edge.TicketRateLimit, cfg.Edge.TicketRateWindow); err != nil {
 		return err
 	}
-	if st.sessionLimiter, err = redis.NewRateLimiter(client, ns+":session", cfg.SessionRateLimit, cfg.SessionRateWindow); err != nil {
+	if st.sessionLimiter, err = redis.NewRateLimiter(client, ns+":session", cfg.Edge.SessionRateLimit, cfg.Edge.SessionRateWindow); err != nil {
 		return err
 	}
-	st.tickets = redis.NewTickets(client, ns, cfg.MaxTicketsPerSession, repl)
+	st.tickets = redis.NewTickets(client, ns, cfg.Edge.MaxTicketsPerSession, repl)
 	stops := redis.NewStops(client, ns, logger.Named("stops"))
 	if err := stops.Start(ctx); err != nil {
 		return fmt.Errorf("stop requests: redis: %w", err)
@@ -182,7 +182,7 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 
 // revocationLimits are the bounds of the revocation store and mirror.
 func revocationLimits(cfg config.Config) revoke.Limits {
-	return revoke.Limits{MaxPerTenant: cfg.RevocationMaxPerTenant, MaxEntries: cfg.RevocationMaxEntries}
+	return revoke.Limits{MaxPerTenant: cfg.Revocation.MaxPerTenant, MaxEntries: cfg.Revocation.MaxEntries}
 }
 
 // checkEviction refuses, in live, a Redis whose maxmemory-policy may evict

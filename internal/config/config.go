@@ -18,72 +18,131 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
-// Config is the whole configuration of a widget-sessions process.
+// Config is the whole configuration of a widget-sessions process, in
+// sections by subject; each section validates its own settings (validate),
+// and Config.validate adds the rules that span sections.
 type Config struct {
-	Env          string // token.EnvLive or token.EnvTest
-	Addr         string
-	InternalAddr string
-	LogLevel     string
-	// LogFlushInterval bounds how long an info line waits in the log
+	Env        string // token.EnvLive or token.EnvTest
+	Server     Server
+	Log        Log
+	Keys       Keys
+	Token      Token
+	Tracing    Tracing
+	Caller     Caller
+	Sources    Sources
+	Mint       Mint
+	Roles      Roles
+	Revocation Revocation
+	Assistant  Assistant
+	Edge       Edge
+	Redis      Redis
+
+	devSettings []string // development settings given explicitly; refused in live
+}
+
+// Server is the process: its listeners, what it serves, how it stops.
+type Server struct {
+	Addr            string
+	InternalAddr    string
+	Serve           string // "api", "edge" or "both"
+	ShutdownTimeout time.Duration
+	Pprof           bool // profiler on the internal listener
+	TrustedProxies  []string
+}
+
+// Log is the process's log.
+type Log struct {
+	Level string
+	// FlushInterval bounds how long an info line waits in the log
 	// buffer; 0: not buffered.
-	LogFlushInterval time.Duration
+	FlushInterval time.Duration
+}
 
-	SigningKeys string // JWK Set file of private keys; "" = ephemeral dev key
-	SigningKID  string
-	// SigningKIDFile, when set, holds the active kid; it is watched.
-	SigningKIDFile string
-	// KeysWatchInterval is how often the key files are checked for a change.
-	KeysWatchInterval time.Duration
+// Keys are the signing keys.
+type Keys struct {
+	File string // JWK Set file of private keys; "" = ephemeral dev key
+	KID  string
+	// KIDFile, when set, holds the active kid; it is watched.
+	KIDFile string
+	// WatchInterval is how often the key files are checked for a change.
+	WatchInterval time.Duration
+}
 
-	// OpenTelemetry tracing, off unless an OTLP endpoint is set.
-	OTLPEndpoint       string
-	OTLPTracesEndpoint string
-	OTLPHeaders        string
-	OTelServiceName    string
-	TracesSampleRatio  float64
-	OTelDisabled       bool
-	Issuer             string
-	Audience           string
+// Token is what session tokens carry and how strictly they are read.
+type Token struct {
+	Issuer    string
+	Audience  string
+	ClockSkew time.Duration
+}
 
-	CallerJWKS        string // https URL or file; "" = dev identity provider
-	CallerIssuer      string
-	CallerAudience    string
-	CallerAlgorithms  []string
-	CallerTenantClaim string
-	CallerRolesClaim  string
-	CallerTyp         string // required typ header of caller JWTs; "" = not required
-	CallerJWKSRefresh time.Duration
-	ClockSkew         time.Duration
-	DevIDPKey         string // dev identity provider key file; only without CallerJWKS
+// Tracing is OpenTelemetry's, off unless an OTLP endpoint is set.
+type Tracing struct {
+	Endpoint       string
+	TracesEndpoint string
+	Headers        string
+	ServiceName    string
+	SampleRatio    float64
+	Disabled       bool
+}
 
+// Caller is how caller JWTs are trusted.
+type Caller struct {
+	JWKS        string // https URL or file; "" = dev identity provider
+	Issuer      string
+	Audience    string
+	Algorithms  []string
+	TenantClaim string
+	RolesClaim  string
+	Typ         string // required typ header of caller JWTs; "" = not required
+	JWKSRefresh time.Duration
+	DevIDPKey   string // dev identity provider key file; only without JWKS
+}
+
+// Sources are the user directory and the incident source.
+type Sources struct {
 	Directory      string // file or http(s) URL; "" = embedded demo directory
 	DirectoryToken string
+	Incidents      string // file or http(s) URL; "" = embedded demo incidents
+	IncidentsToken string
+	ContextTTL     time.Duration
+}
 
-	MintRateLimit  int
-	MintRateWindow time.Duration
+// Mint is minting's own settings.
+type Mint struct {
+	RateLimit  int
+	RateWindow time.Duration
+	URLBase    string // of widgetUrl
+}
 
-	OpsRole     string
-	ServiceRole string
-	OpsTenant   string // the only tenant whose callers may hold OpsRole or ServiceRole
+// Roles are the caller roles with powers beyond a tenant's own.
+type Roles struct {
+	Ops       string
+	Service   string
+	OpsTenant string // the only tenant whose callers may hold Ops or Service
+}
 
-	RevocationRateLimit    int
-	RevocationRateWindow   time.Duration
-	RevocationMaxPerTenant int
-	RevocationMaxEntries   int
+// Revocation bounds revocations and the mirror.
+type Revocation struct {
+	RateLimit    int
+	RateWindow   time.Duration
+	MaxPerTenant int
+	MaxEntries   int
+	Staleness    time.Duration
+}
 
-	AssistantURL    string // OpenAI-compatible base URL; "" = the embedded assistant
-	AssistantModel  string
-	AssistantAPIKey string
-	// Budget of one upstream request.
-	AssistantMaxTokens    int
-	AssistantHistoryBytes int
-	AssistantHistoryTurns int
+// Assistant is the assistant's upstream and its budget per request.
+type Assistant struct {
+	URL          string // OpenAI-compatible base URL; "" = the embedded assistant
+	Model        string
+	APIKey       string
+	MaxTokens    int
+	HistoryBytes int
+	HistoryTurns int
+}
 
-	Serve                string // "api", "edge" or "both"
-	EdgeJWKS             string // the API's JWKS, for an edge-only replica
-	Incidents            string // file or http(s) URL; "" = embedded demo incidents
-	IncidentsToken       string
-	ContextTTL           time.Duration
+// Edge is the widget's side: its keys, limits and embedding.
+type Edge struct {
+	JWKS                 string // the API's JWKS, for an edge-only replica
 	MessageRateLimit     int
 	MessageRateWindow    time.Duration
 	MaxStreamsPerSession int
@@ -95,31 +154,26 @@ type Config struct {
 	SessionRateLimit     int
 	SessionRateWindow    time.Duration
 	MaxTicketsPerSession int
+	EmbedOrigins         []string // host pages allowed to frame the widget
+}
 
-	URLBase             string
-	EmbedOrigins        []string // host pages allowed to frame the widget
-	RedisURL            string
-	RedisCleartext      bool // live may use redis:// (a private network)
-	RedisMinReplicas    int  // replicas a write waits for (WAIT)
-	RedisWaitTimeout    time.Duration
-	RevocationStaleness time.Duration
-	TrustedProxies      []string
-
-	ShutdownTimeout time.Duration
-	Pprof           bool // profiler on the internal listener
-
-	devSettings []string // development settings given explicitly; refused in live
+// Redis is the shared state's Redis.
+type Redis struct {
+	URL            string
+	AllowCleartext bool // live may use redis:// (a private network)
+	MinReplicas    int  // replicas a write waits for (WAIT)
+	WaitTimeout    time.Duration
 }
 
 // ServeAPI reports whether this process serves the minting API.
-func (c Config) ServeAPI() bool { return c.Serve == "api" || c.Serve == "both" }
+func (c Config) ServeAPI() bool { return c.Server.Serve == "api" || c.Server.Serve == "both" }
 
 // ServeEdge reports whether this process serves the widget's endpoints.
-func (c Config) ServeEdge() bool { return c.Serve == "edge" || c.Serve == "both" }
+func (c Config) ServeEdge() bool { return c.Server.Serve == "edge" || c.Server.Serve == "both" }
 
 // DevIDP reports whether the development identity provider is the source of
 // caller trust: no caller JWKS is configured.
-func (c Config) DevIDP() bool { return c.CallerJWKS == "" }
+func (c Config) DevIDP() bool { return c.Caller.JWKS == "" }
 
 // Load reads the configuration through getenv, applies defaults and
 // validates it. The error names every setting that is wrong.
@@ -142,24 +196,24 @@ func Load(getenv func(string) string) (Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
-	if c.OpsTenant == "" && c.Env != token.EnvLive {
+	if c.Roles.OpsTenant == "" && c.Env != token.EnvLive {
 		// The embedded default's operator tenant, so that the README's
 		// `wsctl dev-token --tenant causeflow --role ops` works as written.
 		// Live names its own (validateLive).
-		c.OpsTenant = DefaultOpsTenant
+		c.Roles.OpsTenant = DefaultOpsTenant
 	}
-	if c.RedisMinReplicas < 0 {
+	if c.Redis.MinReplicas < 0 {
 		// Live survives the loss of its master; a development Redis has
 		// no replica to wait for.
-		c.RedisMinReplicas = 0
+		c.Redis.MinReplicas = 0
 		if c.Env == token.EnvLive {
-			c.RedisMinReplicas = 1
+			c.Redis.MinReplicas = 1
 		}
 	}
 	if c.DevIDP() {
 		// The dev identity provider names itself; an explicit setting wins.
 		if getenv("WIDGET_CALLER_ISSUER") == "" {
-			c.CallerIssuer = devIssuer
+			c.Caller.Issuer = devIssuer
 		}
 	}
 	if err := c.validate(); err != nil {
@@ -177,119 +231,186 @@ const DefaultOpsTenant = "causeflow"
 // in the server package keeps the two equal.
 const devIssuer = "https://dev-idp.widget-sessions.invalid"
 
+// problems collects what is wrong with a configuration, each naming its
+// setting.
+type problems []error
+
+func (p *problems) add(env, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s: "+format, append([]any{env}, args...)...))
+}
+
+// window checks the window of a rate limit: Redis expires keys to the
+// millisecond.
+func (p *problems) window(env string, d time.Duration) {
+	if d < time.Millisecond {
+		p.add(env, "must be at least 1ms")
+	}
+}
+
+// validate checks every section, then the rules that span sections.
 func (c *Config) validate() error {
-	var errs []error
-	bad := func(env, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{env}, args...)...))
-	}
+	var p problems
+	live := c.Env == token.EnvLive
 	if !token.ValidEnv(c.Env) {
-		bad("WIDGET_ENV", "must be %q or %q, got %q", token.EnvLive, token.EnvTest, c.Env)
+		p.add("WIDGET_ENV", "must be %q or %q, got %q", token.EnvLive, token.EnvTest, c.Env)
 	}
-	for env, addr := range map[string]string{"WIDGET_ADDR": c.Addr, "WIDGET_INTERNAL_ADDR": c.InternalAddr} {
+	c.Server.validate(&p)
+	c.Log.validate(&p)
+	c.Keys.validate(&p)
+	c.Token.validate(&p)
+	c.Caller.validate(&p)
+	c.Sources.validate(&p)
+	c.Mint.validate(&p)
+	c.Roles.validate(&p)
+	c.Revocation.validate(&p)
+	c.Assistant.validate(&p)
+	c.Edge.validate(&p, live)
+	c.Redis.validate(&p)
+	if c.Server.Serve == "edge" && c.Edge.JWKS == "" {
+		p.add("WIDGET_EDGE_JWKS", "is required with WIDGET_SERVE=edge: an edge validates tokens with the API's published keys")
+	}
+	if live {
+		p = append(p, c.validateLive()...)
+	}
+	return errors.Join(p...)
+}
+
+func (s Server) validate(p *problems) {
+	for env, addr := range map[string]string{"WIDGET_ADDR": s.Addr, "WIDGET_INTERNAL_ADDR": s.InternalAddr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
-			bad(env, "must be host:port: %v", err)
+			p.add(env, "must be host:port: %v", err)
 		}
 	}
-	if c.Addr == c.InternalAddr && !strings.HasSuffix(c.Addr, ":0") {
-		bad("WIDGET_INTERNAL_ADDR", "must differ from WIDGET_ADDR: metrics and health stay off the public listener")
+	if s.Addr == s.InternalAddr && !strings.HasSuffix(s.Addr, ":0") {
+		p.add("WIDGET_INTERNAL_ADDR", "must differ from WIDGET_ADDR: metrics and health stay off the public listener")
 	}
-	if c.Issuer == "" {
-		bad("WIDGET_ISSUER", "must not be empty")
+	if s.Serve != "api" && s.Serve != "edge" && s.Serve != "both" {
+		p.add("WIDGET_SERVE", "must be api, edge or both, got %q", s.Serve)
 	}
+	if s.ShutdownTimeout <= 0 {
+		p.add("WIDGET_SHUTDOWN_TIMEOUT", "must be positive")
+	}
+}
+
+func (l Log) validate(p *problems) {
+	if l.FlushInterval > time.Minute {
+		p.add("WIDGET_LOG_FLUSH_INTERVAL", "must be at most 1m: a crash loses what is buffered")
+	}
+}
+
+func (k Keys) validate(p *problems) {
+	if k.WatchInterval <= 0 {
+		p.add("WIDGET_KEYS_WATCH_INTERVAL", "must be positive")
+	}
+	if k.KIDFile != "" && k.File == "" {
+		p.add("WIDGET_SIGNING_KID_FILE", "needs WIDGET_SIGNING_KEYS: it names a key of that file")
+	}
+}
+
+func (t Token) validate(p *problems) {
+	if t.Issuer == "" {
+		p.add("WIDGET_ISSUER", "must not be empty")
+	}
+	if t.Audience == "" {
+		p.add("WIDGET_AUDIENCE", "must not be empty")
+	}
+}
+
+func (c Caller) validate(p *problems) {
 	if c.Audience == "" {
-		bad("WIDGET_AUDIENCE", "must not be empty")
+		p.add("WIDGET_CALLER_AUDIENCE", "must not be empty")
 	}
-	if c.CallerAudience == "" {
-		bad("WIDGET_CALLER_AUDIENCE", "must not be empty")
+	if c.JWKS != "" && c.Issuer == "" {
+		p.add("WIDGET_CALLER_ISSUER", "is required with WIDGET_CALLER_JWKS: a caller JWT's issuer is always checked")
 	}
-	if c.CallerJWKS != "" && c.CallerIssuer == "" {
-		bad("WIDGET_CALLER_ISSUER", "is required with WIDGET_CALLER_JWKS: a caller JWT's issuer is always checked")
+	if c.Typ != "" && strings.ContainsFunc(c.Typ, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		p.add("WIDGET_CALLER_TYP", "must be a media type such as at+jwt")
 	}
-	if u, err := url.Parse(c.URLBase); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		bad("WIDGET_URL_BASE", "must be an absolute http(s) URL without query or fragment")
+}
+
+func (s Sources) validate(p *problems) {
+	if s.ContextTTL <= 0 {
+		p.add("WIDGET_CONTEXT_TTL", "must be positive")
 	}
-	for _, o := range c.EmbedOrigins {
-		if err := checkOrigin(o, c.Env != token.EnvLive); err != nil {
-			bad("WIDGET_EMBED_ORIGINS", "%q: %v", o, err)
+}
+
+func (m Mint) validate(p *problems) {
+	if u, err := url.Parse(m.URLBase); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		p.add("WIDGET_URL_BASE", "must be an absolute http(s) URL without query or fragment")
+	}
+	p.window("WIDGET_MINT_RATE_WINDOW", m.RateWindow)
+}
+
+func (r Roles) validate(p *problems) {
+	if r.Ops == "" || r.Service == "" || r.Ops == r.Service ||
+		r.Ops == "admin" || r.Ops == "member" || r.Service == "admin" || r.Service == "member" {
+		p.add("WIDGET_OPS_ROLE", "and WIDGET_SERVICE_ROLE must be non-empty, distinct, and neither admin nor member")
+	}
+	if r.OpsTenant != "" {
+		if err := widget.ValidateID("WIDGET_OPS_TENANT", r.OpsTenant); err != nil {
+			p.add("WIDGET_OPS_TENANT", "must be a tenant id: %v", err)
 		}
 	}
-	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || !strings.HasPrefix(u.Scheme, "redis") {
-			bad("WIDGET_REDIS_URL", "must be a redis://, rediss://, redis+cluster:// or rediss+cluster:// URL")
+}
+
+func (r Revocation) validate(p *problems) {
+	p.window("WIDGET_REVOCATION_RATE_WINDOW", r.RateWindow)
+	if r.MaxEntries < r.MaxPerTenant {
+		p.add("WIDGET_REVOCATION_MAX_ENTRIES", "must be at least WIDGET_REVOCATION_MAX_PER_TENANT (%d)", r.MaxPerTenant)
+	}
+	if r.Staleness < time.Second {
+		p.add("WIDGET_REVOCATION_STALENESS", "must be at least 1s: the mirror polls Redis every second")
+	}
+}
+
+func (a Assistant) validate(p *problems) {
+	if a.URL == "" {
+		return
+	}
+	if u, err := url.Parse(a.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		p.add("WIDGET_ASSISTANT_URL", "must be an http(s) URL")
+	}
+	if a.Model == "" {
+		p.add("WIDGET_ASSISTANT_MODEL", "is required with WIDGET_ASSISTANT_URL")
+	}
+}
+
+// validate checks the edge's settings; outside live an embedding page may
+// be a development machine's http://localhost.
+func (e Edge) validate(p *problems, live bool) {
+	for _, o := range e.EmbedOrigins {
+		if err := checkOrigin(o, !live); err != nil {
+			p.add("WIDGET_EMBED_ORIGINS", "%q: %v", o, err)
 		}
 	}
-	if c.OpsRole == "" || c.ServiceRole == "" || c.OpsRole == c.ServiceRole ||
-		c.OpsRole == "admin" || c.OpsRole == "member" || c.ServiceRole == "admin" || c.ServiceRole == "member" {
-		bad("WIDGET_OPS_ROLE", "and WIDGET_SERVICE_ROLE must be non-empty, distinct, and neither admin nor member")
+	if e.MessageRateLimit < 1 {
+		p.add("WIDGET_MESSAGE_RATE_LIMIT", "must be at least 1")
 	}
-	if c.OpsTenant != "" {
-		if err := widget.ValidateID("WIDGET_OPS_TENANT", c.OpsTenant); err != nil {
-			bad("WIDGET_OPS_TENANT", "must be a tenant id: %v", err)
+	if e.MessageRateWindow <= 0 {
+		p.add("WIDGET_MESSAGE_RATE_WINDOW", "must be positive")
+	}
+	if e.MaxStreamsPerSession < 1 {
+		p.add("WIDGET_MAX_STREAMS_PER_SESSION", "must be at least 1")
+	}
+	if e.Heartbeat <= 0 || e.Heartbeat > 15*time.Second {
+		p.add("WIDGET_HEARTBEAT", "must be between 1ms and 15s: proxies close idle streams")
+	}
+	if e.TicketTTL <= 0 || e.TicketTTL > 5*time.Minute {
+		p.add("WIDGET_STREAM_TICKET_TTL", "must be positive and at most 5m")
+	}
+	p.window("WIDGET_STREAM_TICKET_RATE_WINDOW", e.TicketRateWindow)
+	p.window("WIDGET_SESSION_RATE_WINDOW", e.SessionRateWindow)
+}
+
+func (r Redis) validate(p *problems) {
+	if r.URL != "" {
+		if u, err := url.Parse(r.URL); err != nil || !strings.HasPrefix(u.Scheme, "redis") {
+			p.add("WIDGET_REDIS_URL", "must be a redis://, rediss://, redis+cluster:// or rediss+cluster:// URL")
 		}
 	}
-	if c.RevocationRateWindow < time.Millisecond || c.TicketRateWindow < time.Millisecond || c.MintRateWindow < time.Millisecond || c.SessionRateWindow < time.Millisecond {
-		bad("WIDGET_REVOCATION_RATE_WINDOW", "WIDGET_STREAM_TICKET_RATE_WINDOW, WIDGET_SESSION_RATE_WINDOW and WIDGET_MINT_RATE_WINDOW must be at least 1ms")
+	if r.WaitTimeout <= 0 || r.WaitTimeout > 10*time.Second {
+		p.add("WIDGET_REDIS_WAIT_TIMEOUT", "must be positive and at most 10s: a request waits for it")
 	}
-	if c.RevocationMaxEntries < c.RevocationMaxPerTenant {
-		bad("WIDGET_REVOCATION_MAX_ENTRIES", "must be at least WIDGET_REVOCATION_MAX_PER_TENANT (%d)", c.RevocationMaxPerTenant)
-	}
-	if c.CallerTyp != "" && strings.ContainsFunc(c.CallerTyp, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
-		bad("WIDGET_CALLER_TYP", "must be a media type such as at+jwt")
-	}
-	if c.RedisWaitTimeout <= 0 || c.RedisWaitTimeout > 10*time.Second {
-		bad("WIDGET_REDIS_WAIT_TIMEOUT", "must be positive and at most 10s: a request waits for it")
-	}
-	if c.RevocationStaleness < time.Second {
-		bad("WIDGET_REVOCATION_STALENESS", "must be at least 1s: the mirror polls Redis every second")
-	}
-	switch c.Serve {
-	case "api", "both":
-	case "edge":
-		if c.EdgeJWKS == "" {
-			bad("WIDGET_EDGE_JWKS", "is required with WIDGET_SERVE=edge: an edge validates tokens with the API's published keys")
-		}
-	default:
-		bad("WIDGET_SERVE", "must be api, edge or both, got %q", c.Serve)
-	}
-	if c.AssistantURL != "" {
-		if u, err := url.Parse(c.AssistantURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad("WIDGET_ASSISTANT_URL", "must be an http(s) URL")
-		}
-		if c.AssistantModel == "" {
-			bad("WIDGET_ASSISTANT_MODEL", "is required with WIDGET_ASSISTANT_URL")
-		}
-	}
-	if c.MessageRateLimit < 1 {
-		bad("WIDGET_MESSAGE_RATE_LIMIT", "must be at least 1")
-	}
-	if c.MaxStreamsPerSession < 1 {
-		bad("WIDGET_MAX_STREAMS_PER_SESSION", "must be at least 1")
-	}
-	if c.Heartbeat <= 0 || c.Heartbeat > 15*time.Second {
-		bad("WIDGET_HEARTBEAT", "must be between 1ms and 15s: proxies close idle streams")
-	}
-	if c.KeysWatchInterval <= 0 {
-		bad("WIDGET_KEYS_WATCH_INTERVAL", "must be positive")
-	}
-	if c.SigningKIDFile != "" && c.SigningKeys == "" {
-		bad("WIDGET_SIGNING_KID_FILE", "needs WIDGET_SIGNING_KEYS: it names a key of that file")
-	}
-	if c.LogFlushInterval > time.Minute {
-		bad("WIDGET_LOG_FLUSH_INTERVAL", "must be at most 1m: a crash loses what is buffered")
-	}
-	if c.TicketTTL <= 0 || c.TicketTTL > 5*time.Minute {
-		bad("WIDGET_STREAM_TICKET_TTL", "must be positive and at most 5m")
-	}
-	if c.MessageRateWindow <= 0 || c.ContextTTL <= 0 {
-		bad("WIDGET_MESSAGE_RATE_WINDOW", "and WIDGET_CONTEXT_TTL must be positive")
-	}
-	if c.ShutdownTimeout <= 0 {
-		bad("WIDGET_SHUTDOWN_TIMEOUT", "must be positive")
-	}
-	if c.Env == token.EnvLive {
-		errs = append(errs, c.validateLive()...)
-	}
-	return errors.Join(errs...)
 }
 
 // validateLive refuses every development shortcut in the live environment:
@@ -303,26 +424,26 @@ func (c *Config) validateLive() []error {
 		}
 	}
 	if c.ServeAPI() {
-		need("WIDGET_SIGNING_KEYS", c.SigningKeys, "an in-memory key would change on every restart and differ between replicas")
-		need("WIDGET_CALLER_JWKS", c.CallerJWKS, "the dev identity provider cannot be trusted in live")
-		need("WIDGET_DIRECTORY", c.Directory, "the demo directory cannot be used in live")
+		need("WIDGET_SIGNING_KEYS", c.Keys.File, "an in-memory key would change on every restart and differ between replicas")
+		need("WIDGET_CALLER_JWKS", c.Caller.JWKS, "the dev identity provider cannot be trusted in live")
+		need("WIDGET_DIRECTORY", c.Sources.Directory, "the demo directory cannot be used in live")
 	}
-	need("WIDGET_INCIDENTS", c.Incidents, "the demo incidents cannot be used in live")
-	need("WIDGET_REDIS_URL", c.RedisURL, "in-memory revocations die with the process: a restart would bring revoked tokens back")
+	need("WIDGET_INCIDENTS", c.Sources.Incidents, "the demo incidents cannot be used in live")
+	need("WIDGET_REDIS_URL", c.Redis.URL, "in-memory revocations die with the process: a restart would bring revoked tokens back")
 	for _, env := range c.devSettings {
 		errs = append(errs, fmt.Errorf("%s: is a development setting and cannot be set when WIDGET_ENV=live", env))
 	}
-	need("WIDGET_OPS_TENANT", c.OpsTenant, "the ops and service roles must belong to the operator's tenant alone")
+	need("WIDGET_OPS_TENANT", c.Roles.OpsTenant, "the ops and service roles must belong to the operator's tenant alone")
 	// Every outbound URL that carries a credential (a bearer key, a
 	// session token, a caller's keys) is https in live: in cleartext
 	// anyone on the path could read or change it. A file path is fine.
 	for _, u := range []struct{ env, value string }{
-		{"WIDGET_CALLER_JWKS", c.CallerJWKS},
-		{"WIDGET_EDGE_JWKS", c.EdgeJWKS},
-		{"WIDGET_DIRECTORY", c.Directory},
-		{"WIDGET_INCIDENTS", c.Incidents},
-		{"WIDGET_ASSISTANT_URL", c.AssistantURL},
-		{"WIDGET_URL_BASE", c.URLBase},
+		{"WIDGET_CALLER_JWKS", c.Caller.JWKS},
+		{"WIDGET_EDGE_JWKS", c.Edge.JWKS},
+		{"WIDGET_DIRECTORY", c.Sources.Directory},
+		{"WIDGET_INCIDENTS", c.Sources.Incidents},
+		{"WIDGET_ASSISTANT_URL", c.Assistant.URL},
+		{"WIDGET_URL_BASE", c.Mint.URLBase},
 	} {
 		if cleartext(u.value) {
 			errs = append(errs, fmt.Errorf("%s: must be https (or a file) when WIDGET_ENV=live: it carries credentials or session tokens", u.env))
@@ -331,8 +452,8 @@ func (c *Config) validateLive() []error {
 	// The collector's credentials (OTEL_EXPORTER_OTLP_HEADERS) go with
 	// every export; an endpoint is a URL, never a file.
 	for _, u := range []struct{ env, value string }{
-		{"OTEL_EXPORTER_OTLP_ENDPOINT", c.OTLPEndpoint},
-		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", c.OTLPTracesEndpoint},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", c.Tracing.Endpoint},
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", c.Tracing.TracesEndpoint},
 	} {
 		if scheme, _, _ := strings.Cut(u.value, "://"); u.value != "" && !strings.EqualFold(scheme, "https") {
 			errs = append(errs, fmt.Errorf("%s: must be an https:// URL when WIDGET_ENV=live: exports carry the collector's credentials", u.env))
@@ -340,7 +461,7 @@ func (c *Config) validateLive() []error {
 	}
 	// Redis carries its password, the revocation set and its pub/sub, and
 	// whole conversations.
-	if scheme, _, _ := strings.Cut(c.RedisURL, "://"); c.RedisURL != "" && !c.RedisCleartext && !strings.HasPrefix(strings.ToLower(scheme), "rediss") {
+	if scheme, _, _ := strings.Cut(c.Redis.URL, "://"); c.Redis.URL != "" && !c.Redis.AllowCleartext && !strings.HasPrefix(strings.ToLower(scheme), "rediss") {
 		errs = append(errs, errors.New("WIDGET_REDIS_URL: must be rediss:// (or rediss+cluster://) when WIDGET_ENV=live: "+
 			"Redis carries its password, the revocations and the conversations; set WIDGET_REDIS_ALLOW_CLEARTEXT=true only for a Redis on a private network"))
 	}
@@ -354,15 +475,15 @@ func (c Config) Warnings() []string {
 		return nil
 	}
 	var w []string
-	if c.ServeEdge() && len(c.TrustedProxies) == 0 {
+	if c.ServeEdge() && len(c.Server.TrustedProxies) == 0 {
 		w = append(w, "WIDGET_TRUSTED_PROXIES is unset on a replica serving the edge: behind an ingress or load balancer every stream's "+
 			"client is the proxy, so WIDGET_MAX_STREAMS_PER_CLIENT caps all users behind it together; name the proxies' range")
 	}
-	if c.ServeAPI() && c.CallerTyp == "" {
+	if c.ServeAPI() && c.Caller.Typ == "" {
 		w = append(w, "WIDGET_CALLER_TYP is unset: caller JWTs of any type are accepted when their claims fit (an ID token, say); "+
 			"pin the type your identity provider gives access tokens, such as at+jwt")
 	}
-	if c.RedisCleartext && c.RedisURL != "" && !strings.HasPrefix(strings.ToLower(c.RedisURL), "rediss") {
+	if c.Redis.AllowCleartext && c.Redis.URL != "" && !strings.HasPrefix(strings.ToLower(c.Redis.URL), "rediss") {
 		w = append(w, "WIDGET_REDIS_ALLOW_CLEARTEXT=true: Redis's password, the revocations and the conversations cross the network in clear")
 	}
 	return w

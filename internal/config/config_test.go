@@ -28,16 +28,16 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Env != "test" || c.Addr != "127.0.0.1:8080" || c.InternalAddr != "127.0.0.1:9090" ||
-		c.URLBase != "https://widget.causeflow.ai" || c.RedisURL != "" || c.ClockSkew != 30*time.Second ||
-		!c.DevIDP() || c.CallerIssuer != "https://dev-idp.widget-sessions.invalid" ||
-		c.CallerTenantClaim != "tid" || c.CallerRolesClaim != "roles" || len(c.TrustedProxies) != 0 ||
-		c.OpsTenant != "causeflow" || c.CallerTyp != "" || c.MaxTicketsPerSession != 10 || c.MaxStreamsPerClient != 100 ||
-		c.RevocationRateLimit != 60 || c.RevocationMaxPerTenant != 10000 || c.AssistantMaxTokens != 1024 {
+	if c.Env != "test" || c.Server.Addr != "127.0.0.1:8080" || c.Server.InternalAddr != "127.0.0.1:9090" ||
+		c.Mint.URLBase != "https://widget.causeflow.ai" || c.Redis.URL != "" || c.Token.ClockSkew != 30*time.Second ||
+		!c.DevIDP() || c.Caller.Issuer != "https://dev-idp.widget-sessions.invalid" ||
+		c.Caller.TenantClaim != "tid" || c.Caller.RolesClaim != "roles" || len(c.Server.TrustedProxies) != 0 ||
+		c.Roles.OpsTenant != "causeflow" || c.Caller.Typ != "" || c.Edge.MaxTicketsPerSession != 10 || c.Edge.MaxStreamsPerClient != 100 ||
+		c.Revocation.RateLimit != 60 || c.Revocation.MaxPerTenant != 10000 || c.Assistant.MaxTokens != 1024 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
-	if strings.Join(c.CallerAlgorithms, ",") != "RS256,ES256,EdDSA" {
-		t.Fatalf("algorithms = %v", c.CallerAlgorithms)
+	if strings.Join(c.Caller.Algorithms, ",") != "RS256,ES256,EdDSA" {
+		t.Fatalf("algorithms = %v", c.Caller.Algorithms)
 	}
 }
 

@@ -24,16 +24,16 @@ func TestEmbedOrigins(t *testing.T) {
 	}
 
 	c, err := load("test", "")
-	if err != nil || len(c.EmbedOrigins) != 0 {
-		t.Fatalf("default: %v, %v; want no origin", c.EmbedOrigins, err)
+	if err != nil || len(c.Edge.EmbedOrigins) != 0 {
+		t.Fatalf("default: %v, %v; want no origin", c.Edge.EmbedOrigins, err)
 	}
 	c, err = load("test", " https://app.customer.com, https://admin.customer.com:8443 ,http://localhost:3000,http://127.0.0.1:5173")
 	want := []string{"https://app.customer.com", "https://admin.customer.com:8443", "http://localhost:3000", "http://127.0.0.1:5173"}
-	if err != nil || !slices.Equal(c.EmbedOrigins, want) {
-		t.Fatalf("Load = %v, %v; want %v", c.EmbedOrigins, err, want)
+	if err != nil || !slices.Equal(c.Edge.EmbedOrigins, want) {
+		t.Fatalf("Load = %v, %v; want %v", c.Edge.EmbedOrigins, err, want)
 	}
-	if c, err := load("live", "https://app.customer.com"); err != nil || len(c.EmbedOrigins) != 1 {
-		t.Fatalf("live with an https origin: %v, %v", c.EmbedOrigins, err)
+	if c, err := load("live", "https://app.customer.com"); err != nil || len(c.Edge.EmbedOrigins) != 1 {
+		t.Fatalf("live with an https origin: %v, %v", c.Edge.EmbedOrigins, err)
 	}
 
 	for _, tt := range []struct{ env, origin string }{
