@@ -67,7 +67,7 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w := wiring{cfg: cfg, logger: logger, metrics: metrics, tracing: noop.NewTracerProvider(), stores: st, incidents: incidents}
+	w := wiring{reg: prometheus.NewRegistry(), cfg: cfg, logger: logger, metrics: metrics, tracing: noop.NewTracerProvider(), stores: st, incidents: incidents}
 	a, err := w.api(ctx)
 	if err != nil {
 		tb.Fatal(err)
@@ -76,11 +76,11 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 	if pauseless {
 		pause = 0
 	}
-	em, err := newEdgeMetrics(prometheus.NewRegistry())
+	am, err := assistant.NewMetrics(prometheus.NewRegistry())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	edge, err := w.edge(ctx, em, a.ring, assistant.NewEmbedded(pause))
+	edge, err := w.edge(ctx, a.ring, assistant.NewEmbedded(pause), am)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/causeflow/widget-sessions/internal/api"
+	"github.com/causeflow/widget-sessions/internal/assistant"
 	"github.com/causeflow/widget-sessions/internal/chat"
 	"github.com/causeflow/widget-sessions/internal/config"
 	"github.com/causeflow/widget-sessions/internal/keys"
@@ -78,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// WIDGET_SERVE chooses the surfaces this replica mounts on its public
 	// listener: the minting API, the edge, or both.
-	w := wiring{cfg: cfg, logger: logger, metrics: metrics, tracing: tracing, stores: stores, incidents: incidents}
+	w := wiring{reg: reg, cfg: cfg, logger: logger, metrics: metrics, tracing: tracing, stores: stores, incidents: incidents}
 	var surfaces []api.Surface
 	ready := []api.ReadyCheck{stores.revsReady}
 	var ring *keys.Ring // nil on an edge-only replica
@@ -92,15 +93,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	var streams *stream.Hub // nil on an API-only replica
 	if cfg.ServeEdge() {
-		em, err := newEdgeMetrics(reg)
+		am, err := assistant.NewMetrics(reg)
 		if err != nil {
 			return err
 		}
-		asst, err := newAssistant(cfg, logger, em.usage)
+		asst, err := newAssistant(cfg, logger, am.Usage)
 		if err != nil {
 			return err
 		}
-		e, err := w.edge(ctx, em, ring, asst)
+		e, err := w.edge(ctx, ring, asst, am)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/prometheus/client_golang/prometheus"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -25,6 +26,7 @@ import (
 
 // wiring is what every surface of a replica is built from.
 type wiring struct {
+	reg       prometheus.Registerer
 	cfg       config.Config
 	logger    *zap.Logger
 	metrics   *api.Metrics

@@ -28,10 +28,15 @@ type edgeParts struct {
 // edge builds the widget's side (session, messages, stream, the
 // embeddable page). The edge validates session tokens itself, never by
 // calling the API: with the signing keys in process when it serves both
-// (ring), else with the API's published JWKS.
-func (w wiring) edge(ctx context.Context, em *edgeMetrics, ring *keys.Ring, asst assistant.Assistant) (edgeParts, error) {
+// (ring), else with the API's published JWKS. The metrics of its streams
+// and its assistant (am) go to w.reg.
+func (w wiring) edge(ctx context.Context, ring *keys.Ring, asst assistant.Assistant, am *assistant.Metrics) (edgeParts, error) {
 	cfg, logger, metrics, tracing, st, incidents := w.cfg, w.logger, w.metrics, w.tracing, w.stores, w.incidents
-	asst = measuredAssistant{Assistant: asst, m: em, tracer: tracing.Tracer("github.com/causeflow/widget-sessions/internal/assistant")}
+	asst = am.Measure(asst, tracing.Tracer("github.com/causeflow/widget-sessions/internal/assistant"))
+	sm, err := stream.NewMetrics(w.reg)
+	if err != nil {
+		return edgeParts{}, err
+	}
 	var keySource verify.KeySource
 	ready := func() error { return nil }
 	if ring != nil {
@@ -72,13 +77,13 @@ func (w wiring) edge(ctx context.Context, em *edgeMetrics, ring *keys.Ring, asst
 	}
 	hub, err := stream.NewHub(st.events, st.revs, stream.Config{
 		MaxPerSession: cfg.Edge.MaxStreamsPerSession, MaxPerClient: cfg.Edge.MaxStreamsPerClient,
-		Heartbeat: cfg.Edge.Heartbeat, Logger: logger.Named("stream"), OnClose: em.streamClosed,
+		Heartbeat: cfg.Edge.Heartbeat, Logger: logger.Named("stream"), OnClose: sm.Closed,
 	})
 	if err != nil {
 		chatService.Close()
 		return edgeParts{}, err
 	}
-	if err := em.watch(hub); err != nil {
+	if err := sm.Watch(hub); err != nil {
 		hub.Close()
 		chatService.Close()
 		return edgeParts{}, err

@@ -1,16 +1,10 @@
 package main
 
 import (
-	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 
-	"github.com/causeflow/widget-sessions/internal/assistant"
-	"github.com/causeflow/widget-sessions/internal/stream"
 	"github.com/causeflow/widget-sessions/pkg/redis"
 )
 
@@ -100,104 +94,6 @@ func (m *redisMetrics) command(name string, d time.Duration, err error) {
 	if err != nil {
 		m.errors.WithLabelValues(name).Inc()
 	}
-}
-
-// edgeMetrics are the widget side's: its streams and the assistant.
-type edgeMetrics struct {
-	reg       prometheus.Registerer
-	tokens    *prometheus.CounterVec
-	closes    *prometheus.CounterVec
-	replies   *prometheus.HistogramVec
-	firstByte prometheus.Histogram
-	deltas    prometheus.Counter
-}
-
-func newEdgeMetrics(reg prometheus.Registerer) (*edgeMetrics, error) {
-	m := &edgeMetrics{
-		reg: reg,
-		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "widget_sessions_assistant_tokens_total",
-			Help: "Tokens of the assistant's replies as the upstream counts them, by kind (prompt, completion); an upstream that reports none is not counted.",
-		}, []string{"kind"}),
-		closes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "widget_sessions_stream_ends_total",
-			Help: "Widget streams closed, by how they ended: session_revoked, session_expired, revocation_state_unknown, interrupted, drained (the replica went away) or closed (the client left).",
-		}, []string{"reason"}),
-		replies: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "widget_sessions_assistant_reply_duration_seconds",
-			Help:    "Time of each assistant reply, by result: completed, cancelled (stopped, or the replica closing) or error.",
-			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 20, 40, 80, 120},
-		}, []string{"result"}),
-		firstByte: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "widget_sessions_assistant_first_delta_seconds",
-			Help:    "Time from a reply's start to the assistant's first delta.",
-			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20},
-		}),
-		deltas: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "widget_sessions_assistant_deltas_total",
-			Help: "Pieces of answer the assistant streamed (an OpenAI-compatible server sends about one token each).",
-		}),
-	}
-	for _, c := range []prometheus.Collector{m.tokens, m.closes, m.replies, m.firstByte, m.deltas} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
-}
-
-// usage counts a reply's tokens.
-func (m *edgeMetrics) usage(prompt, completion int) {
-	m.tokens.WithLabelValues("prompt").Add(float64(prompt))
-	m.tokens.WithLabelValues("completion").Add(float64(completion))
-}
-
-// watch registers the gauge of hub's open streams.
-func (m *edgeMetrics) watch(hub *stream.Hub) error {
-	return m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "widget_sessions_streams_open",
-		Help: "Widget streams open on this replica.",
-	}, func() float64 { return float64(hub.Streams()) }))
-}
-
-func (m *edgeMetrics) streamClosed(reason string) { m.closes.WithLabelValues(reason).Inc() }
-
-// measuredAssistant reports each reply of the assistant it wraps.
-type measuredAssistant struct {
-	assistant.Assistant
-	m      *edgeMetrics
-	tracer trace.Tracer
-}
-
-func (a measuredAssistant) Reply(ctx context.Context, req assistant.Request, emit func(string) error) error {
-	// The span says how the reply went and how long it was, never what
-	// was asked or answered.
-	ctx, span := a.tracer.Start(ctx, "assistant.reply", trace.WithSpanKind(trace.SpanKindClient))
-	defer span.End()
-	start := time.Now()
-	first := true
-	deltas := 0
-	err := a.Assistant.Reply(ctx, req, func(delta string) error {
-		if first {
-			first = false
-			a.m.firstByte.Observe(time.Since(start).Seconds())
-			span.AddEvent("first delta")
-		}
-		deltas++
-		a.m.deltas.Inc()
-		return emit(delta)
-	})
-	result := "completed"
-	switch {
-	case err != nil && ctx.Err() != nil:
-		result = "cancelled"
-	case err != nil:
-		result = "error"
-		span.SetStatus(codes.Error, "assistant error")
-	}
-	span.SetAttributes(attribute.String("widget.reply.result", result), attribute.Int("widget.reply.deltas", deltas))
-	a.m.replies.WithLabelValues(result).Observe(time.Since(start).Seconds())
-	return err
 }
 
 // mirrorAge registers the gauge of the revocation mirror's age.
