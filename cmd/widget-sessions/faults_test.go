@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"net/http"
 	"strconv"
 	"strings"
@@ -101,13 +102,8 @@ func TestRedisOutage(t *testing.T) {
 
 	rds.Restart() // empty: persistence is off
 	t.Run("Redis back empty", func(t *testing.T) {
-		deadline := time.Now().Add(recoverWithin)
-		for a.countInLog(emptiedRedisLine) <= emptiedBefore {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %q error logged within %v of Redis coming back\nlog:\n%s", emptiedRedisLine, recoverWithin, a.log)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		wait.Within(t, recoverWithin, "the emptied Redis logged", func() bool { return a.countInLog(emptiedRedisLine) > emptiedBefore },
+			func() string { return "log:\n" + a.log.String() })
 		a.waitReady(t, http.StatusOK, recoverWithin)
 		if a.active(t, service, revoked.SessionToken) {
 			t.Error("a session revoked before the outage is active again")

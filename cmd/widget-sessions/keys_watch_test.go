@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -9,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/causeflow/widget-sessions/internal/events/eventstest"
 
 	"github.com/causeflow/widget-sessions/internal/keys"
 	"github.com/causeflow/widget-sessions/pkg/token"
@@ -46,13 +45,7 @@ func TestStagedRotationFromWatchedFiles(t *testing.T) {
 	}
 	eventually := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(3 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not happen within 3 s\nlog:\n%s", what, s.log)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		wait.For(t, what, ok, func() string { return "log:\n" + s.log.String() })
 	}
 
 	// 1. The next key is added: published, and the old one still signs.
@@ -148,7 +141,7 @@ func TestWithdrawnActiveKey(t *testing.T) {
 	}
 
 	removeKey(t, keyFile, compromised)
-	eventstest.Eventually(t, "the withdrawn key unpublished", func() bool { kids := jwksKIDs(t, s); return !kids[compromised] && kids[spare] })
+	wait.For(t, "the withdrawn key unpublished", func() bool { kids := jwksKIDs(t, s); return !kids[compromised] && kids[spare] })
 	status, kid, err := mintOnce(s, caller)
 	if err != nil || status != http.StatusServiceUnavailable || kid != "" {
 		t.Errorf("mint with the active key withdrawn: %d signed by %q (%v), want 503 and no token", status, kid, err)
@@ -165,7 +158,7 @@ func TestWithdrawnActiveKey(t *testing.T) {
 	}
 
 	replaceFile(t, kidFile, spare+"\n")
-	eventstest.Eventually(t, "signing with the named key", func() bool {
+	wait.For(t, "signing with the named key", func() bool {
 		status, kid, _ := mintOnce(s, caller)
 		return status == http.StatusCreated && kid == spare
 	})

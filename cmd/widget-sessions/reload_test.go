@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,14 +31,7 @@ func sighup(t *testing.T) {
 // waitForKID polls the public JWKS until it publishes kid, for at most 2 s.
 func waitForKID(t *testing.T, s *testServer, kid string) bool {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for !jwksKIDs(t, s)[kid] {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
+	return wait.Poll(2*time.Second, func() bool { return jwksKIDs(t, s)[kid] })
 }
 
 // TestSIGHUPReload: keys appended to the key file and announced with

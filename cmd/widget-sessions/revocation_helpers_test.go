@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -122,16 +124,7 @@ func (s *testServer) active(t *testing.T, service, tok string) bool {
 // a verdict.
 func (s *testServer) waitInactive(t *testing.T, service, tok string, limit time.Duration) time.Duration {
 	t.Helper()
-	start := time.Now()
-	for {
-		if !s.active(t, service, tok) {
-			return time.Since(start)
-		}
-		if time.Since(start) > limit {
-			t.Fatalf("still active %v after the revocation", limit)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return wait.Within(t, limit, "the revoked token inactive", func() bool { return !s.active(t, service, tok) })
 }
 
 // readyStatus returns the status of the internal /readyz.
@@ -143,14 +136,10 @@ func (s *testServer) readyStatus(t *testing.T) int {
 // waitReady polls /readyz until it answers want, for at most limit.
 func (s *testServer) waitReady(t *testing.T, want int, limit time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for s.readyStatus(t) != want {
-		if time.Now().After(deadline) {
-			r := s.get(t, s.internal+"/readyz")
-			t.Fatalf("/readyz still %d %s after %v, want %d\nlog:\n%s", r.status, r.body, limit, want, s.log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.Within(t, limit, fmt.Sprintf("/readyz answering %d", want), func() bool { return s.readyStatus(t) == want }, func() string {
+		r := s.get(t, s.internal+"/readyz")
+		return fmt.Sprintf("/readyz: %d %s\nlog:\n%s", r.status, r.body, s.log)
+	})
 }
 
 // countInLog counts the occurrences of substr in the server's log.

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"io"
 	"net/http"
 	"os"
@@ -138,14 +139,7 @@ func (b *logBuffer) String() string {
 
 // waitFor polls the log until it contains substr, for at most d.
 func (b *logBuffer) waitFor(substr string, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for !strings.Contains(b.String(), substr) {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
+	return wait.Poll(d, func() bool { return strings.Contains(b.String(), substr) })
 }
 
 // testServer is a running run.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"github.com/segmentio/ksuid"
 	"net/http"
 	"strconv"
@@ -287,27 +289,26 @@ func logLen(t testing.TB, log *events.Memory, sid string) int {
 // is complete (or failed) and returns the events from its message.created.
 func waitForReply(t testing.TB, log *events.Memory, sid, msgID string) []sseFrame {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		evs, err := log.Range(context.Background(), sid, "", 10000)
-		if err != nil {
+	var evs []events.Event
+	var out []sseFrame
+	wait.For(t, "a complete reply to "+msgID, func() bool {
+		var err error
+		if evs, err = log.Range(context.Background(), sid, "", 10000); err != nil {
 			t.Fatal(err)
 		}
-		var out []sseFrame
+		out = out[:0]
 		for _, e := range evs {
 			if len(out) == 0 && !(e.Type == events.MessageCreated && strings.Contains(string(e.Data), msgID)) {
 				continue
 			}
 			out = append(out, sseFrame{ID: e.ID, Type: e.Type, Data: string(e.Data), hasID: true})
 			if e.Type == events.ResponseCompleted || e.Type == events.Error {
-				return out
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no complete reply to %s within 5s; log: %+v", msgID, evs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	}, func() string { return fmt.Sprintf("log: %+v", evs) })
+	return out
 }
 
 // tamperSignature changes one letter in the middle of the signature, always

@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"net/http"
 	"net/url"
 	"strings"
@@ -186,18 +187,13 @@ func TestStreamCapPerSession(t *testing.T) {
 	}
 
 	one.close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	wait.For(t, "the cap admitting a stream once one was closed", func() bool {
 		s, resp := f.openStream(t, m.SessionID, streamOpts{token: m.SessionToken})
-		if s != nil {
-			break
+		if s == nil {
+			checkError(t, resp, http.StatusTooManyRequests, "too_many_streams")
 		}
-		checkError(t, resp, http.StatusTooManyRequests, "too_many_streams")
-		if time.Now().After(deadline) {
-			t.Fatal("the cap still refuses a stream 5s after one was closed")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return s != nil
+	})
 }
 
 func TestStreamHeartbeat(t *testing.T) {

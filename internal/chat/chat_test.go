@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -133,17 +134,13 @@ func all(t *testing.T, log events.Log, sid string) []events.Event {
 // returns the log.
 func untilReplied(t *testing.T, log events.Log, sid string) []events.Event {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		evs := all(t, log, sid)
-		if n := len(evs); n > 0 && (evs[n-1].Type == events.ResponseCompleted || evs[n-1].Type == events.Error) {
-			return evs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no reply ended within 5s; log %+v", evs)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	var evs []events.Event
+	wait.For(t, "a reply ended", func() bool {
+		evs = all(t, log, sid)
+		n := len(evs)
+		return n > 0 && (evs[n-1].Type == events.ResponseCompleted || evs[n-1].Type == events.Error)
+	}, func() string { return fmt.Sprintf("log %+v", evs) })
+	return evs
 }
 
 func wantCode(t *testing.T, err error, code string) *widget.Error {

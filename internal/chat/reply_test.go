@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"reflect"
 	"strings"
 	"sync"
@@ -208,12 +209,11 @@ func TestStopEndsAReplyInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	var last events.Event
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	wait.Poll(wait.Limit, func() bool {
 		evs := all(t, p.log, c.SessionID)
-		if last = evs[len(evs)-1]; last.Type == events.ResponseCancelled {
-			break
-		}
-	}
+		last = evs[len(evs)-1]
+		return last.Type == events.ResponseCancelled
+	})
 	d := decode[chat.ResponseCancelled](t, last)
 	if last.Type != events.ResponseCancelled || d.InReplyTo != id || d.Content != "Thinking " {
 		t.Fatalf("last event %s %s, want response.cancelled in reply to %s with the partial answer", last.Type, last.Data, id)
@@ -228,8 +228,7 @@ func TestStopEndsAReplyInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && p.assistant.calls.Load() < 2; time.Sleep(5 * time.Millisecond) {
-	}
+	wait.For(t, "the assistant asked the next question", func() bool { return p.assistant.calls.Load() >= 2 })
 	waitDone(t, p.log, c.SessionID, next)
 	if len(history) != 3 || history[1].Role != assistant.RoleAssistant || history[1].Content != "Thinking " {
 		t.Errorf("the next question's history %+v, want the stopped answer as far as it went", history)
@@ -239,12 +238,12 @@ func TestStopEndsAReplyInFlight(t *testing.T) {
 // waitDone waits until the reply to msg has completed.
 func waitDone(t *testing.T, log events.Log, sid, msg string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	wait.For(t, "a completed reply to "+msg, func() bool {
 		for _, e := range all(t, log, sid) {
 			if e.Type == events.ResponseCompleted && strings.Contains(string(e.Data), msg) {
-				return
+				return true
 			}
 		}
-	}
-	t.Fatalf("no completed reply to %s", msg)
+		return false
+	})
 }

@@ -3,6 +3,7 @@ package sse_test
 import (
 	"bufio"
 	"errors"
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"io"
 	"net"
 	"net/http"
@@ -155,13 +156,7 @@ func TestHijack(t *testing.T) {
 		t.Fatal("Alive = false with the client there")
 	}
 	c.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for sse.Alive(conn) {
-		if time.Now().After(deadline) {
-			t.Fatal("Alive still true 5s after the client closed")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wait.For(t, "Alive false once the client closed", func() bool { return !sse.Alive(conn) })
 }
 
 // TestHijackRefused: a response that cannot be hijacked is left untouched.

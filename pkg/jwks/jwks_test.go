@@ -3,6 +3,8 @@ package jwks_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"net/http"
 	"sync"
 	"testing"
@@ -111,13 +113,8 @@ func TestPeriodicRefresh(t *testing.T) {
 	p := newProvider(t, publicSet(t, "k1"))
 	c := startedCache(t, p.srv.URL, jwks.Options{AllowInsecureHTTP: true, RefreshInterval: 10 * time.Millisecond})
 	p.serve(http.StatusOK, publicSet(t, "k2"))
-	deadline := time.Now().Add(5 * time.Second)
-	for p.fetches.Load() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d fetches in 5s with a 10ms refresh interval", p.fetches.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.For(t, "three fetches with a 10ms refresh interval", func() bool { return p.fetches.Load() >= 3 },
+		func() string { return fmt.Sprintf("%d fetches", p.fetches.Load()) })
 	// The background refresh replaced the set without any miss.
 	if _, err := c.Key(context.Background(), "k2"); err != nil {
 		t.Fatalf("Key(k2) after background refresh: %v", err)

@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"fmt"
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -106,14 +107,7 @@ func tok(t testing.TB, iat time.Time) token.Claims {
 // it took, or fails the test.
 func within(t testing.TB, d time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
-	begin := time.Now()
-	for !cond() {
-		if time.Since(begin) > d {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return time.Since(begin)
+	return wait.Within(t, d, what, cond)
 }
 
 func revoked(r revoke.Store, c token.Claims) bool {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"strings"
 	"testing"
 	"time"
@@ -123,7 +124,7 @@ func testExpiry(t *testing.T, e Env) {
 		SameEvents(t, "before the expiry", RangeAll(t, e.Log, sid, ""), []events.Event{first})
 	}
 	e.Clock.Advance(3 * time.Second)
-	Eventually(t, "the log expires", func() bool { return len(RangeAll(t, e.Log, sid, "")) == 0 })
+	wait.For(t, "the log expires", func() bool { return len(RangeAll(t, e.Log, sid, "")) == 0 })
 	if n := len(RangeAll(t, e.Log, other, "")); n != 1 {
 		t.Fatalf("another session's log holds %d events after the first expired; want 1", n)
 	}

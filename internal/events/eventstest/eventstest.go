@@ -176,19 +176,6 @@ func Increasing(t *testing.T, evs []events.Event) {
 	}
 }
 
-// Eventually polls cond every few milliseconds until it holds, failing the
-// test if it does not within Wait.
-func Eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(Wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, Wait)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // received waits (within Wait) for a wake-up on ch.
 func received(t *testing.T, what string, ch <-chan struct{}) {
 	t.Helper()

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"sync"
 	"testing"
 	"time"
@@ -122,7 +123,7 @@ func (f *Follower) Events() []events.Event {
 // events, and returns what it delivered.
 func (f *Follower) WaitFor(t testing.TB, n int) []events.Event {
 	t.Helper()
-	eventstest.Eventually(t, fmt.Sprintf("%d events delivered", n), func() bool {
+	wait.For(t, fmt.Sprintf("%d events delivered", n), func() bool {
 		select {
 		case <-f.done:
 			t.Fatalf("the stream ended early: %v %v", f.err, f.end)
@@ -139,7 +140,7 @@ func (f *Follower) WaitFor(t testing.TB, n int) []events.Event {
 func (f *Follower) Stop(t testing.TB) error {
 	t.Helper()
 	f.cancel()
-	eventstest.Eventually(t, "the stream returns once cancelled", func() bool {
+	wait.For(t, "the stream returns once cancelled", func() bool {
 		select {
 		case <-f.done:
 			return true

@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"math/rand/v2"
 	"net"
 	"os/exec"
@@ -45,13 +46,7 @@ func info(text, field string) string {
 // waitFor polls cond every 50 ms until it holds or limit passes.
 func waitFor(tb testing.TB, limit time.Duration, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("redistest: %s: not within %v", what, limit)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.Within(tb, limit, "redistest: "+what, cond)
 }
 
 // clusterPort returns a port p, free a moment ago, with p + 10000 free too
