@@ -221,14 +221,18 @@ func (l *EventLog) Start(ctx context.Context) error {
 	if l.sub != nil {
 		return errors.New("redis: event log already started")
 	}
-	sub, err := subscribeTo(ctx, l.client, l.channel, eventQuiet, l.log, l.waiters.Wake, nil, func() {
-		// Re-subscribed: notifications may have been missed, so every
-		// local waiter re-reads; the stream is the source of truth.
-		l.waiters.WakeAll()
-		if f := l.obs.Resubscribe; f != nil {
-			f("events")
-		}
-	}, events.ErrUnavailable)
+	sub, err := subscribeTo(ctx, l.client, subscriptionConfig{
+		channel: l.channel, quiet: eventQuiet, log: l.log, onMessage: l.waiters.Wake,
+		resubscribed: func() {
+			// Notifications may have been missed, so every local waiter
+			// re-reads; the stream is the source of truth.
+			l.waiters.WakeAll()
+			if f := l.obs.Resubscribe; f != nil {
+				f("events")
+			}
+		},
+		unavailable: events.ErrUnavailable,
+	})
 	if err != nil {
 		return err
 	}

@@ -169,13 +169,18 @@ func (r *Revocations) Start(ctx context.Context) error {
 	// Subscribe before loading, so that nothing published in between is
 	// missed.
 	quiet := max(2*r.cfg.PollInterval, time.Second)
-	sub, err := subscribeTo(ctx, r.client, r.keys.Channel, quiet, r.log, r.onMessage, func() { r.mirror.FeedDown(true) }, func() {
-		r.mirror.FeedDown(false)
-		r.mirror.RequestResync("gap")
-		if f := r.cfg.Observer.Resubscribe; f != nil {
-			f("revocations")
-		}
-	}, revoke.ErrUnavailable)
+	sub, err := subscribeTo(ctx, r.client, subscriptionConfig{
+		channel: r.keys.Channel, quiet: quiet, log: r.log, onMessage: r.onMessage,
+		broken: func() { r.mirror.FeedDown(true) },
+		resubscribed: func() {
+			r.mirror.FeedDown(false)
+			r.mirror.RequestResync("gap")
+			if f := r.cfg.Observer.Resubscribe; f != nil {
+				f("revocations")
+			}
+		},
+		unavailable: revoke.ErrUnavailable,
+	})
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,10 @@ func NewStops(client goredis.UniversalClient, namespace string, logger *zap.Logg
 // Start subscribes to the channel; it returns an error when Redis does not
 // confirm the subscription.
 func (s *Stops) Start(ctx context.Context) error {
-	sub, err := subscribeTo(ctx, s.client, s.channel, 5*time.Second, s.log, s.onMessage, nil, func() {}, errors.New("redis: stop requests unavailable"))
+	sub, err := subscribeTo(ctx, s.client, subscriptionConfig{
+		channel: s.channel, quiet: 5 * time.Second, log: s.log, onMessage: s.onMessage,
+		resubscribed: func() {}, unavailable: errors.New("redis: stop requests unavailable"),
+	})
 	if err != nil {
 		return err
 	}

@@ -23,13 +23,8 @@ import (
 // re-established subscription (Redis confirms it again) calls resubscribed:
 // messages may have been missed, and the owner re-reads what it must.
 type subscription struct {
-	client       goredis.UniversalClient
-	channel      string
-	quiet        time.Duration
-	log          *zap.Logger
-	onMessage    func(payload string)
-	resubscribed func()
-	broken       func() // optional: the subscription is down until resubscribed
+	client goredis.UniversalClient
+	subscriptionConfig
 
 	mu     sync.Mutex // guards ps against Close
 	ps     *goredis.PubSub
@@ -37,31 +32,35 @@ type subscription struct {
 	done   chan struct{}
 }
 
-// subscribeTo subscribes to channel and waits for Redis to confirm, so
+// subscriptionConfig says what to subscribe to, and whom to tell what.
+type subscriptionConfig struct {
+	channel      string
+	quiet        time.Duration // past it without a message, the subscription is pinged
+	log          *zap.Logger
+	onMessage    func(payload string)
+	broken       func() // optional: the subscription is down until resubscribed
+	resubscribed func()
+	unavailable  error // wrapped by subscribeTo's error when Redis does not confirm
+}
+
+// subscribeTo subscribes to cfg.channel and waits for Redis to confirm, so
 // that everything published from then on is delivered, then relays the
-// messages in a goroutine of its own until Close. broken (optional) is
-// told when the subscription breaks, resubscribed when it is back. The
-// error wraps unavailable when Redis does not confirm within a few
-// seconds.
-func subscribeTo(ctx context.Context, client goredis.UniversalClient, channel string, quiet time.Duration, log *zap.Logger,
-	onMessage func(string), broken, resubscribed func(), unavailable error) (*subscription, error) {
-	ps := client.Subscribe(ctx, channel)
+// messages in a goroutine of its own until Close. The error wraps
+// cfg.unavailable when Redis does not confirm within a few seconds.
+func subscribeTo(ctx context.Context, client goredis.UniversalClient, cfg subscriptionConfig) (*subscription, error) {
+	ps := client.Subscribe(ctx, cfg.channel)
 	for {
-		msg, err := ps.ReceiveTimeout(ctx, max(quiet, 5*time.Second))
+		msg, err := ps.ReceiveTimeout(ctx, max(cfg.quiet, 5*time.Second))
 		if err != nil {
 			_ = ps.Close()
-			return nil, fmt.Errorf("redis: subscribe to %s: %w: %w", channel, unavailable, err)
+			return nil, fmt.Errorf("redis: subscribe to %s: %w: %w", cfg.channel, cfg.unavailable, err)
 		}
 		if s, ok := msg.(*goredis.Subscription); ok && s.Kind == "subscribe" {
 			break
 		}
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &subscription{
-		client: client, channel: channel, quiet: quiet, log: log,
-		onMessage: onMessage, broken: broken, resubscribed: resubscribed,
-		ps: ps, cancel: cancel, done: make(chan struct{}),
-	}
+	s := &subscription{client: client, subscriptionConfig: cfg, ps: ps, cancel: cancel, done: make(chan struct{})}
 	go func() { defer close(s.done); s.run(runCtx) }()
 	return s, nil
 }
