@@ -1,7 +1,7 @@
 package main
 
 // The server the benchmarks measure: the public API wired exactly as run
-// wires it (openStores, incidentService, wireAPI, wireEdge, JSON logs at
+// wires it (openStores, incidentService, wiring.api and wiring.edge, JSON logs at
 // info level, here to io.Discard), served by httptest. Only the assistant
 // may differ: run's embedded assistant pauses 30 ms between deltas, which
 // does not delay the first delta but makes every message take half a

@@ -143,7 +143,7 @@ func TestEmbeddedDefault(t *testing.T) {
 }
 
 // TestDevIssuerMatchesConfig keeps config's copy of the dev identity
-// provider's issuer equal to devidp.Issuer, as pkg/config promises: a
+// provider's issuer equal to devidp.Issuer, as internal/config promises: a
 // mismatch would make every dev token a 401.
 func TestDevIssuerMatchesConfig(t *testing.T) {
 	t.Parallel()

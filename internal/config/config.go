@@ -1,7 +1,7 @@
 // Package config loads the service's settings from the environment,
 // applies defaults and validates them at start-up. Every setting is declared
 // once, in the table in settings.go, together with its default and its
-// documentation; the README's configuration table is generated from that
+// documentation; docs/configuration.md's table is generated from that
 // table (`widget-sessions -config-table`) and a test keeps the two equal.
 package config
 

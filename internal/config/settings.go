@@ -248,7 +248,7 @@ func boolean(dst func(c *Config) *bool) func(*Config, string) error {
 	}
 }
 
-// MarkdownTable returns the README's configuration table, generated from
+// MarkdownTable returns the configuration table of docs/configuration.md, generated from
 // the settings declared above.
 func MarkdownTable() string {
 	var b strings.Builder

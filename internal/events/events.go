@@ -11,7 +11,7 @@
 // given), so a reconnecting browser gets exactly what it missed, on
 // whichever replica it lands. Notifications (Notify) are only hints that it
 // is worth reading again: a lost one delays an event, it never loses it,
-// because a reader (pkg/stream's follower) always reads from the last id it
+// because a reader (internal/stream's follower) always reads from the last id it
 // delivered, and a re-established subscription wakes every reader.
 //
 // # Bounds
