@@ -109,7 +109,8 @@ check-rules-deps:
 
 # The fuzz tests beyond their seeds (which `make test` runs): the session
 # token verifier against jwx (anything Verify accepts, jws.Verify and
-# jwt.Parse accept too), its claims fast path against encoding/json, the
+# jwt.Parse accept too), the JWK Set decoder against jwx (any key
+# jwks.Parse reads, jwk.Parse reads alike), the verifier's claims fast path against encoding/json, the
 # request bodies' fast paths (strictjson, the introspection form) against
 # encoding/json and net/url, and the hot paths' JSON writer (jsonwrite,
 # the claims, its word-at-a-time Plain) against encoding/json.
@@ -121,7 +122,8 @@ check-rules-deps:
 # FUZZX multiplies them.
 FUZZX ?= 1
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzAgreesWithJWX$$' -fuzztime $$((50000 * $(FUZZX)))x ./pkg/verify/
+	$(GO) test -run '^$$' -fuzz '^FuzzAgreesWithJWX$$' -fuzztime $$((50000 * $(FUZZX)))x ./internal/jwxcheck/
+	$(GO) test -run '^$$' -fuzz '^FuzzJWKSAgreesWithJWX$$' -fuzztime $$((100000 * $(FUZZX)))x ./internal/jwxcheck/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeClaims$$' -fuzztime $$((130000 * $(FUZZX)))x ./pkg/verify/
 	$(GO) test -run '^$$' -fuzz '^FuzzFlatAgrees$$' -fuzztime $$((800000 * $(FUZZX)))x ./internal/strictjson/
 	$(GO) test -run '^$$' -fuzz '^FuzzPlainTokenForm$$' -fuzztime $$((25000 * $(FUZZX)))x ./internal/api/

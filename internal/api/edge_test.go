@@ -5,13 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/causeflow/widget-sessions/internal/wait"
-	"github.com/segmentio/ksuid"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/causeflow/widget-sessions/internal/wait"
+	"github.com/segmentio/ksuid"
 
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/pkg/token"

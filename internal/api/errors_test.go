@@ -13,12 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwk"
-
 	"github.com/causeflow/widget-sessions/internal/api"
 	"github.com/causeflow/widget-sessions/internal/callerauth"
 	"github.com/causeflow/widget-sessions/internal/devidp"
 	"github.com/causeflow/widget-sessions/internal/directory"
+	"github.com/causeflow/widget-sessions/pkg/jwks"
 )
 
 // TestCreateSessionUnauthorized sends credentials that must all get 401
@@ -167,7 +166,7 @@ func TestCreateSessionDependencyUnavailable(t *testing.T) {
 		return withDirectory(d)
 	}
 	keysDown := withKeySource(func(*devidp.IDP) callerauth.KeySource {
-		return keySourceFunc(func(context.Context, string) (jwk.Key, error) {
+		return keySourceFunc(func(context.Context, string) (*jwks.Key, error) {
 			return nil, errors.New("jwks: fetch https://idp.example/jwks: connection refused")
 		})
 	})

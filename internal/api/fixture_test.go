@@ -36,6 +36,7 @@ import (
 	"github.com/causeflow/widget-sessions/internal/session"
 	"github.com/causeflow/widget-sessions/internal/stream"
 	"github.com/causeflow/widget-sessions/internal/ticket"
+	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/verify"
@@ -422,6 +423,6 @@ func (m fakeMinter) Mint(ctx context.Context, caller widget.Caller, req widget.S
 }
 
 // keySourceFunc is a callerauth.KeySource made of a function.
-type keySourceFunc func(ctx context.Context, kid string) (jwk.Key, error)
+type keySourceFunc func(ctx context.Context, kid string) (*jwks.Key, error)
 
-func (f keySourceFunc) Key(ctx context.Context, kid string) (jwk.Key, error) { return f(ctx, kid) }
+func (f keySourceFunc) Key(ctx context.Context, kid string) (*jwks.Key, error) { return f(ctx, kid) }

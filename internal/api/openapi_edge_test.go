@@ -2,10 +2,11 @@ package api_test
 
 import (
 	"fmt"
-	"github.com/segmentio/ksuid"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/segmentio/ksuid"
 
 	"github.com/causeflow/widget-sessions/pkg/token"
 )

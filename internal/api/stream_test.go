@@ -3,13 +3,14 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/causeflow/widget-sessions/internal/wait"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/causeflow/widget-sessions/internal/wait"
 
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/pkg/token"

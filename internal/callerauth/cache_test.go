@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/causeflow/widget-sessions/internal/callerauth"
+	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
 
@@ -17,7 +17,7 @@ import (
 // again rather than answered from the cache.
 func countingSource(f *fixture, n *atomic.Int32, fail *atomic.Bool) callerauth.KeySource {
 	inner := f.source()
-	return keySourceFunc(func(ctx context.Context, kid string) (jwk.Key, error) {
+	return keySourceFunc(func(ctx context.Context, kid string) (*jwks.Key, error) {
 		n.Add(1)
 		if fail != nil && fail.Load() {
 			return nil, context.DeadlineExceeded // the provider is unreachable

@@ -21,7 +21,6 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
-	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
 // Sentinel causes, for errors.Is on the error Authenticate returns. They
@@ -82,7 +81,7 @@ const maxTokenBytes = 16 << 10
 // kid; any other error means the keys cannot be had right now. *jwks.Cache
 // satisfies it.
 type KeySource interface {
-	Key(ctx context.Context, kid string) (jwk.Key, error)
+	Key(ctx context.Context, kid string) (*jwks.Key, error)
 }
 
 // Config says which tokens are acceptable. Issuer and Audience are

@@ -10,7 +10,6 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
 func TestKeySourceFailures(t *testing.T) {
@@ -28,7 +27,7 @@ func TestKeySourceFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := keySourceFunc(func(context.Context, string) (jwk.Key, error) { return nil, tt.err })
+			src := keySourceFunc(func(context.Context, string) (*jwks.Key, error) { return nil, tt.err })
 			_, err := f.authenticator(t, src).Authenticate(context.Background(), "Bearer "+token)
 			assertError(t, err, tt.wantCode, tt.wantErr, "Bearer "+token)
 		})
@@ -40,7 +39,7 @@ func TestRejectedHeaderDoesNotReachKeySource(t *testing.T) {
 	// junk token could trigger refreshes of the provider's key set.
 	f := newFixture(t)
 	called := false
-	src := keySourceFunc(func(context.Context, string) (jwk.Key, error) {
+	src := keySourceFunc(func(context.Context, string) (*jwks.Key, error) {
 		called = true
 		return nil, jwks.ErrUnknownKey
 	})
@@ -54,7 +53,7 @@ func TestRejectedHeaderDoesNotReachKeySource(t *testing.T) {
 }
 
 func TestNewConfig(t *testing.T) {
-	src := keySourceFunc(func(context.Context, string) (jwk.Key, error) { return nil, jwks.ErrUnknownKey })
+	src := keySourceFunc(func(context.Context, string) (*jwks.Key, error) { return nil, jwks.ErrUnknownKey })
 	tests := []struct {
 		name    string
 		cfg     callerauth.Config

@@ -2,6 +2,7 @@ package callerauth_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -19,7 +20,6 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 )
@@ -30,9 +30,9 @@ const (
 )
 
 // keySourceFunc is a KeySource made of a function.
-type keySourceFunc func(ctx context.Context, kid string) (jwk.Key, error)
+type keySourceFunc func(ctx context.Context, kid string) (*jwks.Key, error)
 
-func (f keySourceFunc) Key(ctx context.Context, kid string) (jwk.Key, error) { return f(ctx, kid) }
+func (f keySourceFunc) Key(ctx context.Context, kid string) (*jwks.Key, error) { return f(ctx, kid) }
 
 // fixture holds one signing key per algorithm family, and the provider's
 // published set of their public halves.
@@ -42,12 +42,12 @@ type fixture struct {
 	ec    *ecdsa.PrivateKey
 	ed    ed25519.PrivateKey
 	other ed25519.PrivateKey // same kid as ed in some tests, never published
-	keys  map[string]jwk.Key
+	keys  map[string]*jwks.Key
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{now: time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC), keys: map[string]jwk.Key{}}
+	f := &fixture{now: time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC), keys: map[string]*jwks.Key{}}
 	var err error
 	if f.rsa, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
 		t.Fatal(err)
@@ -68,21 +68,13 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) publish(t *testing.T, kid string, pub any, alg string) {
+func (f *fixture) publish(t *testing.T, kid string, pub crypto.PublicKey, alg string) {
 	t.Helper()
-	k, err := jwk.Import(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = k.Set(jwk.KeyIDKey, kid)
-	if alg != "" {
-		_ = k.Set(jwk.AlgorithmKey, alg)
-	}
-	f.keys[kid] = k
+	f.keys[kid] = &jwks.Key{ID: kid, Alg: alg, Public: pub}
 }
 
 func (f *fixture) source() callerauth.KeySource {
-	return keySourceFunc(func(_ context.Context, kid string) (jwk.Key, error) {
+	return keySourceFunc(func(_ context.Context, kid string) (*jwks.Key, error) {
 		if k, ok := f.keys[kid]; ok {
 			return k, nil
 		}

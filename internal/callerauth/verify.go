@@ -2,11 +2,15 @@ package callerauth
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 )
@@ -78,7 +82,7 @@ func (a *Authenticator) verify(ctx context.Context, raw string) (jwt.Token, erro
 // may be verified at all, and with which key and algorithm. The algorithm
 // is never taken on the token's word: it must be on the allow-list and fit
 // the key, whose own "alg" wins when the provider set one.
-func (a *Authenticator) selectKey(ctx context.Context, h jws.Headers) (jwa.SignatureAlgorithm, jwk.Key, error) {
+func (a *Authenticator) selectKey(ctx context.Context, h jws.Headers) (jwa.SignatureAlgorithm, crypto.PublicKey, error) {
 	var none jwa.SignatureAlgorithm
 	// Headers that point at keys or certificates the token brings along
 	// would let the token choose its own verification key; "crit" names
@@ -102,21 +106,18 @@ func (a *Authenticator) selectKey(ctx context.Context, h jws.Headers) (jwa.Signa
 	if err != nil {
 		return none, nil, classifyKeyError(err)
 	}
-	// A key source should hand out public keys only; if one slips a
-	// private key through, verify with its public half all the same.
-	if key, err = key.PublicKey(); err != nil {
-		return none, nil, fmt.Errorf("%w: key has no public form", ErrAlgorithm)
+	if key == nil {
+		return none, nil, ErrUnknownKey
 	}
-	if use, ok := key.KeyUsage(); ok && use != "" && use != jwk.ForSignature.String() {
-		return none, nil, fmt.Errorf("%w: key is not for signatures", ErrAlgorithm)
-	}
-	if keyAlg, ok := key.Algorithm(); ok && keyAlg.String() != alg.String() {
+	// A jwks.Key holds public keys only (a set's "use":"enc" keys are
+	// never among them); its stated alg, when it has one, binds.
+	if key.Alg != "" && key.Alg != alg.String() {
 		return none, nil, fmt.Errorf("%w: token alg differs from the key's alg", ErrAlgorithm)
 	}
-	if !algorithmFitsKey(alg.String(), key) {
+	if !algorithmFitsKey(alg.String(), key.Public) {
 		return none, nil, fmt.Errorf("%w: token alg does not fit the key type", ErrAlgorithm)
 	}
-	return alg, key, nil
+	return alg, key.Public, nil
 }
 
 // knownAlgorithm reports whether alg is an asymmetric signature algorithm
@@ -133,32 +134,24 @@ func knownAlgorithm(alg string) bool {
 // algorithmFitsKey reports whether alg can be computed with key: RSA for
 // RS*/PS*, the matching NIST curve for ES*, Ed25519 for EdDSA. jwx checks
 // this for jws.WithKey but not for keys handed over by a key provider.
-func algorithmFitsKey(alg string, key jwk.Key) bool {
-	switch alg {
-	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
-		return key.KeyType() == jwa.RSA()
-	case "ES256":
-		return curveOf(key) == jwa.P256()
-	case "ES384":
-		return curveOf(key) == jwa.P384()
-	case "ES512":
-		return curveOf(key) == jwa.P521()
-	case "EdDSA", "Ed25519":
-		return curveOf(key) == jwa.Ed25519()
+func algorithmFitsKey(alg string, key crypto.PublicKey) bool {
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		switch alg {
+		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+			return true
+		}
+	case *ecdsa.PublicKey:
+		switch alg {
+		case "ES256":
+			return k.Curve == elliptic.P256()
+		case "ES384":
+			return k.Curve == elliptic.P384()
+		case "ES512":
+			return k.Curve == elliptic.P521()
+		}
+	case ed25519.PublicKey:
+		return alg == "EdDSA" || alg == "Ed25519"
 	}
 	return false
-}
-
-func curveOf(key jwk.Key) jwa.EllipticCurveAlgorithm {
-	switch k := key.(type) {
-	case jwk.ECDSAPublicKey:
-		if crv, ok := k.Crv(); ok {
-			return crv
-		}
-	case jwk.OKPPublicKey:
-		if crv, ok := k.Crv(); ok {
-			return crv
-		}
-	}
-	return jwa.InvalidEllipticCurve()
 }

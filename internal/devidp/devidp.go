@@ -48,6 +48,7 @@ const (
 type IDP struct {
 	private jwk.Key
 	public  jwk.Key
+	key     *jwks.Key // public, for Key: the same one on every call
 	kid     string
 	file    string
 	now     func() time.Time
@@ -131,7 +132,12 @@ func load(path string) (*IDP, error) {
 	if err := public.Set(jwk.AlgorithmKey, jwa.EdDSA()); err != nil {
 		return nil, fmt.Errorf("devidp: %w", err)
 	}
-	return &IDP{private: private, public: public, kid: kid, file: path, now: time.Now}, nil
+	var raw ed25519.PublicKey
+	if err := jwk.Export(public, &raw); err != nil {
+		return nil, fmt.Errorf("devidp: %s: %w", path, err)
+	}
+	key := &jwks.Key{ID: kid, Alg: jwa.EdDSA().String(), Public: raw}
+	return &IDP{private: private, public: public, key: key, kid: kid, file: path, now: time.Now}, nil
 }
 
 // create writes a fresh key to path unless a file is already there. The
@@ -215,11 +221,11 @@ func (p *IDP) PublicSet() jwk.Set {
 // Key returns the provider's public key when kid is its kid, and an error
 // wrapping jwks.ErrUnknownKey otherwise, so that an IDP can stand in for a
 // *jwks.Cache as a callerauth.KeySource.
-func (p *IDP) Key(_ context.Context, kid string) (jwk.Key, error) {
+func (p *IDP) Key(_ context.Context, kid string) (*jwks.Key, error) {
 	if kid != p.kid {
 		return nil, jwks.ErrUnknownKey
 	}
-	return p.public, nil
+	return p.key, nil
 }
 
 // Token returns an EdDSA-signed caller JWT for r, in the shape

@@ -2,6 +2,7 @@ package devidp_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"os"
 	"path/filepath"
@@ -202,8 +203,8 @@ func TestKeySource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if priv, err := jwk.IsPrivateKey(k); err != nil || priv {
-		t.Fatalf("Key returned a private key (%v, %v)", priv, err)
+	if _, ok := k.Public.(ed25519.PublicKey); !ok || k.ID != idp.KeyID() || k.Alg != "EdDSA" {
+		t.Fatalf("Key = %+v; want the public Ed25519 key, its kid and EdDSA", k)
 	}
 	if _, err := idp.Key(context.Background(), "other"); !errors.Is(err, jwks.ErrUnknownKey) {
 		t.Fatalf("Key(other) = %v, want ErrUnknownKey", err)

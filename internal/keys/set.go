@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/causeflow/widget-sessions/pkg/jwks"
+
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/causeflow/widget-sessions/pkg/token"
@@ -23,7 +25,7 @@ type Set struct {
 	public jwk.Set // never handed out: PublicSet returns deep copies
 	// verifying holds a copy of each public key, made once, which
 	// PublicKey hands to the service's in-process verifiers.
-	verifying map[string]jwk.Key
+	verifying map[string]*jwks.Key
 	jwks      []byte // never handed out: JWKS returns copies
 	etag      string
 }
@@ -110,16 +112,18 @@ func build(keys []privateKey, active *privateKey) (*Set, error) {
 		}
 	}
 	public := jwk.NewSet()
-	verifying := make(map[string]jwk.Key, len(keys))
+	verifying := make(map[string]*jwks.Key, len(keys))
 	for _, k := range keys {
 		if err := public.AddKey(k.pub); err != nil {
 			return nil, fmt.Errorf("keys: key %q: publish: %w", k.kid, err)
 		}
-		c, err := k.pub.Clone()
-		if err != nil {
-			return nil, fmt.Errorf("keys: key %q: copy: %w", k.kid, err)
+		v := &jwks.Key{ID: k.kid, Alg: k.alg}
+		if k.ed != nil {
+			v.Public = k.ed.Public()
+		} else {
+			v.Public = &k.ec.PublicKey
 		}
-		verifying[k.kid] = c
+		verifying[k.kid] = v
 	}
 	body, err := json.Marshal(public)
 	if err != nil {

@@ -8,9 +8,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
 // source is where a set comes from: exactly one of url and path is set.
@@ -62,7 +59,7 @@ func parseSource(raw string, allowHTTP bool) (source, error) {
 }
 
 // fetch reads and parses the set, returning its usable public keys by kid.
-func (c *Cache) fetch(ctx context.Context) (map[string]jwk.Key, error) {
+func (c *Cache) fetch(ctx context.Context) (map[string]*Key, error) {
 	var body []byte
 	var err error
 	if c.src.url != nil {
@@ -127,10 +124,7 @@ func (c *Cache) readLimited(r io.Reader) ([]byte, error) {
 	return body, nil
 }
 
-// publicKeys parses a set and keeps the keys a verifier can use: signing
-// keys with a kid, in public form. Entries it cannot parse, without a kid,
-// or meant for encryption are skipped, so that one exotic key in a
-// provider's set does not take the others down with it.
+// publicKeys parses a set into its usable public keys by kid (see Parse).
 //
 // Private material (an asymmetric private key, or any symmetric key) is
 // refused outright when the set came from a URL: a provider that publishes
@@ -138,51 +132,14 @@ func (c *Cache) readLimited(r io.Reader) ([]byte, error) {
 // nothing. From a local file, which the operator controls (the development
 // identity provider's own private set, for one), private keys are reduced
 // to their public halves and symmetric keys dropped.
-func publicKeys(body []byte, remote bool) (map[string]jwk.Key, error) {
-	set, err := jwk.Parse(body, jwk.WithStrictKeySetParsing(false), jwk.WithIgnoreParseError(true))
+func publicKeys(body []byte, remote bool) (map[string]*Key, error) {
+	list, err := parse(body, remote)
 	if err != nil {
-		return nil, fmt.Errorf("not a JWK set: %w", err)
+		return nil, err
 	}
-	keys := make(map[string]jwk.Key, set.Len())
-	for i := range set.Len() {
-		key, ok := set.Key(i)
-		if !ok || jwk.IsUnsupportedKey(key) {
-			continue
-		}
-		private := key.KeyType() == jwa.OctetSeq()
-		if !private {
-			private, err = jwk.IsPrivateKey(key)
-			if err != nil {
-				continue // neither symmetric nor asymmetric: nothing we can verify with
-			}
-		}
-		if private && remote {
-			return nil, fmt.Errorf("key #%d holds private key material", i)
-		}
-		kid, ok := key.KeyID()
-		if !ok || kid == "" {
-			continue
-		}
-		if use, ok := key.KeyUsage(); ok && use != "" && use != jwk.ForSignature.String() {
-			continue
-		}
-		if key.KeyType() == jwa.OctetSeq() {
-			continue
-		}
-		if _, dup := keys[kid]; dup {
-			continue // RFC 7517 allows duplicates; the first one wins, as with jwk.Set.LookupKeyID
-		}
-		pub, err := key.PublicKey()
-		if err != nil {
-			continue
-		}
-		if err := pub.Validate(); err != nil {
-			continue
-		}
-		keys[kid] = pub
-	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("no usable signing key with a kid")
+	keys := make(map[string]*Key, len(list))
+	for _, k := range list {
+		keys[k.ID] = k
 	}
 	return keys, nil
 }

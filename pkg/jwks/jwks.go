@@ -3,9 +3,10 @@
 // on demand when a token names a key the cache does not know yet (the usual
 // sign that the provider rotated its keys).
 //
-// It imports only jwx and the standard library on purpose: the session-token
-// verifier that edge services embed uses it too, and must not drag logging,
-// HTTP frameworks or Redis into them. Failures are reported through
+// It imports only the standard library on purpose, keys decoded by hand
+// (see Key): the session-token verifier that gateways and edge services
+// embed uses it too, and must not drag a JOSE library, logging, HTTP
+// frameworks or Redis into them. Failures are reported through
 // Options.OnError so the caller logs them its own way.
 package jwks
 
@@ -17,8 +18,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
 // Sentinel errors, for errors.Is.
@@ -96,8 +95,8 @@ type Cache struct {
 	opts Options
 
 	mu      sync.RWMutex
-	keys    map[string]jwk.Key // public keys by kid; nil until a fetch succeeds
-	lastErr error              // error of the latest fetch; nil after a success
+	keys    map[string]*Key // public keys by kid; nil until a fetch succeeds
+	lastErr error           // error of the latest fetch; nil after a success
 
 	// fetchMu guards the single-flight state: concurrent misses wait for
 	// the one fetch in flight instead of starting their own.
@@ -184,7 +183,7 @@ func (c *Cache) loop(ctx context.Context) {
 // error wrapping ErrUnknownKey when the kid is not in the set, and one
 // wrapping ErrUnavailable when no set was ever loaded. The returned key is
 // shared: callers must not modify it.
-func (c *Cache) Key(ctx context.Context, kid string) (jwk.Key, error) {
+func (c *Cache) Key(ctx context.Context, kid string) (*Key, error) {
 	if k, ok := c.lookup(kid); ok {
 		return k, nil
 	}
@@ -220,7 +219,7 @@ func (c *Cache) Ready() bool {
 	return c.keys != nil
 }
 
-func (c *Cache) lookup(kid string) (jwk.Key, bool) {
+func (c *Cache) lookup(kid string) (*Key, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	k, ok := c.keys[kid]

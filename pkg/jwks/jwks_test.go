@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/causeflow/widget-sessions/internal/wait"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/causeflow/widget-sessions/internal/wait"
 
 	"github.com/causeflow/widget-sessions/pkg/jwks"
 )
@@ -54,7 +55,7 @@ func TestKeyFoundAfterStart(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Key(%s): %v", kid, err)
 		}
-		if got, _ := k.KeyID(); got != kid {
+		if got := k.ID; got != kid {
 			t.Fatalf("Key(%s) returned kid %q", kid, got)
 		}
 	}

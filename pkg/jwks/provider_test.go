@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -13,42 +14,47 @@ import (
 	"time"
 
 	"github.com/causeflow/widget-sessions/pkg/jwks"
-	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
-// newPrivateKey returns an Ed25519 private JWK with kid.
-func newPrivateKey(t *testing.T, kid string) jwk.Key {
+// privateKey is an Ed25519 key pair with its kid.
+type privateKey struct {
+	kid  string
+	priv ed25519.PrivateKey
+}
+
+// newPrivateKey returns an Ed25519 key pair with kid.
+func newPrivateKey(t *testing.T, kid string) privateKey {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := jwk.Import(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := k.Set(jwk.KeyIDKey, kid); err != nil {
-		t.Fatal(err)
-	}
-	return k
+	return privateKey{kid: kid, priv: priv}
 }
 
-// setJSON serialises keys as a JWK Set; public reduces them first.
-func setJSON(t *testing.T, public bool, keys ...jwk.Key) []byte {
+// public is k's public JWK.
+func (k privateKey) public() *jwks.Key {
+	return &jwks.Key{ID: k.kid, Public: k.priv.Public()}
+}
+
+// privateJSON is k as a private JWK, as the development identity
+// provider writes one: its public members and "d".
+func (k privateKey) privateJSON(t *testing.T) json.RawMessage {
 	t.Helper()
-	set := jwk.NewSet()
-	for _, k := range keys {
-		if public {
-			var err error
-			if k, err = k.PublicKey(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := set.AddKey(k); err != nil {
-			t.Fatal(err)
-		}
+	var m map[string]string
+	b, _ := json.Marshal(k.public())
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
 	}
-	b, err := json.Marshal(set)
+	m["d"] = base64.RawURLEncoding.EncodeToString(k.priv.Seed())
+	b, _ = json.Marshal(m)
+	return b
+}
+
+// setJSON serialises keys as a JWK Set.
+func setJSON(t *testing.T, keys ...json.RawMessage) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string][]json.RawMessage{"keys": keys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,11 +63,11 @@ func setJSON(t *testing.T, public bool, keys ...jwk.Key) []byte {
 
 func publicSet(t *testing.T, kids ...string) []byte {
 	t.Helper()
-	keys := make([]jwk.Key, len(kids))
+	keys := make([]json.RawMessage, len(kids))
 	for i, kid := range kids {
-		keys[i] = newPrivateKey(t, kid)
+		keys[i], _ = json.Marshal(newPrivateKey(t, kid).public())
 	}
-	return setJSON(t, true, keys...)
+	return setJSON(t, keys...)
 }
 
 // provider is a fake identity provider's JWKS endpoint whose answer the

@@ -9,11 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"reflect"
 	"sync"
 	"sync/atomic"
-
-	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/token"
@@ -26,18 +23,18 @@ import (
 // An error wrapping ErrUnknownKey or jwks.ErrUnknownKey means no such key
 // is published; any other error means the source cannot tell, and Verify
 // reports it as ErrKeysUnavailable. A source must not modify a key it has
-// handed out: the verifier remembers the raw key it derived from it.
+// handed out: the verifier remembers what it derived from it.
 type KeySource interface {
-	Key(ctx context.Context, kid string) (jwk.Key, error)
+	Key(ctx context.Context, kid string) (*jwks.Key, error)
 }
 
 // KeyFunc is a KeySource made of a lookup function, such as the service's
 // own (*keys.Ring).PublicKey: verify.KeyFunc(ring.PublicKey) lets the
 // minting service verify its tokens in process, following key reloads.
-type KeyFunc func(kid string) (jwk.Key, bool)
+type KeyFunc func(kid string) (*jwks.Key, bool)
 
 // Key returns f(kid), or ErrUnknownKey when f finds no key.
-func (f KeyFunc) Key(_ context.Context, kid string) (jwk.Key, error) {
+func (f KeyFunc) Key(_ context.Context, kid string) (*jwks.Key, error) {
 	if k, ok := f(kid); ok && k != nil {
 		return k, nil
 	}
@@ -47,42 +44,42 @@ func (f KeyFunc) Key(_ context.Context, kid string) (jwk.Key, error) {
 // StaticKeys is a KeySource over a fixed set of keys, for tools and tests,
 // or a verifier whose keys only change with a restart.
 type StaticKeys struct {
-	keys map[string]jwk.Key
+	keys map[string]*jwks.Key
 }
 
-// NewStaticKeys returns a StaticKeys of the public halves of the keys in
-// set. Every key must carry a unique kid and be usable for session tokens
-// (Ed25519 or P-256, any declared alg and use agreeing); unlike a fetched
-// set, a configured one fails loudly rather than skip a key. The set is
-// copied: changing it afterwards changes nothing here.
-func NewStaticKeys(set jwk.Set) (*StaticKeys, error) {
-	if set == nil || set.Len() == 0 {
+// NewStaticKeys returns a StaticKeys of keys, such as jwks.Parse returns
+// for a JWK Set. Every key must carry a unique kid and be usable for
+// session tokens (Ed25519 or P-256, any declared alg agreeing); unlike a
+// fetched set, a configured one fails loudly rather than skip a key. The
+// keys are copied: changing them afterwards changes nothing here.
+func NewStaticKeys(keys ...*jwks.Key) (*StaticKeys, error) {
+	if len(keys) == 0 {
 		return nil, errors.New("verify: static key set is empty")
 	}
-	s := &StaticKeys{keys: make(map[string]jwk.Key, set.Len())}
-	for i := range set.Len() {
-		k, _ := set.Key(i)
-		kid, _ := k.KeyID()
-		if kid == "" {
+	s := &StaticKeys{keys: make(map[string]*jwks.Key, len(keys))}
+	for i, k := range keys {
+		if k == nil || k.ID == "" {
 			return nil, fmt.Errorf("verify: static key #%d has no kid", i)
 		}
-		if _, dup := s.keys[kid]; dup {
-			return nil, fmt.Errorf("verify: static key %q: duplicate kid", kid)
+		if _, dup := s.keys[k.ID]; dup {
+			return nil, fmt.Errorf("verify: static key %q: duplicate kid", k.ID)
 		}
-		pub, err := k.PublicKey() // a copy, and never private material
+		p, err := newPublicKey(k)
 		if err != nil {
-			return nil, fmt.Errorf("verify: static key %q: %w", kid, err)
+			return nil, fmt.Errorf("verify: static key %q: %w", k.ID, err)
 		}
-		if _, err := newPublicKey(pub); err != nil {
-			return nil, fmt.Errorf("verify: static key %q: %w", kid, err)
+		// A copy holding the public half only, whatever the caller passed.
+		c := &jwks.Key{ID: k.ID, Alg: k.Alg, Public: p.ed}
+		if p.ec != nil {
+			c.Public = p.ec
 		}
-		s.keys[kid] = pub
+		s.keys[k.ID] = c
 	}
 	return s, nil
 }
 
 // Key returns the key with kid, or ErrUnknownKey.
-func (s *StaticKeys) Key(_ context.Context, kid string) (jwk.Key, error) {
+func (s *StaticKeys) Key(_ context.Context, kid string) (*jwks.Key, error) {
 	if k, ok := s.keys[kid]; ok {
 		return k, nil
 	}
@@ -99,30 +96,23 @@ func sourceError(err error) error {
 	return fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
 }
 
-// publicKey is a jwk.Key made ready to verify with: its algorithm settled
-// and its raw key exported once, not on every token.
+// publicKey is a jwks.Key made ready to verify with: its algorithm
+// settled and its raw key checked once, not on every token.
 type publicKey struct {
-	src atomic.Value // keyRef: the jwk.Key this was last derived from
-	alg string       // token.AlgEdDSA or token.AlgES256
+	src atomic.Pointer[jwks.Key] // the key this was last derived from
+	alg string                   // token.AlgEdDSA or token.AlgES256
 	ed  ed25519.PublicKey
 	ec  *ecdsa.PublicKey
 	err error // non-nil: the key cannot verify session tokens
 }
 
-// keyRef wraps a jwk.Key for atomic.Value, which needs one concrete type.
-type keyRef struct{ k jwk.Key }
-
 // newPublicKey derives the algorithm from the key material (Ed25519 →
 // EdDSA, P-256 → ES256) and requires any "alg" the key declares to agree,
 // so that the algorithm is a property of the key: a token's header can
 // only name it, never choose it.
-func newPublicKey(k jwk.Key) (*publicKey, error) {
-	var raw any
-	if err := jwk.Export(k, &raw); err != nil {
-		return nil, errKeyUnusable
-	}
+func newPublicKey(k *jwks.Key) (*publicKey, error) {
 	p := &publicKey{}
-	switch key := raw.(type) {
+	switch key := k.Public.(type) {
 	case ed25519.PublicKey:
 		p.alg, p.ed = token.AlgEdDSA, key
 	case ed25519.PrivateKey:
@@ -140,13 +130,10 @@ func newPublicKey(k jwk.Key) (*publicKey, error) {
 	if p.ed != nil && len(p.ed) != ed25519.PublicKeySize {
 		return nil, errKeyUnusable // ed25519.Verify would panic
 	}
-	if p.ec != nil && p.ec.Curve != elliptic.P256() {
+	if p.ec != nil && (p.ec.Curve != elliptic.P256() || p.ec.X == nil || p.ec.Y == nil) {
 		return nil, errKeyUnusable
 	}
-	if alg, ok := k.Algorithm(); ok && alg.String() != p.alg {
-		return nil, errKeyUnusable
-	}
-	if use, ok := k.KeyUsage(); ok && use != "" && use != jwk.ForSignature.String() {
+	if k.Alg != "" && k.Alg != p.alg {
 		return nil, errKeyUnusable
 	}
 	return p, nil
@@ -168,37 +155,33 @@ func (p *publicKey) verify(input []byte, sig *[sigSize]byte) bool {
 // maxCachedKeys bounds the key cache; past it, it starts over.
 const maxCachedKeys = 64
 
-// keyCache remembers, per kid, the publicKey derived from the jwk.Key the
-// source last returned. A hit is a map lookup and an identity comparison:
-// *jwks.Cache returns the same jwk.Key until it fetches the set again.
+// keyCache remembers, per kid, the publicKey derived from the *jwks.Key
+// the source last returned. A hit is a map lookup and a pointer
+// comparison: *jwks.Cache returns the same key until it fetches the set
+// again.
 type keyCache struct {
 	m  atomic.Pointer[map[string]*publicKey]
 	mu sync.Mutex // serialises writers
 }
 
-func (c *keyCache) get(kid string, k jwk.Key) *publicKey {
+func (c *keyCache) get(kid string, k *jwks.Key) *publicKey {
 	var old *publicKey
 	if m := c.m.Load(); m != nil {
 		old = (*m)[kid]
 	}
-	// Only keys of comparable types are ever stored as src (see
-	// below), so this comparison cannot panic.
-	if old != nil && old.src.Load().(keyRef).k == k {
+	if old != nil && old.src.Load() == k {
 		return old
 	}
 	p, err := newPublicKey(k)
 	if err != nil {
 		p = &publicKey{err: err}
 	}
-	if !reflect.TypeOf(k).Comparable() {
-		return p // could not be recognised later: derived per call
-	}
-	p.src.Store(keyRef{k})
+	p.src.Store(k)
 	if old != nil && old.same(p) {
-		// The same key material in a new jwk.Key: the set was
+		// The same key material in a new jwks.Key: the set was
 		// fetched again, or the source handed out a new copy.
 		// Re-point the entry instead of rewriting the map.
-		old.src.Store(keyRef{k})
+		old.src.Store(k)
 		return old
 	}
 	c.put(kid, p)

@@ -2,17 +2,18 @@ package verify_test
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwk"
-
+	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/verify"
 	"github.com/causeflow/widget-sessions/pkg/verify/verifytest"
@@ -87,10 +88,7 @@ func TestVerifyForm(t *testing.T) {
 	// HS256 "signed" with the public key's bytes: the classic key
 	// confusion, where a verifier that lets the header pick the
 	// algorithm uses the public key as an HMAC secret.
-	var pub ed25519.PublicKey
-	if err := jwk.Export(iss.PublicKey(), &pub); err != nil {
-		t.Fatal(err)
-	}
+	pub := iss.PublicKey().Public.(ed25519.PublicKey)
 	hsHeader := b64(mustJSON(t, hdr(func(m map[string]any) { m["alg"] = "HS256" })))
 	hs256 := func(secret []byte) string {
 		mac := hmac.New(sha256.New, secret)
@@ -210,9 +208,9 @@ func TestVerifyKeyAndSignature(t *testing.T) {
 }
 
 // fakeKeys is a KeySource made of a function, for failure cases.
-type fakeKeys func(ctx context.Context, kid string) (jwk.Key, error)
+type fakeKeys func(ctx context.Context, kid string) (*jwks.Key, error)
 
-func (f fakeKeys) Key(ctx context.Context, kid string) (jwk.Key, error) { return f(ctx, kid) }
+func (f fakeKeys) Key(ctx context.Context, kid string) (*jwks.Key, error) { return f(ctx, kid) }
 
 func TestVerifyKeySourceErrors(t *testing.T) {
 	iss := newIssuer(t)
@@ -223,22 +221,21 @@ func TestVerifyKeySourceErrors(t *testing.T) {
 		src  fakeKeys
 		want error
 	}{
-		{"unavailable", func(context.Context, string) (jwk.Key, error) { return nil, boom }, verify.ErrKeysUnavailable},
-		{"context ended", func(ctx context.Context, _ string) (jwk.Key, error) { return nil, context.Canceled }, verify.ErrKeysUnavailable},
-		{"nil key", func(context.Context, string) (jwk.Key, error) { return nil, nil }, verify.ErrUnknownKey},
-		{"unknown", func(context.Context, string) (jwk.Key, error) { return nil, verify.ErrUnknownKey }, verify.ErrUnknownKey},
-		{"alg contradicts key", func(context.Context, string) (jwk.Key, error) {
-			k, _ := iss.PublicKey().Clone()
-			_ = k.Set(jwk.AlgorithmKey, "ES256")
-			return k, nil
+		{"unavailable", func(context.Context, string) (*jwks.Key, error) { return nil, boom }, verify.ErrKeysUnavailable},
+		{"context ended", func(ctx context.Context, _ string) (*jwks.Key, error) { return nil, context.Canceled }, verify.ErrKeysUnavailable},
+		{"nil key", func(context.Context, string) (*jwks.Key, error) { return nil, nil }, verify.ErrUnknownKey},
+		{"unknown", func(context.Context, string) (*jwks.Key, error) { return nil, verify.ErrUnknownKey }, verify.ErrUnknownKey},
+		{"alg contradicts key", func(context.Context, string) (*jwks.Key, error) {
+			k := *iss.PublicKey()
+			k.Alg = "ES256"
+			return &k, nil
 		}, verify.ErrBadSignature},
-		{"encryption key", func(context.Context, string) (jwk.Key, error) {
-			k, _ := iss.PublicKey().Clone()
-			_ = k.Set(jwk.KeyUsageKey, "enc")
-			return k, nil
+		{"P-384 key", func(context.Context, string) (*jwks.Key, error) {
+			ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+			return &jwks.Key{ID: iss.KID(), Public: &ec.PublicKey}, nil
 		}, verify.ErrBadSignature},
-		{"symmetric key", func(context.Context, string) (jwk.Key, error) {
-			return jwk.Import([]byte("0123456789abcdef0123456789abcdef"))
+		{"symmetric key", func(context.Context, string) (*jwks.Key, error) {
+			return &jwks.Key{ID: iss.KID(), Public: []byte("0123456789abcdef0123456789abcdef")}, nil
 		}, verify.ErrBadSignature},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -253,11 +250,11 @@ func TestVerifyKeySourceErrors(t *testing.T) {
 
 func TestNewStaticKeys(t *testing.T) {
 	iss := newIssuer(t)
-	set := jwk.NewSet()
-	if err := json.Unmarshal(iss.JWKS(), set); err != nil {
+	set, err := jwks.Parse(iss.JWKS())
+	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := verify.NewStaticKeys(set)
+	keys, err := verify.NewStaticKeys(set...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,23 +264,19 @@ func TestNewStaticKeys(t *testing.T) {
 	}
 	wantOK(t, v, iss.Mint(token.Claims{}))
 
-	noKID, _ := iss.PublicKey().Clone()
-	_ = noKID.Remove(jwk.KeyIDKey)
-	wrongAlg, _ := iss.PublicKey().Clone()
-	_ = wrongAlg.Set(jwk.AlgorithmKey, "ES256")
-	for name, keys := range map[string][]jwk.Key{
+	noKID := *iss.PublicKey()
+	noKID.ID = ""
+	wrongAlg := *iss.PublicKey()
+	wrongAlg.Alg = "ES256"
+	for name, keys := range map[string][]*jwks.Key{
 		"empty":         nil,
-		"no kid":        {noKID},
+		"nil":           {nil},
+		"no kid":        {&noKID},
 		"duplicate kid": {iss.PublicKey(), iss.PublicKey()},
-		"alg mismatch":  {wrongAlg},
+		"alg mismatch":  {&wrongAlg},
 	} {
 		t.Run(name, func(t *testing.T) {
-			set := jwk.NewSet()
-			for _, k := range keys {
-				c, _ := k.Clone()
-				_ = set.AddKey(c)
-			}
-			if _, err := verify.NewStaticKeys(set); err == nil {
+			if _, err := verify.NewStaticKeys(keys...); err == nil {
 				t.Fatal("NewStaticKeys accepted a bad set")
 			}
 		})

@@ -3,17 +3,18 @@
 // HTTP, and builds a verify.Verifier that trusts it, with no minting
 // service, no key file and no Redis.
 //
-// Like package verify, it brings no HTTP framework, logger or Redis client
-// into the tests that use it: jwx, the standard library, and this module's
-// token, verify and sessionid packages (the last with the KSUID library).
+// Like package verify, it brings no JOSE library, HTTP framework, logger
+// or Redis client into the tests that use it: the standard library, and
+// this module's jwks, token, verify and sessionid packages (the last with
+// the KSUID library).
 package verifytest
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -24,10 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
-
+	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/sessionid"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/verify"
@@ -64,7 +62,7 @@ type key struct {
 	alg string
 	ed  ed25519.PrivateKey
 	ec  *ecdsa.PrivateKey
-	pub jwk.Key // public, with kid, alg and use; never modified
+	pub *jwks.Key // public, with kid and alg; never modified
 }
 
 // Option configures an Issuer.
@@ -112,29 +110,20 @@ func (i *Issuer) Rotate() (kid string, err error) {
 		return "", fmt.Errorf("verifytest: kid: %w", err)
 	}
 	k := &key{kid: "verifytest-" + hex.EncodeToString(id[:]), alg: i.alg}
-	var pub any
-	var sigAlg jwa.SignatureAlgorithm
+	k.pub = &jwks.Key{ID: k.kid, Alg: i.alg}
 	switch i.alg {
 	case token.AlgEdDSA:
 		p, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			return "", fmt.Errorf("verifytest: generate key: %w", err)
 		}
-		k.ed, pub, sigAlg = priv, p, jwa.EdDSA()
+		k.ed, k.pub.Public = priv, p
 	default:
 		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			return "", fmt.Errorf("verifytest: generate key: %w", err)
 		}
-		k.ec, pub, sigAlg = priv, &priv.PublicKey, jwa.ES256()
-	}
-	if k.pub, err = jwk.Import(pub); err != nil {
-		return "", fmt.Errorf("verifytest: import key: %w", err)
-	}
-	for name, v := range map[string]any{jwk.KeyIDKey: k.kid, jwk.AlgorithmKey: sigAlg, jwk.KeyUsageKey: "sig"} {
-		if err := k.pub.Set(name, v); err != nil {
-			return "", fmt.Errorf("verifytest: key %s: %w", name, err)
-		}
+		k.ec, k.pub.Public = priv, &priv.PublicKey
 	}
 	i.mu.Lock()
 	i.keys = append(i.keys, k)
@@ -154,9 +143,9 @@ func (i *Issuer) KID() string { return i.active().kid }
 // Alg returns the algorithm the Issuer signs with.
 func (i *Issuer) Alg() string { return i.alg }
 
-// PublicKey returns the public JWK of the key that signs. It is shared:
-// do not modify it.
-func (i *Issuer) PublicKey() jwk.Key { return i.active().pub }
+// PublicKey returns the public key that signs. It is shared: do not
+// modify it.
+func (i *Issuer) PublicKey() *jwks.Key { return i.active().pub }
 
 // Config returns a verify.Config that accepts this Issuer's tokens.
 func (i *Issuer) Config() verify.Config {
@@ -245,7 +234,15 @@ func (k *key) sign(input []byte) ([]byte, error) {
 	if k.ed != nil {
 		return ed25519.Sign(k.ed, input), nil
 	}
-	return jwsbb.SignECDSA(k.ec, input, crypto.SHA256, nil) // r||s, not DER
+	h := sha256.Sum256(input)
+	r, s, err := ecdsa.Sign(rand.Reader, k.ec, h[:])
+	if err != nil {
+		return nil, err
+	}
+	sig := make([]byte, 64) // JWS carries r||s, 32 bytes each (RFC 7518 §3.4), not DER
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
+	return sig, nil
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
@@ -254,15 +251,11 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 func (i *Issuer) JWKS() []byte {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	set := jwk.NewSet()
+	set := struct {
+		Keys []*jwks.Key `json:"keys"`
+	}{}
 	for _, k := range i.keys {
-		c, err := k.pub.Clone()
-		if err == nil {
-			err = set.AddKey(c)
-		}
-		if err != nil {
-			panic(fmt.Sprintf("verifytest: build JWKS: %v", err))
-		}
+		set.Keys = append(set.Keys, k.pub)
 	}
 	body, err := json.Marshal(set)
 	if err != nil {
@@ -292,7 +285,7 @@ func (i *Issuer) Server(t testing.TB) string {
 // Keys returns a KeySource of the Issuer's published keys, in process.
 func (i *Issuer) Keys() verify.KeySource { return verify.KeyFunc(i.lookup) }
 
-func (i *Issuer) lookup(kid string) (jwk.Key, bool) {
+func (i *Issuer) lookup(kid string) (*jwks.Key, bool) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	for _, k := range i.keys {

@@ -1,4 +1,4 @@
-package verify_test
+package jwxcheck_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
+	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/verify"
 )
@@ -109,10 +110,11 @@ func fuzzWorld(tb testing.TB) (ed25519.PrivateKey, jwk.Key, *verify.Verifier) {
 	}
 	_ = pub.Set(jwk.KeyIDKey, fuzzKID)
 	_ = pub.Set(jwk.AlgorithmKey, jwa.EdDSA())
+	ours := &jwks.Key{ID: fuzzKID, Alg: token.AlgEdDSA, Public: priv.Public()}
 	v, err := verify.New(verify.Config{
 		Env: token.EnvTest, Issuer: fuzzIssuer, Audience: fuzzAudience, Leeway: fuzzLeeway,
 		Now: func() time.Time { return fuzzNow },
-	}, verify.KeyFunc(func(kid string) (jwk.Key, bool) { return pub, kid == fuzzKID }), verify.NoRevocation)
+	}, verify.KeyFunc(func(kid string) (*jwks.Key, bool) { return ours, kid == fuzzKID }), verify.NoRevocation)
 	if err != nil {
 		tb.Fatal(err)
 	}
