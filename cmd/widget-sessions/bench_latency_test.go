@@ -9,6 +9,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/events/eventstest"
+	"github.com/causeflow/widget-sessions/internal/redisstore"
 	"github.com/causeflow/widget-sessions/internal/stream/streamtest"
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
@@ -67,13 +68,13 @@ func BenchmarkEdgeFirstDelta(b *testing.B) {
 
 // startRedisLog starts an event log on Redis with its own client, as a
 // replica does.
-func startRedisLog(b *testing.B, url string) *redis.EventLog {
+func startRedisLog(b *testing.B, url string) *redisstore.EventLog {
 	client, err := redis.NewClient(url)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = client.Close() })
-	log, err := redis.NewEventLog(client, redis.EventLogConfig{Namespace: "bench"})
+	log, err := redisstore.NewEventLog(client, redisstore.EventLogConfig{Namespace: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}

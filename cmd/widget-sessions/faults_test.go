@@ -1,12 +1,13 @@
 package main
 
 import (
-	"github.com/causeflow/widget-sessions/internal/wait"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/causeflow/widget-sessions/internal/wait"
 
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )

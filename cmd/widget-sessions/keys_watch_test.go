@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/causeflow/widget-sessions/internal/wait"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/causeflow/widget-sessions/internal/wait"
 
 	"github.com/causeflow/widget-sessions/internal/keys"
 	"github.com/causeflow/widget-sessions/pkg/token"

@@ -11,7 +11,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/causeflow/widget-sessions/internal/wait"
 	"io"
 	"net/http"
 	"os"
@@ -21,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/causeflow/widget-sessions/internal/wait"
 )
 
 // Bounds of the harness. Generous, because -race on a busy CI machine is

@@ -17,6 +17,7 @@ import (
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/incident"
 	"github.com/causeflow/widget-sessions/internal/ratelimit"
+	"github.com/causeflow/widget-sessions/internal/redisstore"
 	"github.com/causeflow/widget-sessions/internal/session"
 	"github.com/causeflow/widget-sessions/internal/stream"
 	"github.com/causeflow/widget-sessions/internal/ticket"
@@ -92,7 +93,7 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg 
 		}, nil
 	}
 
-	redis.RouteClientLogs(logger.Named("go-redis"))
+	redisstore.RouteClientLogs(logger.Named("go-redis"))
 	client, err := redis.NewClient(cfg.Redis.URL)
 	if err != nil {
 		return nil, err
@@ -121,13 +122,13 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	go health.run(hctx)
 	st.closers = append(st.closers, stopHealth)
 	st.warnings = health.warnings
-	redis.Instrument(client, tracing.Tracer("github.com/causeflow/widget-sessions/pkg/redis"), metrics.command)
+	redisstore.Instrument(client, tracing.Tracer("github.com/causeflow/widget-sessions/pkg/redis"), metrics.command)
 	repl := redis.Replication{MinReplicas: cfg.Redis.MinReplicas, Timeout: cfg.Redis.WaitTimeout, Shortfall: metrics.shortfall}
 	revs, err := redis.NewRevocations(client, redis.Config{
 		Namespace:       "wrev-" + cfg.Env,
 		StalenessBudget: cfg.Revocation.Staleness,
 		Leeway:          cfg.Token.ClockSkew,
-		Logger:          logger.Named("revocations"),
+		Logger:          redisstore.Slog(logger.Named("revocations")),
 		Limits:          revocationLimits(cfg),
 		Replication:     repl,
 		Observer:        metrics.observer(),
@@ -148,7 +149,7 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	}
 
 	ns := "widget-" + cfg.Env
-	log, err := redis.NewEventLog(client, redis.EventLogConfig{Namespace: ns, Logger: logger.Named("events"), Replication: repl, Observer: metrics.observer()})
+	log, err := redisstore.NewEventLog(client, redisstore.EventLogConfig{Namespace: ns, Logger: logger.Named("events"), Replication: repl, Observer: metrics.observer()})
 	if err != nil {
 		return err
 	}
@@ -157,26 +158,26 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	}
 	st.closers = append(st.closers, func() { _ = log.Close() })
 	st.events = log
-	if st.limiter, err = redis.NewRateLimiter(client, ns, cfg.Edge.MessageRateLimit, cfg.Edge.MessageRateWindow); err != nil {
+	if st.limiter, err = redisstore.NewRateLimiter(client, ns, cfg.Edge.MessageRateLimit, cfg.Edge.MessageRateWindow); err != nil {
 		return err
 	}
-	if st.revokeLimiter, err = redis.NewRateLimiter(client, ns+":revoke", cfg.Revocation.RateLimit, cfg.Revocation.RateWindow); err != nil {
+	if st.revokeLimiter, err = redisstore.NewRateLimiter(client, ns+":revoke", cfg.Revocation.RateLimit, cfg.Revocation.RateWindow); err != nil {
 		return err
 	}
-	if st.ticketLimiter, err = redis.NewRateLimiter(client, ns+":ticket", cfg.Edge.TicketRateLimit, cfg.Edge.TicketRateWindow); err != nil {
+	if st.ticketLimiter, err = redisstore.NewRateLimiter(client, ns+":ticket", cfg.Edge.TicketRateLimit, cfg.Edge.TicketRateWindow); err != nil {
 		return err
 	}
-	if st.sessionLimiter, err = redis.NewRateLimiter(client, ns+":session", cfg.Edge.SessionRateLimit, cfg.Edge.SessionRateWindow); err != nil {
+	if st.sessionLimiter, err = redisstore.NewRateLimiter(client, ns+":session", cfg.Edge.SessionRateLimit, cfg.Edge.SessionRateWindow); err != nil {
 		return err
 	}
-	st.tickets = redis.NewTickets(client, ns, cfg.Edge.MaxTicketsPerSession, repl)
-	stops := redis.NewStops(client, ns, logger.Named("stops"))
+	st.tickets = redisstore.NewTickets(client, ns, cfg.Edge.MaxTicketsPerSession, repl)
+	stops := redisstore.NewStops(client, ns, logger.Named("stops"))
 	if err := stops.Start(ctx); err != nil {
 		return fmt.Errorf("stop requests: redis: %w", err)
 	}
 	st.closers = append(st.closers, stops.Close)
 	st.stops = stops
-	st.incidentCache = redis.NewIncidentCache(client, ns)
+	st.incidentCache = redisstore.NewIncidentCache(client, ns)
 	return nil
 }
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/causeflow/widget-sessions/internal/wait"
+	"github.com/causeflow/widget-sessions/pkg/internal/wait"
 
 	"github.com/causeflow/widget-sessions/pkg/jwks"
 )

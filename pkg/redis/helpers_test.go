@@ -3,14 +3,16 @@ package redis_test
 import (
 	"context"
 	"fmt"
-	"github.com/causeflow/widget-sessions/internal/wait"
+	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/causeflow/widget-sessions/pkg/internal/wait"
+
 	goredis "github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
@@ -54,9 +56,40 @@ func seedMarker(t testing.TB, c goredis.UniversalClient, ns string) {
 }
 
 // logs returns a logger and what it records at warn level and above.
-func logs() (*zap.Logger, *observer.ObservedLogs) {
-	core, obs := observer.New(zap.WarnLevel)
-	return zap.New(core), obs
+func logs() (*slog.Logger, *recorded) {
+	r := &recorded{}
+	return slog.New(r), r
+}
+
+// recorded is a slog.Handler that keeps the messages of the records it
+// is given, at warn level and above.
+type recorded struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *recorded) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (r *recorded) WithAttrs([]slog.Attr) slog.Handler           { return r }
+func (r *recorded) WithGroup(string) slog.Handler                { return r }
+
+func (r *recorded) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, rec.Message)
+	return nil
+}
+
+// count returns how many messages held snippet.
+func (r *recorded) count(snippet string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.msgs {
+		if strings.Contains(m, snippet) {
+			n++
+		}
+	}
+	return n
 }
 
 // start returns a started mirror on srv, closed when the test ends.

@@ -72,12 +72,12 @@ package redis
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 )
@@ -230,7 +230,7 @@ type Config struct {
 	Leeway time.Duration
 	// Logger receives the mirror's errors and warnings; an emptied Redis is
 	// logged at error level. Default: no logging.
-	Logger *zap.Logger
+	Logger *slog.Logger
 	// Now is the clock for entry times. Default time.Now. Staleness is
 	// measured on the monotonic clock whatever Now is.
 	Now func() time.Time
@@ -270,7 +270,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Leeway = 30 * time.Second
 	}
 	if c.Logger == nil {
-		c.Logger = zap.NewNop()
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Now == nil {
 		c.Now = time.Now

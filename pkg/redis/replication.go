@@ -34,12 +34,12 @@ type Replication struct {
 // DefaultReplicationTimeout bounds the wait for replicas.
 const DefaultReplicationTimeout = 500 * time.Millisecond
 
-// exec runs the commands queue adds, on the connection of the master that
+// Exec runs the commands queue adds, on the connection of the master that
 // holds key, then WAITs for r.MinReplicas replicas on that same connection
 // (WAIT counts the writes of its own connection, which is why a pipeline
 // on one node's client is used rather than the shared pool). queue is
 // called again with eval set when the master does not know a script yet.
-func (r Replication) exec(ctx context.Context, client goredis.UniversalClient, key, what string, queue func(p goredis.Pipeliner, eval bool)) error {
+func (r Replication) Exec(ctx context.Context, client goredis.UniversalClient, key, what string, queue func(p goredis.Pipeliner, eval bool)) error {
 	cluster, _ := client.(*goredis.ClusterClient)
 	var err error
 	for attempt := range clusterAttempts {
@@ -64,7 +64,7 @@ func (r Replication) exec(ctx context.Context, client goredis.UniversalClient, k
 				if r.Shortfall != nil {
 					r.Shortfall(what)
 				}
-				return fmt.Errorf("%w: %d of %d replicas within %v", ErrNotReplicated, wait.Val(), r.MinReplicas, r.timeout())
+				return fmt.Errorf("%w: %d of %d replicas within %v", ErrNotReplicated, wait.Val(), r.MinReplicas, r.WaitTimeout())
 			}
 			return nil
 		}
@@ -87,7 +87,7 @@ func (r Replication) execOn(ctx context.Context, node *goredis.Client, queue fun
 		queue(p, eval)
 		var wait *goredis.IntCmd
 		if r.MinReplicas > 0 {
-			wait = goredis.NewIntCmd(ctx, "wait", r.MinReplicas, r.timeout().Milliseconds())
+			wait = goredis.NewIntCmd(ctx, "wait", r.MinReplicas, r.WaitTimeout().Milliseconds())
 			_ = p.Process(ctx, wait)
 		}
 		cmds, err := p.Exec(ctx)
@@ -103,7 +103,9 @@ func (r Replication) execOn(ctx context.Context, node *goredis.Client, queue fun
 	return wait, nil
 }
 
-func (r Replication) timeout() time.Duration {
+// WaitTimeout is Timeout, or DefaultReplicationTimeout when Timeout is not
+// set.
+func (r Replication) WaitTimeout() time.Duration {
 	if r.Timeout <= 0 {
 		return DefaultReplicationTimeout
 	}
@@ -144,8 +146,9 @@ func firstError(cmds []goredis.Cmder, err error) error {
 	return err
 }
 
-// queueScript queues script on p: by its SHA, or whole when eval is set.
-func queueScript(ctx context.Context, p goredis.Pipeliner, script *goredis.Script, eval bool, keys []string, args ...any) *goredis.Cmd {
+// QueueScript queues script on p: by its SHA, or whole when eval is set,
+// as an Exec queue function does.
+func QueueScript(ctx context.Context, p goredis.Pipeliner, script *goredis.Script, eval bool, keys []string, args ...any) *goredis.Cmd {
 	if eval {
 		return script.Eval(ctx, p, keys, args...)
 	}

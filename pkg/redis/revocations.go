@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/token"
@@ -119,14 +119,14 @@ type Revocations struct {
 	client goredis.UniversalClient
 	cfg    Config
 	keys   Layout
-	log    *zap.Logger
+	log    *slog.Logger
 	mirror *revoke.Mirror
 
 	runMu   sync.Mutex
 	started bool
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
-	sub     *subscription
+	sub     *Subscription
 }
 
 // NewRevocations returns the store over client, not yet started: it can
@@ -143,7 +143,7 @@ func NewRevocations(client goredis.UniversalClient, cfg Config) (*Revocations, e
 		client: client,
 		cfg:    cfg,
 		keys:   LayoutOf(cfg.Namespace),
-		log:    cfg.Logger.With(zap.String("component", "revocations")),
+		log:    cfg.Logger.With(slog.String("component", "revocations")),
 	}
 	r.mirror, err = revoke.NewMirror(source{r}, revoke.MirrorConfig{
 		PollInterval: cfg.PollInterval, ResyncInterval: cfg.ResyncInterval,
@@ -169,17 +169,17 @@ func (r *Revocations) Start(ctx context.Context) error {
 	// Subscribe before loading, so that nothing published in between is
 	// missed.
 	quiet := max(2*r.cfg.PollInterval, time.Second)
-	sub, err := subscribeTo(ctx, r.client, subscriptionConfig{
-		channel: r.keys.Channel, quiet: quiet, log: r.log, onMessage: r.onMessage,
-		broken: func() { r.mirror.FeedDown(true) },
-		resubscribed: func() {
+	sub, err := Subscribe(ctx, r.client, SubscriptionConfig{
+		Channel: r.keys.Channel, Quiet: quiet, Logger: r.log, OnMessage: r.onMessage,
+		Broken: func() { r.mirror.FeedDown(true) },
+		Resubscribed: func() {
 			r.mirror.FeedDown(false)
 			r.mirror.RequestResync("gap")
 			if f := r.cfg.Observer.Resubscribe; f != nil {
 				f("revocations")
 			}
 		},
-		unavailable: revoke.ErrUnavailable,
+		Unavailable: revoke.ErrUnavailable,
 	})
 	if err != nil {
 		return err
@@ -276,12 +276,12 @@ func (r *Revocations) onMessage(payload string) {
 		e, err = parseEntry(m.Field, m.beforeMs(), m.Expires)
 	}
 	if err != nil {
-		r.log.Error("malformed revocation event; re-syncing", zap.Error(err))
+		r.log.Error("malformed revocation event; re-syncing", slog.Any("error", err))
 		r.mirror.RequestResync("gap")
 		return
 	}
 	if r.mirror.Apply(e) && e.Kind == revoke.KindAll {
-		r.log.Warn("every token issued at or before a time is revoked (Redis was found empty)", zap.Time("revokedBefore", e.Before))
+		r.log.Warn("every token issued at or before a time is revoked (Redis was found empty)", slog.Time("revokedBefore", e.Before))
 	}
 	r.mirror.Noted(m.V)
 }
@@ -324,8 +324,8 @@ func (r *Revocations) write(ctx context.Context, e *revoke.Entry, ack bool) (wri
 	if !ack {
 		repl.MinReplicas = 0
 	}
-	werr := repl.exec(ctx, r.client, r.keys.Entries, "revocation", func(p goredis.Pipeliner, eval bool) {
-		cmd = queueScript(ctx, p, writeScript, eval, keys, args...)
+	werr := repl.Exec(ctx, r.client, r.keys.Entries, "revocation", func(p goredis.Pipeliner, eval bool) {
+		cmd = QueueScript(ctx, p, writeScript, eval, keys, args...)
 	})
 	var res []int64
 	err := werr
@@ -342,7 +342,7 @@ func (r *Revocations) write(ctx context.Context, e *revoke.Entry, ack bool) (wri
 	}
 	if res[0] == 1 {
 		r.log.Error("the revocation store in Redis was empty (first start of a deployment, a restart without persistence, a flush, the entries evicted or deleted, or a failover to an empty replica): every token issued at or before the detection is revoked, so every open widget session must be reopened",
-			zap.Time("revokedBefore", all.Before), zap.String("entries", r.keys.Entries))
+			slog.Time("revokedBefore", all.Before), slog.String("entries", r.keys.Entries))
 		all.Before, all.Expires = time.UnixMilli(res[2]), time.Unix(res[3], 0)
 		out.emptied, out.all = true, all
 	}

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 )
@@ -84,7 +84,7 @@ func (s source) Load(ctx context.Context) (revoke.Snapshot, error) {
 			e, err = parseEntry(field, before, expires)
 		}
 		if err != nil {
-			r.log.Error("skipping a malformed revocation entry", zap.String("field", field), zap.Error(err))
+			r.log.Error("skipping a malformed revocation entry", slog.String("field", field), slog.Any("error", err))
 			continue
 		}
 		if e.Expires.Unix() < cutoff {

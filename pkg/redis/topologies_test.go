@@ -6,26 +6,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/causeflow/widget-sessions/internal/events"
-	"github.com/causeflow/widget-sessions/internal/events/eventstest"
-	"github.com/causeflow/widget-sessions/internal/incident"
-	"github.com/causeflow/widget-sessions/internal/incident/incidenttest"
-	"github.com/causeflow/widget-sessions/internal/ratelimit"
-	"github.com/causeflow/widget-sessions/internal/ratelimit/ratelimittest"
-	"github.com/causeflow/widget-sessions/internal/stream/streamtest"
-	"github.com/causeflow/widget-sessions/internal/ticket"
-	"github.com/causeflow/widget-sessions/internal/ticket/tickettest"
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/revoke/revoketest"
 )
 
-// TestTopologyContracts runs every store contract (revocations, the event
-// log, tickets, rate limits, the context cache) on a real Redis Cluster
-// and on a real Sentinel deployment, through the same URLs an operator
-// writes: what holds on one server holds on both. On Sentinel every write
-// waits for its replica.
+// TestTopologyContracts runs the revocation store's contract on a real
+// Redis Cluster and on a real Sentinel deployment, through the same URLs an
+// operator writes: what holds on one server holds on both. On Sentinel
+// every write waits for its replica. The service's other stores run the
+// same way in internal/redisstore.
 func TestTopologyContracts(t *testing.T) {
 	for _, topo := range []struct {
 		name string
@@ -41,40 +32,12 @@ func TestTopologyContracts(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = c.Close() })
-			t.Run("revocations", func(t *testing.T) {
-				revoketest.Run(t, func(t *testing.T, now func() time.Time) revoke.Store {
-					ns := namespace()
-					seedMarker(t, c, ns)
-					cfg := fast()
-					cfg.Namespace, cfg.Now, cfg.Replication = ns, now, topo.repl
-					return startOn(t, c, cfg)
-				})
-			})
-			t.Run("event log", func(t *testing.T) {
-				newLog := func(t *testing.T, opts eventstest.Options) events.Log {
-					return startEventLog(t, c, redis.EventLogConfig{Namespace: namespace(), MaxLen: opts.MaxLen, Replication: topo.repl})
-				}
-				eventstest.Run(t, newLog)
-				streamtest.RunFollow(t, newLog)
-			})
-			t.Run("tickets", func(t *testing.T) {
-				tickettest.Run(t, func(_ *testing.T, _ func() time.Time, maxPerSession int) ticket.Store {
-					return redis.NewTickets(c, namespace(), maxPerSession, topo.repl)
-				})
-			})
-			t.Run("rate limits", func(t *testing.T) {
-				ratelimittest.Run(t, func(t *testing.T, n int, window time.Duration, _ func() time.Time) ratelimit.Limiter {
-					l, err := redis.NewRateLimiter(c, namespace(), n, window)
-					if err != nil {
-						t.Fatal(err)
-					}
-					return l
-				})
-			})
-			t.Run("context cache", func(t *testing.T) {
-				incidenttest.RunCache(t, func(*testing.T, func() time.Time) incident.Cache {
-					return redis.NewIncidentCache(c, namespace())
-				})
+			revoketest.Run(t, func(t *testing.T, now func() time.Time) revoke.Store {
+				ns := namespace()
+				seedMarker(t, c, ns)
+				cfg := fast()
+				cfg.Namespace, cfg.Now, cfg.Replication = ns, now, topo.repl
+				return startOn(t, c, cfg)
 			})
 		})
 	}

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/pkg/token"
 )
@@ -65,7 +64,7 @@ type MirrorConfig struct {
 	// monotonic clock whatever it is. Default time.Now.
 	Now func() time.Time
 	// Logger receives the mirror's errors and warnings. Default: none.
-	Logger *zap.Logger
+	Logger *slog.Logger
 	// OnResync, when set, is told of every full load: "start",
 	// "periodic", "gap" or "loss" (a metric).
 	OnResync func(reason string)
@@ -91,7 +90,7 @@ func (c MirrorConfig) withDefaults() (MirrorConfig, error) {
 		c.Now = time.Now
 	}
 	if c.Logger == nil {
-		c.Logger = zap.NewNop()
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch {
 	case c.PollInterval < 0 || c.ResyncInterval < 0 || c.Leeway < 0:
@@ -128,7 +127,7 @@ const maxPending = 10_000
 type Mirror struct {
 	src   Source
 	cfg   MirrorConfig
-	log   *zap.Logger
+	log   *slog.Logger
 	stale error // what IsRevoked returns when stale, built once
 
 	mu        sync.RWMutex
@@ -470,7 +469,7 @@ func (m *Mirror) resync(ctx context.Context, lost bool, reason string) error {
 			m.RequestResync("loss")
 			m.failed("restore revocations the store lost", err)
 		} else if restored > 0 {
-			m.log.Warn("restored revocations that the store had lost", zap.Int("count", restored))
+			m.log.Warn("restored revocations that the store had lost", slog.Int("count", restored))
 		}
 	}
 	if snap.Expired > 0 { // writes prune a batch each; a quiet store needs help
@@ -602,7 +601,7 @@ func (m *Mirror) checkStale() {
 	}
 	if !m.isStale.Swap(true) {
 		m.log.Error("revocation mirror is stale: token validation fails closed until the store answers again",
-			zap.Duration("budget", m.budget()), zap.Bool("feed_down", m.feedDown.Load()))
+			slog.Duration("budget", m.budget()), slog.Bool("feed_down", m.feedDown.Load()))
 	}
 }
 
@@ -613,7 +612,7 @@ func (m *Mirror) checkStale() {
 func (m *Mirror) overflow(n int) {
 	if !m.overflowed.Swap(true) {
 		m.log.Error("the revocation store holds more entries than WIDGET_REVOCATION_MAX_ENTRIES: refusing to load them, validation fails closed",
-			zap.Int("entries", n), zap.Int("max", m.cfg.MaxEntries))
+			slog.Int("entries", n), slog.Int("max", m.cfg.MaxEntries))
 	}
 	m.RequestResync("gap")
 }
@@ -621,7 +620,7 @@ func (m *Mirror) overflow(n int) {
 // failed logs the first failure of a run of them.
 func (m *Mirror) failed(what string, err error) {
 	if !m.failing.Swap(true) {
-		m.log.Warn("cannot "+what, zap.Error(err))
+		m.log.Warn("cannot "+what, slog.Any("error", err))
 	}
 }
 

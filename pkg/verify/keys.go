@@ -130,8 +130,13 @@ func newPublicKey(k *jwks.Key) (*publicKey, error) {
 	if p.ed != nil && len(p.ed) != ed25519.PublicKeySize {
 		return nil, errKeyUnusable // ed25519.Verify would panic
 	}
-	if p.ec != nil && (p.ec.Curve != elliptic.P256() || p.ec.X == nil || p.ec.Y == nil) {
+	if p.ec != nil && p.ec.Curve != elliptic.P256() {
 		return nil, errKeyUnusable
+	}
+	if p.ec != nil {
+		if _, err := p.ec.Bytes(); err != nil {
+			return nil, errKeyUnusable // not a point on the curve
+		}
 	}
 	if k.Alg != "" && k.Alg != p.alg {
 		return nil, errKeyUnusable

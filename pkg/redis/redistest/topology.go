@@ -3,7 +3,6 @@ package redistest
 import (
 	"context"
 	"fmt"
-	"github.com/causeflow/widget-sessions/internal/wait"
 	"math/rand/v2"
 	"net"
 	"os/exec"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/causeflow/widget-sessions/pkg/internal/wait"
 )
 
 // Failover timings of the topologies: the engine declares a master dead

@@ -1,4 +1,4 @@
-package redis_test
+package redisstore_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/events/eventstest"
+	"github.com/causeflow/widget-sessions/internal/redisstore"
 	"github.com/causeflow/widget-sessions/internal/stream/streamtest"
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
@@ -17,9 +18,9 @@ import (
 
 // replicas returns two started event logs on srv in one namespace, each
 // with a client of its own: two replicas of the service.
-func replicas(t *testing.T, srv *redistest.Server) (a, b *redis.EventLog) {
+func replicas(t *testing.T, srv *redistest.Server) (a, b *redisstore.EventLog) {
 	t.Helper()
-	cfg := redis.EventLogConfig{Namespace: namespace()}
+	cfg := redisstore.EventLogConfig{Namespace: namespace()}
 	return startEventLog(t, client(t, srv), cfg), startEventLog(t, client(t, srv), cfg)
 }
 
@@ -233,7 +234,7 @@ func TestEventLogReadsOnlyConfirmed(t *testing.T) {
 	replica := redistest.StartReplica(t, master)
 	ns := namespace()
 	repl := redis.Replication{MinReplicas: 1, Timeout: 200 * time.Millisecond}
-	cfg := redis.EventLogConfig{Namespace: ns, Replication: repl}
+	cfg := redisstore.EventLogConfig{Namespace: ns, Replication: repl}
 	a, b := startEventLog(t, client(t, master), cfg), startEventLog(t, client(t, master), cfg)
 	ctx := context.Background()
 	sid := eventstest.SID(t)
@@ -250,10 +251,10 @@ func TestEventLogReadsOnlyConfirmed(t *testing.T) {
 	if _, err := a.Append(ctx, sid, events.ResponseDelta, eventstest.Payload(2), exp); !errors.Is(err, redis.ErrNotReplicated) {
 		t.Fatalf("Append without the replica = %v, want ErrNotReplicated", err)
 	}
-	if n := client(t, master).XLen(ctx, redis.EventKey(ns, sid)).Val(); n != 2 {
+	if n := client(t, master).XLen(ctx, redisstore.EventKey(ns, sid)).Val(); n != 2 {
 		t.Fatalf("the master holds %d events, want 2 (the unconfirmed one applied)", n)
 	}
-	readsOnly := func(l *redis.EventLog, want ...events.Event) {
+	readsOnly := func(l *redisstore.EventLog, want ...events.Event) {
 		t.Helper()
 		evs, err := l.Range(ctx, sid, "", 10)
 		if err != nil {

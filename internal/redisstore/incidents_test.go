@@ -1,4 +1,4 @@
-package redis_test
+package redisstore_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/internal/incident"
 	"github.com/causeflow/widget-sessions/internal/incident/incidenttest"
+	"github.com/causeflow/widget-sessions/internal/redisstore"
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )
@@ -20,7 +21,7 @@ func TestIncidentCacheContract(t *testing.T) {
 	srv := redistest.Start(t)
 	c := client(t, srv)
 	incidenttest.RunCache(t, func(*testing.T, func() time.Time) incident.Cache {
-		return redis.NewIncidentCache(c, namespace())
+		return redisstore.NewIncidentCache(c, namespace())
 	})
 }
 
@@ -39,7 +40,7 @@ func TestIncidentCacheLayout(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {
-			ic := redis.NewIncidentCache(c, tc.ns)
+			ic := redisstore.NewIncidentCache(c, tc.ns)
 			if got := ic.Key(tc.tenant, tc.id); got != tc.key {
 				t.Fatalf("Key = %q, want %q", got, tc.key)
 			}
@@ -65,7 +66,7 @@ func TestIncidentCacheFailures(t *testing.T) {
 	srv := redistest.Start(t)
 	c := client(t, srv)
 	ctx := context.Background()
-	ic := redis.NewIncidentCache(c, namespace())
+	ic := redisstore.NewIncidentCache(c, namespace())
 
 	if err := c.Set(ctx, ic.Key("demo", "inc_1"), "{not json", time.Minute).Err(); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package redis
+package redisstore
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/causeflow/widget-sessions/internal/ticket"
+	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/token"
 )
 
@@ -33,7 +34,7 @@ type Tickets struct {
 	client        goredis.UniversalClient
 	ns            string
 	maxPerSession int
-	repl          Replication
+	repl          redis.Replication
 }
 
 // NewTickets returns the store over client, its keys under namespace
@@ -41,9 +42,9 @@ type Tickets struct {
 // tickets per session (0 means ticket.DefaultMaxPerSession). A ticket is
 // issued once repl is satisfied: a ticket handed out must be redeemable on
 // the master a failover promotes.
-func NewTickets(client goredis.UniversalClient, namespace string, maxPerSession int, repl Replication) *Tickets {
+func NewTickets(client goredis.UniversalClient, namespace string, maxPerSession int, repl redis.Replication) *Tickets {
 	if namespace == "" {
-		namespace = DefaultNamespace
+		namespace = redis.DefaultNamespace
 	}
 	if maxPerSession <= 0 {
 		maxPerSession = ticket.DefaultMaxPerSession
@@ -112,7 +113,7 @@ func (s *Tickets) Issue(ctx context.Context, c *token.Claims, ttl time.Duration)
 	// did the second must not take over the first.
 	key := s.Key(c.SessionID, tk)
 	var set *goredis.BoolCmd
-	err = s.repl.exec(ctx, s.client, key, "ticket", func(p goredis.Pipeliner, _ bool) {
+	err = s.repl.Exec(ctx, s.client, key, "ticket", func(p goredis.Pipeliner, _ bool) {
 		set = p.SetNX(ctx, key, b, ttl)
 	})
 	switch {

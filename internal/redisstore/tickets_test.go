@@ -1,4 +1,4 @@
-package redis_test
+package redisstore_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/causeflow/widget-sessions/internal/redisstore"
 	"github.com/causeflow/widget-sessions/internal/ticket"
 	"github.com/causeflow/widget-sessions/internal/ticket/tickettest"
 	"github.com/causeflow/widget-sessions/pkg/redis"
@@ -23,7 +24,7 @@ func TestTicketsContract(t *testing.T) {
 	srv := redistest.Start(t)
 	c := client(t, srv)
 	tickettest.Run(t, func(_ *testing.T, _ func() time.Time, maxPerSession int) ticket.Store {
-		return redis.NewTickets(c, namespace(), maxPerSession, redis.Replication{})
+		return redisstore.NewTickets(c, namespace(), maxPerSession, redis.Replication{})
 	})
 }
 
@@ -34,7 +35,7 @@ func TestTicketsLayout(t *testing.T) {
 	c := client(t, srv)
 	ctx := context.Background()
 	ns := namespace()
-	s := redis.NewTickets(c, ns, 0, redis.Replication{})
+	s := redisstore.NewTickets(c, ns, 0, redis.Replication{})
 	claims := tickettest.Claims("wsess_1")
 	tk, err := s.Issue(ctx, &claims, 30*time.Second)
 	if err != nil {
@@ -75,7 +76,7 @@ func TestTicketsLayout(t *testing.T) {
 	if n := c.Exists(ctx, key).Val(); n != 0 {
 		t.Error("the key outlived its redeem")
 	}
-	if redis.NewTickets(c, "", 0, redis.Replication{}).Key("wsess_1", tk) != redis.DefaultNamespace+":tk:"+ticket.Hash("wsess_1", tk) {
+	if redisstore.NewTickets(c, "", 0, redis.Replication{}).Key("wsess_1", tk) != redis.DefaultNamespace+":tk:"+ticket.Hash("wsess_1", tk) {
 		t.Error("the empty namespace is not the default")
 	}
 }
@@ -86,7 +87,7 @@ func TestTicketsLayout(t *testing.T) {
 func TestTicketsFailures(t *testing.T) {
 	srv := redistest.Start(t)
 	c := client(t, srv)
-	s := redis.NewTickets(c, namespace(), 0, redis.Replication{})
+	s := redisstore.NewTickets(c, namespace(), 0, redis.Replication{})
 	claims := tickettest.Claims("wsess_1")
 	tk, err := s.Issue(context.Background(), &claims, time.Minute)
 	if err != nil {

@@ -1,4 +1,4 @@
-package redis_test
+package redisstore_test
 
 import (
 	"context"
@@ -11,16 +11,16 @@ import (
 
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/events/eventstest"
+	"github.com/causeflow/widget-sessions/internal/redisstore"
 	"github.com/causeflow/widget-sessions/internal/stream/streamtest"
-	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )
 
 // startEventLog returns a started event log over c, closed when the test
 // ends.
-func startEventLog(t testing.TB, c goredis.UniversalClient, cfg redis.EventLogConfig) *redis.EventLog {
+func startEventLog(t testing.TB, c goredis.UniversalClient, cfg redisstore.EventLogConfig) *redisstore.EventLog {
 	t.Helper()
-	l, err := redis.NewEventLog(c, cfg)
+	l, err := redisstore.NewEventLog(c, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestEventLogContract(t *testing.T) {
 	srv := redistest.Start(t)
 	c := client(t, srv)
 	newLog := func(t *testing.T, opts eventstest.Options) events.Log {
-		return startEventLog(t, c, redis.EventLogConfig{Namespace: namespace(), MaxLen: opts.MaxLen})
+		return startEventLog(t, c, redisstore.EventLogConfig{Namespace: namespace(), MaxLen: opts.MaxLen})
 	}
 	eventstest.Run(t, newLog)
 	streamtest.RunFollow(t, newLog)
@@ -51,11 +51,11 @@ func TestEventLogLayout(t *testing.T) {
 	c := client(t, srv)
 	ctx := context.Background()
 	ns := namespace()
-	l := startEventLog(t, c, redis.EventLogConfig{Namespace: ns})
+	l := startEventLog(t, c, redisstore.EventLogConfig{Namespace: ns})
 	sid := eventstest.SID(t)
 	key, channel := ns+":events:{"+sid+"}", ns+":events:notify"
-	if redis.EventKey(ns, sid) != key || redis.EventChannel(ns) != channel {
-		t.Fatalf("key %q, channel %q", redis.EventKey(ns, sid), redis.EventChannel(ns))
+	if redisstore.EventKey(ns, sid) != key || redisstore.EventChannel(ns) != channel {
+		t.Fatalf("key %q, channel %q", redisstore.EventKey(ns, sid), redisstore.EventChannel(ns))
 	}
 	sub := c.Subscribe(ctx, channel)
 	defer sub.Close()
@@ -106,18 +106,18 @@ func TestNewEventLog(t *testing.T) {
 	cases := []struct {
 		name   string
 		client goredis.UniversalClient
-		cfg    redis.EventLogConfig
+		cfg    redisstore.EventLogConfig
 		ok     bool
 	}{
-		{"defaults", c, redis.EventLogConfig{}, true},
-		{"a namespace and a cap", c, redis.EventLogConfig{Namespace: "wrev-test", MaxLen: 10}, true},
-		{"no client", nil, redis.EventLogConfig{}, false},
-		{"a namespace with a brace", c, redis.EventLogConfig{Namespace: "a{b"}, false},
-		{"a negative cap", c, redis.EventLogConfig{MaxLen: -1}, false},
+		{"defaults", c, redisstore.EventLogConfig{}, true},
+		{"a namespace and a cap", c, redisstore.EventLogConfig{Namespace: "wrev-test", MaxLen: 10}, true},
+		{"no client", nil, redisstore.EventLogConfig{}, false},
+		{"a namespace with a brace", c, redisstore.EventLogConfig{Namespace: "a{b"}, false},
+		{"a negative cap", c, redisstore.EventLogConfig{MaxLen: -1}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := redis.NewEventLog(tc.client, tc.cfg); (err == nil) != tc.ok {
+			if _, err := redisstore.NewEventLog(tc.client, tc.cfg); (err == nil) != tc.ok {
 				t.Fatalf("NewEventLog = %v; want ok %v", err, tc.ok)
 			}
 		})
@@ -129,7 +129,7 @@ func TestEventLogRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
 	c := client(t, srv)
 	srv.Stop()
-	l, err := redis.NewEventLog(c, redis.EventLogConfig{Namespace: namespace()})
+	l, err := redisstore.NewEventLog(c, redisstore.EventLogConfig{Namespace: namespace()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,9 +157,9 @@ func TestEventLogMalformedEntry(t *testing.T) {
 	c := client(t, srv)
 	ctx := context.Background()
 	ns := namespace()
-	l := startEventLog(t, c, redis.EventLogConfig{Namespace: ns})
+	l := startEventLog(t, c, redisstore.EventLogConfig{Namespace: ns})
 	sid := eventstest.SID(t)
-	if err := c.XAdd(ctx, &goredis.XAddArgs{Stream: redis.EventKey(ns, sid), Values: []any{"x", "1"}}).Err(); err != nil {
+	if err := c.XAdd(ctx, &goredis.XAddArgs{Stream: redisstore.EventKey(ns, sid), Values: []any{"x", "1"}}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := l.Range(ctx, sid, "", 10); err == nil || errors.Is(err, events.ErrUnavailable) {

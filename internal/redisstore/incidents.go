@@ -1,4 +1,4 @@
-package redis
+package redisstore
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/causeflow/widget-sessions/internal/incident"
+	"github.com/causeflow/widget-sessions/pkg/redis"
 )
 
 // IncidentCache is the incident-context cache on Redis, shared by the
@@ -32,7 +33,7 @@ type IncidentCache struct {
 // (DefaultNamespace when "").
 func NewIncidentCache(client goredis.UniversalClient, namespace string) *IncidentCache {
 	if namespace == "" {
-		namespace = DefaultNamespace
+		namespace = redis.DefaultNamespace
 	}
 	return &IncidentCache{client: client, ns: namespace}
 }

@@ -1,4 +1,4 @@
-package redis
+package redisstore
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/causeflow/widget-sessions/pkg/redis"
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
@@ -28,14 +29,14 @@ type Stops struct {
 
 	mu  sync.RWMutex
 	fn  func(sid, inReplyTo string)
-	sub *subscription
+	sub *redis.Subscription
 }
 
 // NewStops returns the carrier over client, its channel under namespace
 // (DefaultNamespace when ""). It listens once Start has subscribed.
 func NewStops(client goredis.UniversalClient, namespace string, logger *zap.Logger) *Stops {
 	if namespace == "" {
-		namespace = DefaultNamespace
+		namespace = redis.DefaultNamespace
 	}
 	if logger == nil {
 		logger = zap.NewNop()
@@ -46,9 +47,9 @@ func NewStops(client goredis.UniversalClient, namespace string, logger *zap.Logg
 // Start subscribes to the channel; it returns an error when Redis does not
 // confirm the subscription.
 func (s *Stops) Start(ctx context.Context) error {
-	sub, err := subscribeTo(ctx, s.client, subscriptionConfig{
-		channel: s.channel, quiet: 5 * time.Second, log: s.log, onMessage: s.onMessage,
-		resubscribed: func() {}, unavailable: errors.New("redis: stop requests unavailable"),
+	sub, err := redis.Subscribe(ctx, s.client, redis.SubscriptionConfig{
+		Channel: s.channel, Quiet: 5 * time.Second, Logger: Slog(s.log), OnMessage: s.onMessage,
+		Resubscribed: func() {}, Unavailable: errors.New("redis: stop requests unavailable"),
 	})
 	if err != nil {
 		return err

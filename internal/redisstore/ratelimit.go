@@ -1,4 +1,4 @@
-package redis
+package redisstore
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/causeflow/widget-sessions/internal/ratelimit"
+	"github.com/causeflow/widget-sessions/pkg/redis"
 )
 
 // allowScript counts one event of KEYS[1] in a fixed window of ARGV[1]
@@ -51,7 +52,7 @@ func NewRateLimiter(client goredis.UniversalClient, namespace string, n int, win
 		return nil, err
 	}
 	if namespace == "" {
-		namespace = DefaultNamespace
+		namespace = redis.DefaultNamespace
 	}
 	return &RateLimiter{client: client, ns: namespace, n: int64(n), window: window}, nil
 }

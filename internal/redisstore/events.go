@@ -1,4 +1,4 @@
-package redis
+package redisstore
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/internal/events"
+	"github.com/causeflow/widget-sessions/pkg/redis"
 )
 
 // EventKey returns the key of session sid's event log in namespace:
@@ -124,13 +125,13 @@ type EventLogConfig struct {
 	Logger *zap.Logger
 	// Observer is told when the notification subscription is
 	// re-established (Resubscribe "events").
-	Observer Observer
+	Observer redis.Observer
 	// Replication says when an append is acknowledged. Every append waits:
 	// an event a stream has delivered with its id must survive a failover,
 	// or a client resuming after that id would miss what followed. With
 	// replicas required, Range returns only events they confirmed (see
 	// EventLog).
-	Replication Replication
+	Replication redis.Replication
 }
 
 // EventLog is the per-session event log on Redis, shared by every replica:
@@ -169,12 +170,12 @@ type EventLog struct {
 	maxLen  int
 	channel string
 	log     *zap.Logger
-	repl    Replication
-	obs     Observer
+	repl    redis.Replication
+	obs     redis.Observer
 	waiters events.Waiters
 
 	runMu sync.Mutex
-	sub   *subscription // nil until Start, and after Close
+	sub   *redis.Subscription // nil until Start, and after Close
 }
 
 var _ events.Log = (*EventLog)(nil)
@@ -186,7 +187,7 @@ func NewEventLog(client goredis.UniversalClient, cfg EventLogConfig) (*EventLog,
 		return nil, errors.New("redis: the event log needs a client")
 	}
 	if cfg.Namespace == "" {
-		cfg.Namespace = DefaultNamespace
+		cfg.Namespace = redis.DefaultNamespace
 	}
 	if strings.ContainsAny(cfg.Namespace, "{}") {
 		return nil, fmt.Errorf("redis: namespace %q must not contain braces", cfg.Namespace)
@@ -221,9 +222,9 @@ func (l *EventLog) Start(ctx context.Context) error {
 	if l.sub != nil {
 		return errors.New("redis: event log already started")
 	}
-	sub, err := subscribeTo(ctx, l.client, subscriptionConfig{
-		channel: l.channel, quiet: eventQuiet, log: l.log, onMessage: l.waiters.Wake,
-		resubscribed: func() {
+	sub, err := redis.Subscribe(ctx, l.client, redis.SubscriptionConfig{
+		Channel: l.channel, Quiet: eventQuiet, Logger: Slog(l.log), OnMessage: l.waiters.Wake,
+		Resubscribed: func() {
 			// Notifications may have been missed, so every local waiter
 			// re-reads; the stream is the source of truth.
 			l.waiters.WakeAll()
@@ -231,7 +232,7 @@ func (l *EventLog) Start(ctx context.Context) error {
 				f("events")
 			}
 		},
-		unavailable: events.ErrUnavailable,
+		Unavailable: events.ErrUnavailable,
 	})
 	if err != nil {
 		return err
@@ -272,8 +273,8 @@ func (l *EventLog) Append(ctx context.Context, sid, typ string, data json.RawMes
 		announce = "0" // once confirmed
 	}
 	var cmd *goredis.Cmd
-	err = l.repl.exec(ctx, l.client, key, "event", func(p goredis.Pipeliner, eval bool) {
-		cmd = queueScript(ctx, p, appendEventScript, eval, []string{key, TrimmedKey(l.ns, sid)},
+	err = l.repl.Exec(ctx, l.client, key, "event", func(p goredis.Pipeliner, eval bool) {
+		cmd = redis.QueueScript(ctx, p, appendEventScript, eval, []string{key, TrimmedKey(l.ns, sid)},
 			l.maxLen, expires.UnixMilli(), l.channel, sid, typ, []byte(data), announce)
 	})
 	var id string
@@ -300,8 +301,8 @@ func (l *EventLog) confirmed(ctx context.Context, sid, id string) error {
 // WAIT, then confirmed. It reports whether they did.
 func (l *EventLog) confirm(ctx context.Context, sid, id string) bool {
 	key := EventKey(l.ns, sid)
-	err := l.repl.exec(ctx, l.client, key, "event", func(p goredis.Pipeliner, eval bool) {
-		queueScript(ctx, p, touchEventScript, eval, []string{key})
+	err := l.repl.Exec(ctx, l.client, key, "event", func(p goredis.Pipeliner, eval bool) {
+		redis.QueueScript(ctx, p, touchEventScript, eval, []string{key})
 	})
 	if err == nil {
 		err = l.confirmed(ctx, sid, id)
@@ -378,7 +379,7 @@ func (l *EventLog) rangeConfirmed(ctx context.Context, sid, from string, limit i
 		return msgs, nil
 	}
 	first, _ := events.ParseID(msgs[n].ID)
-	if time.Since(time.UnixMilli(int64(first.Ms))) > l.repl.timeout()+confirmSlack && l.confirm(ctx, sid, msgs[len(msgs)-1].ID) {
+	if time.Since(time.UnixMilli(int64(first.Ms))) > l.repl.WaitTimeout()+confirmSlack && l.confirm(ctx, sid, msgs[len(msgs)-1].ID) {
 		return msgs, nil
 	}
 	return msgs[:n], nil

@@ -1,4 +1,4 @@
-package redis_test
+package redisstore_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/events/eventstest"
+	"github.com/causeflow/widget-sessions/internal/redisstore"
 	"github.com/causeflow/widget-sessions/internal/stream/streamtest"
 	"github.com/causeflow/widget-sessions/pkg/redis"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
@@ -19,7 +20,7 @@ var benchEvent = []byte(`{"text":"The checkout service's error rate rose at 14:0
 // goroutine in parallel.
 func BenchmarkEventLogAppend(b *testing.B) {
 	srv := redistest.Start(b)
-	l := startEventLog(b, client(b, srv), redis.EventLogConfig{Namespace: namespace()})
+	l := startEventLog(b, client(b, srv), redisstore.EventLogConfig{Namespace: namespace()})
 	exp := time.Now().Add(time.Hour)
 	b.Run("one session", func(b *testing.B) {
 		sid := eventstest.SID(b)
@@ -57,7 +58,7 @@ func BenchmarkEventLogAppendConfirmed(b *testing.B) {
 		name string
 		repl redis.Replication
 	}{{"master only", redis.Replication{}}, {"a replica confirming", redis.Replication{MinReplicas: 1}}} {
-		l := startEventLog(b, client(b, master), redis.EventLogConfig{Namespace: namespace(), Replication: c.repl})
+		l := startEventLog(b, client(b, master), redisstore.EventLogConfig{Namespace: namespace(), Replication: c.repl})
 		b.Run(c.name, func(b *testing.B) {
 			sid := eventstest.SID(b)
 			b.ReportAllocs()
@@ -76,7 +77,7 @@ func BenchmarkEventLogAppendConfirmed(b *testing.B) {
 func BenchmarkEventLogFanOut(b *testing.B) {
 	const followers = 100
 	srv := redistest.Start(b)
-	cfg := redis.EventLogConfig{Namespace: namespace()}
+	cfg := redisstore.EventLogConfig{Namespace: namespace()}
 	a, r := startEventLog(b, client(b, srv), cfg), startEventLog(b, client(b, srv), cfg)
 	sid := eventstest.SID(b)
 	exp := time.Now().Add(time.Hour)

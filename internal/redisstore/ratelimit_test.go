@@ -1,4 +1,4 @@
-package redis_test
+package redisstore_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/internal/ratelimit"
 	"github.com/causeflow/widget-sessions/internal/ratelimit/ratelimittest"
-	"github.com/causeflow/widget-sessions/pkg/redis"
+	"github.com/causeflow/widget-sessions/internal/redisstore"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )
 
@@ -19,7 +19,7 @@ func TestRateLimiterContract(t *testing.T) {
 	srv := redistest.Start(t)
 	c := client(t, srv)
 	ratelimittest.Run(t, func(t *testing.T, n int, window time.Duration, _ func() time.Time) ratelimit.Limiter {
-		l, err := redis.NewRateLimiter(c, namespace(), n, window)
+		l, err := redisstore.NewRateLimiter(c, namespace(), n, window)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,7 +34,7 @@ func TestRateLimiterLayout(t *testing.T) {
 	c := client(t, srv)
 	ctx := context.Background()
 	ns := namespace()
-	l, err := redis.NewRateLimiter(c, ns, 5, 10*time.Second)
+	l, err := redisstore.NewRateLimiter(c, ns, 5, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestRateLimiterLayout(t *testing.T) {
 	if ttl := c.PTTL(ctx, l.Key("stuck")).Val(); ttl <= 0 {
 		t.Errorf("stuck counter PTTL = %v, want an expiry", ttl)
 	}
-	if _, err := redis.NewRateLimiter(c, ns, 0, time.Minute); err == nil {
+	if _, err := redisstore.NewRateLimiter(c, ns, 0, time.Minute); err == nil {
 		t.Error("NewRateLimiter(0 per minute): no error")
 	}
 }
@@ -73,7 +73,7 @@ func TestRateLimiterLayout(t *testing.T) {
 // ratelimit.ErrUnavailable, and not an "allowed".
 func TestRateLimiterDown(t *testing.T) {
 	srv := redistest.Start(t)
-	l, err := redis.NewRateLimiter(client(t, srv), namespace(), 5, time.Minute)
+	l, err := redisstore.NewRateLimiter(client(t, srv), namespace(), 5, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
