@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/target"
@@ -171,24 +172,24 @@ func newBrowser(t *testing.T) context.Context {
 // is another site than its host) and returns a context attached to it.
 func frameContext(t *testing.T, ctx context.Context, urlPrefix string) context.Context {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		targets, err := chromedp.Targets(ctx)
-		if err != nil {
+	var found *target.Info
+	var targets []*target.Info
+	wait.Within(t, 15*time.Second, "the widget's iframe target at "+urlPrefix, func() bool {
+		var err error
+		if targets, err = chromedp.Targets(ctx); err != nil {
 			t.Fatalf("listing targets: %v", err)
 		}
 		for _, ti := range targets {
 			if ti.Type == "iframe" && strings.HasPrefix(ti.URL, urlPrefix) {
-				fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(ti.TargetID))
-				t.Cleanup(cancel)
-				return fctx
+				found = ti
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no iframe target at %s; targets: %v", urlPrefix, targetURLs(targets))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return false
+	}, func() string { return fmt.Sprintf("targets: %v", targetURLs(targets)) })
+	fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(found.TargetID))
+	t.Cleanup(cancel)
+	return fctx
 }
 
 func targetURLs(ts []*target.Info) []string {
@@ -203,19 +204,13 @@ func targetURLs(ts []*target.Info) []string {
 // ok accepts its value, for at most d, and returns that value.
 func evalUntil(t *testing.T, ctx context.Context, d time.Duration, what, expr string, ok func(string) bool) string {
 	t.Helper()
-	deadline := time.Now().Add(d)
 	var v string
-	for {
-		var err error
+	var err error
+	wait.Within(t, d, what, func() bool {
 		v, err = chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err == nil && ok(v) {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: last value %q, error %v", what, v, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && ok(v)
+	}, func() string { return fmt.Sprintf("last value %q, error %v", v, err) })
+	return v
 }
 
 // screenshotOf captures the viewport as it is and crops it to the element
@@ -351,7 +346,10 @@ func TestBrowserWidget(t *testing.T) {
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.scrollTo(0, 0); true`)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // one frame or so, for the scroll to be painted
+	// Two animation frames: the scroll is painted by the second.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
 	shot, err := chromedp.Run(ctx, screenshotOf("#widget"))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)

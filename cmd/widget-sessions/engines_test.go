@@ -29,6 +29,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )
 
@@ -194,17 +195,13 @@ func newWebKit(t *testing.T) engine {
 		_ = cmd.Wait()
 	})
 	root := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if resp, err := http.Get(root + "/status"); err == nil {
+	wait.Within(t, 20*time.Second, "WebKitWebDriver answers /status", func() bool {
+		resp, err := http.Get(root + "/status")
+		if err == nil {
 			resp.Body.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("WebKitWebDriver did not start: %s", logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil
+	}, logs.String)
 	caps := map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
 		"browserName": "MiniBrowser",
 		"webkitgtk:browserOptions": map[string]any{
@@ -349,24 +346,20 @@ func widgetScenario(t *testing.T, name string, eng engine) {
 			return m.SessionToken, nil
 		}}
 
-	wait := func(d time.Duration, what, frame, expr string, ok func(string) bool) string {
+	waitFor := func(d time.Duration, what, frame, expr string, ok func(string) bool) string {
 		t.Helper()
-		deadline := time.Now().Add(d)
-		for {
-			v, err := eng.eval(frame, expr)
-			if err == nil && ok(v) {
-				return v
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: waiting for %s: last value %q, error %v", name, what, v, err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		var v string
+		var err error
+		wait.Within(t, d, name+": waiting for "+what, func() bool {
+			v, err = eng.eval(frame, expr)
+			return err == nil && ok(v)
+		}, func() string { return fmt.Sprintf("last value %q, error %v", v, err) })
+		return v
 	}
 	is := func(want string) func(string) bool { return func(v string) bool { return v == want } }
 	ask := func(q string) {
 		t.Helper()
-		wait(10*time.Second, "the input enabled", widgetURL, `String(!document.getElementById("cf-input").disabled)`, is("true"))
+		waitFor(10*time.Second, "the input enabled", widgetURL, `String(!document.getElementById("cf-input").disabled)`, is("true"))
 		if _, err := eng.eval(widgetURL, fmt.Sprintf(`(function () { var i = document.getElementById("cf-input"); i.value = %q; document.getElementById("cf-send").click(); return "sent"; })()`, q)); err != nil {
 			t.Fatalf("%s: asking: %v", name, err)
 		}
@@ -377,13 +370,13 @@ func widgetScenario(t *testing.T, name string, eng engine) {
 	if err := eng.navigate(host + "/"); err != nil {
 		t.Fatalf("%s: opening the host page: %v", name, err)
 	}
-	wait(15*time.Second, "the incident title", widgetURL, `document.getElementById("cf-title").textContent`,
+	waitFor(15*time.Second, "the incident title", widgetURL, `document.getElementById("cf-title").textContent`,
 		func(v string) bool { return v != "" && v != "Waiting for the session…" })
 
 	// Ask, and watch the answer stream in: several lengths before the end.
 	ask("What is the suspected cause?")
 	var lengths []string
-	wait(20*time.Second, "the first answer", widgetURL,
+	waitFor(20*time.Second, "the first answer", widgetURL,
 		`(function (e) { return e ? (e.classList.contains("streaming") ? "s" : "d") + e.textContent.length : "" })(document.querySelector(".msg.assistant"))`,
 		func(v string) bool {
 			if len(lengths) == 0 || lengths[len(lengths)-1] != v {
@@ -399,7 +392,7 @@ func widgetScenario(t *testing.T, name string, eng engine) {
 	// and the next answer arrives whole.
 	proxy.cut()
 	ask("What are the next steps?")
-	wait(30*time.Second, "the second answer after the reconnect", widgetURL, counts, is("2/2/2"))
+	waitFor(30*time.Second, "the second answer after the reconnect", widgetURL, counts, is("2/2/2"))
 	resumed := false
 	for _, l := range proxy.requestLines() {
 		resumed = resumed || (strings.Contains(l, "/stream?ticket=") && strings.Contains(l, "&lastEventId="))
@@ -410,12 +403,12 @@ func widgetScenario(t *testing.T, name string, eng engine) {
 
 	// Stop an answer mid-way: what had streamed stays, marked stopped.
 	ask("Tell me everything.")
-	wait(10*time.Second, "the third answer streaming", widgetURL,
+	waitFor(10*time.Second, "the third answer streaming", widgetURL,
 		`(function (e) { return String(!!e && e.classList.contains("streaming") && e.textContent.length > 0) })(document.querySelectorAll(".msg.assistant")[2])`, is("true"))
 	if _, err := eng.eval(widgetURL, `(function () { document.getElementById("cf-stop").click(); return "stopped"; })()`); err != nil {
 		t.Fatal(err)
 	}
-	stopped := wait(10*time.Second, "the third answer stopped", widgetURL,
+	stopped := waitFor(10*time.Second, "the third answer stopped", widgetURL,
 		`(function (e) { return e.classList.contains("cancelled") ? e.textContent : "" })(document.querySelectorAll(".msg.assistant")[2])`,
 		func(v string) bool { return v != "" })
 	if !strings.Contains(stopped, "Answer stopped") || strings.Contains(stopped, "part 29.") {
@@ -424,10 +417,10 @@ func widgetScenario(t *testing.T, name string, eng engine) {
 
 	// The session is renewed before it ends; the conversation goes on with
 	// the new one, the earlier one kept above a divider.
-	wait(ttl, "the renewal", "", `window.cfRefreshes.join(",")`, func(v string) bool { return v != "" })
-	wait(10*time.Second, "the divider", widgetURL, `document.querySelectorAll(".divider").length + ""`, is("1"))
+	waitFor(ttl, "the renewal", "", `window.cfRefreshes.join(",")`, func(v string) bool { return v != "" })
+	waitFor(10*time.Second, "the divider", widgetURL, `document.querySelectorAll(".divider").length + ""`, is("1"))
 	ask("And now?")
-	wait(20*time.Second, "the answer on the new session", widgetURL, counts, is("4/4/4"))
+	waitFor(20*time.Second, "the answer on the new session", widgetURL, counts, is("4/4/4"))
 	if ev, _ := eng.eval("", `window.cfEvents.join(",")`); ev != "ready" {
 		t.Errorf("%s: host events %q, want ready alone", name, ev)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/causeflow/widget-sessions/internal/devidp"
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )
 
@@ -110,20 +111,15 @@ func runContainer(t *testing.T, image string, extra ...string) (name, base strin
 	args = append(append(args, extra...), image)
 	podman(t, args...)
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", internal))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
+	var err error
+	wait.Within(t, 30*time.Second, "/healthz answers 200", func() bool {
+		var resp *http.Response
+		if resp, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", internal)); err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz did not answer 200: %v\nlogs:\n%s", err, podman(t, "logs", name))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, func() string { return fmt.Sprintf("last error %v\nlogs:\n%s", err, podman(t, "logs", name)) })
 	return name, fmt.Sprintf("http://127.0.0.1:%d", pub)
 }
 

@@ -5,8 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/causeflow/widget-sessions/internal/wait"
 	"github.com/causeflow/widget-sessions/pkg/redis/redistest"
 )
 
@@ -38,15 +38,13 @@ func TestOperatorMetrics(t *testing.T) {
 		t.Fatalf("revoking another tenant: %d, want 403", r.status)
 	}
 
-	deadline := time.Now().Add(5 * time.Second)
+	// The stream's end is counted as its handler returns: wait for it
+	// (the checks below say what is missing if it never comes).
 	var m string
-	for {
+	wait.Poll(wait.Limit, func() bool {
 		m = metrics()
-		if strings.Contains(m, `widget_sessions_stream_ends_total{reason="session_revoked"} 1`) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return strings.Contains(m, `widget_sessions_stream_ends_total{reason="session_revoked"} 1`)
+	})
 	for _, want := range []string{
 		"widget_sessions_streams_open 0\n",
 		`widget_sessions_stream_ends_total{reason="session_revoked"} 1`,

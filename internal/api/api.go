@@ -9,6 +9,7 @@ package api
 import (
 	"context"
 	"errors"
+	"net/netip"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/trace"
@@ -67,7 +68,7 @@ type Surface func(r gin.IRoutes)
 // log and metrics, panic recovery) and every error the same renderer,
 // whichever surface answers it. trustedProxies are the proxies whose
 // X-Forwarded-For is believed; none: the peer address is the client's.
-func NewServer(logger *zap.Logger, metrics *Metrics, tracing trace.TracerProvider, trustedProxies []string, surfaces ...Surface) (*gin.Engine, error) {
+func NewServer(logger *zap.Logger, metrics *Metrics, tracing trace.TracerProvider, trustedProxies []netip.Prefix, surfaces ...Surface) (*gin.Engine, error) {
 	if logger == nil || metrics == nil || tracing == nil {
 		return nil, errors.New("api: logger, metrics and a tracer provider are required")
 	}
@@ -90,17 +91,17 @@ func NewServer(logger *zap.Logger, metrics *Metrics, tracing trace.TracerProvide
 	e.UnescapePathValues = true
 	// Without trusted proxies, ClientIP is the peer address: a client must
 	// not choose the IP we log by sending X-Forwarded-For.
-	if err := e.SetTrustedProxies(trustedProxies); err != nil {
+	proxies := make([]string, len(trustedProxies))
+	for i, p := range trustedProxies {
+		proxies[i] = p.String()
+	}
+	if err := e.SetTrustedProxies(proxies); err != nil {
 		return nil, err
 	}
 	// With tracing off, no span middleware at all: it would copy every
 	// request to carry a span that records nothing.
 	if _, off := tracing.(noop.TracerProvider); !off {
-		trusted, err := parsePrefixes(trustedProxies)
-		if err != nil {
-			return nil, err
-		}
-		e.Use(traceRequest(tracing.Tracer("github.com/causeflow/widget-sessions/internal/api"), trusted))
+		e.Use(traceRequest(tracing.Tracer("github.com/causeflow/widget-sessions/internal/api"), trustedProxies))
 	}
 	e.Use(requestID(logger), accessLog(metrics, len(trustedProxies) > 0), recoverPanic)
 	for _, mount := range surfaces {

@@ -4,7 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/causeflow/widget-sessions/internal/wait"
 )
 
 // TestEdgeLogsHoldNoSecrets drives every edge endpoint with session tokens
@@ -71,19 +72,15 @@ func TestEdgeLogsHoldNoSecrets(t *testing.T) {
 	// The live stream's request line is written when its handler returns,
 	// after the client went away: wait for it.
 	var streamLines []map[string]any
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	wait.Poll(wait.Limit, func() bool {
 		streamLines = streamLines[:0]
 		for _, e := range f.logs.entries(t) {
 			if e["msg"] == "request" && e["route"] == streamRoute {
 				streamLines = append(streamLines, e)
 			}
 		}
-		if len(streamLines) >= 8 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(streamLines) >= 8
+	})
 	if len(streamLines) != 8 {
 		t.Fatalf("%d request lines for the stream route, want 8 (one per stream request)", len(streamLines))
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/ratelimit"
+	"github.com/causeflow/widget-sessions/internal/stream"
 	"github.com/causeflow/widget-sessions/internal/ticket"
 	"github.com/causeflow/widget-sessions/pkg/verify"
 	"github.com/causeflow/widget-sessions/pkg/widget"
@@ -58,6 +59,10 @@ var sentinelAnswers = []struct {
 	{verify.ErrRevoked, widget.CodeUnauthorized, "invalid, expired or revoked session token", 0},
 	{verify.ErrRevocationUnknown, widget.CodeRevocationUnknown, "revocation state unknown; retry", 0},
 	{verify.ErrKeysUnavailable, widget.CodeDependencyUnavailable, "signing keys unavailable; retry", 0},
+	// A ticket's session that may no longer stream (stream.Hub.Check).
+	{stream.ErrSessionRevoked, widget.CodeUnauthorized, "session revoked", 0},
+	{stream.ErrSessionExpired, widget.CodeUnauthorized, "session expired", 0},
+	{stream.ErrRevocationUnknown, widget.CodeRevocationUnknown, "revocation state unknown; retry", 0},
 	{ticket.ErrInvalid, widget.CodeUnauthorized, "invalid, used or expired stream ticket, or one of another session", 0},
 	{ticket.ErrSessionLimit, widget.CodeTooManyTickets, "too many outstanding stream tickets for this session; use one, or retry later", 0},
 	{ticket.ErrUnavailable, widget.CodeDependencyUnavailable, "ticket store unavailable", 0},

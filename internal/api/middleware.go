@@ -2,7 +2,6 @@ package api
 
 import (
 	"crypto/rand"
-	"fmt"
 	"net/http"
 	"net/netip"
 	"regexp"
@@ -254,22 +253,4 @@ func fromTrusted(remoteAddr string, trusted []netip.Prefix) bool {
 		}
 	}
 	return false
-}
-
-// parsePrefixes parses trusted proxies as WIDGET_TRUSTED_PROXIES holds
-// them: CIDRs, or single addresses.
-func parsePrefixes(proxies []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, p := range proxies {
-		prefix, err := netip.ParsePrefix(p)
-		if err != nil {
-			addr, aerr := netip.ParseAddr(p)
-			if aerr != nil {
-				return nil, fmt.Errorf("api: trusted proxy %q is neither an IP nor a CIDR", p)
-			}
-			prefix = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
-		}
-		out = append(out, prefix.Masked())
-	}
-	return out, nil
 }

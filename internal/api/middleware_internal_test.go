@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"testing"
 
@@ -45,14 +46,14 @@ func TestRequestIDs(t *testing.T) {
 func TestAccessLogClientIP(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
-		trusted []string
+		trusted []netip.Prefix
 		peer    string
 		want    string
 	}{
 		{"no trusted proxy: the peer", nil, "203.0.113.7:4242", "203.0.113.7"},
 		{"no trusted proxy: an IPv6 peer", nil, "[2001:db8::1]:4242", "2001:db8::1"},
-		{"a trusted proxy: the client it forwards", []string{"10.0.0.0/8"}, "10.1.2.3:4242", "198.51.100.9"},
-		{"an untrusted peer with trusted proxies: the peer", []string{"10.0.0.0/8"}, "203.0.113.7:4242", "203.0.113.7"},
+		{"a trusted proxy: the client it forwards", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "10.1.2.3:4242", "198.51.100.9"},
+		{"an untrusted peer with trusted proxies: the peer", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "203.0.113.7:4242", "203.0.113.7"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			core, logs := observer.New(zap.InfoLevel)

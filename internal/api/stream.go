@@ -39,10 +39,8 @@ func streamCaller(c *gin.Context, verifier SessionVerifier, tickets Tickets, str
 	if err != nil {
 		return nil, err // answered by sentinelAnswers
 	}
-	if end := streams.Check(claims); end != nil && end.Code == stream.EndRevocationUnknown {
-		return nil, widget.Errorf(end.Code, "%s", end.Message)
-	} else if end != nil {
-		return nil, widget.Errorf(widget.CodeUnauthorized, "%s", end.Message)
+	if end := streams.Check(claims); end != nil {
+		return nil, end // answered by sentinelAnswers
 	}
 	r := requestOf(c)
 	r.tenant, r.session = claims.Tenant, claims.SessionID

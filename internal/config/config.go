@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -46,8 +47,8 @@ type Server struct {
 	InternalAddr    string
 	Serve           string // "api", "edge" or "both"
 	ShutdownTimeout time.Duration
-	Pprof           bool // profiler on the internal listener
-	TrustedProxies  []string
+	Pprof           bool           // profiler on the internal listener
+	TrustedProxies  []netip.Prefix // WIDGET_TRUSTED_PROXIES, parsed once (ParsePrefixes)
 }
 
 // Log is the process's log.
@@ -529,4 +530,23 @@ func checkOrigin(o string, loopbackHTTP bool) error {
 	default:
 		return errors.New("must be https")
 	}
+}
+
+// ParsePrefixes parses trusted proxies as WIDGET_TRUSTED_PROXIES holds
+// them: CIDRs, or single addresses (an IPv4-mapped address counts as its
+// IPv4 address). The one parser of the setting.
+func ParsePrefixes(proxies []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range proxies {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is neither an IP nor a CIDR", p)
+			}
+			prefix = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
+		}
+		out = append(out, prefix.Masked())
+	}
+	return out, nil
 }

@@ -198,3 +198,24 @@ func TestEverySettingReadIsDocumented(t *testing.T) {
 		t.Fatalf("Load asked for only %d settings", len(asked))
 	}
 }
+
+// TestParsePrefixes: WIDGET_TRUSTED_PROXIES is parsed once, here, into the
+// prefixes the HTTP layer matches peers against.
+func TestParsePrefixes(t *testing.T) {
+	got, err := config.ParsePrefixes([]string{"10.0.0.0/8", "192.0.2.7", "::ffff:198.51.100.1", "2001:db8::/32", "10.1.2.3/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.0/8", "192.0.2.7/32", "198.51.100.1/32", "2001:db8::/32", "10.0.0.0/8"}
+	if len(got) != len(want) {
+		t.Fatalf("ParsePrefixes = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("prefix %d = %s, want %s", i, got[i], want[i])
+		}
+	}
+	if _, err := config.ParsePrefixes([]string{"nope"}); err == nil {
+		t.Error("ParsePrefixes accepted a word")
+	}
+}

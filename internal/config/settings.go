@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -221,15 +220,13 @@ var settings = []setting{
 		set: integer(1, func(c *Config) *int { return &c.Revocation.MaxEntries })},
 	{Env: "WIDGET_TRUSTED_PROXIES", Doc: "Comma-separated CIDRs or IPs of proxies whose `X-Forwarded-For` (and W3C `traceparent`) is believed. Unset: none; the client IP is the peer address, and every trace starts here.",
 		set: func(c *Config, v string) error {
-			if err := list(func(c *Config) *[]string { return &c.Server.TrustedProxies })(c, v); err != nil {
+			var raw []string
+			if err := list(func(*Config) *[]string { return &raw })(c, v); err != nil {
 				return err
 			}
-			for _, p := range c.Server.TrustedProxies {
-				if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
-					return fmt.Errorf("%q is neither an IP nor a CIDR", p)
-				}
-			}
-			return nil
+			var err error
+			c.Server.TrustedProxies, err = ParsePrefixes(raw)
+			return err
 		}},
 	{Env: "WIDGET_SHUTDOWN_TIMEOUT", Default: "15s", Doc: "How long a graceful shutdown waits for requests in flight.",
 		set: dur(func(c *Config) *time.Duration { return &c.Server.ShutdownTimeout })},

@@ -55,11 +55,22 @@ const (
 	EndInterrupted = "stream_interrupted"
 )
 
-// End is the payload of a stream's final error event: why it ends.
+// End is the payload of a stream's final error event: why it ends. It is
+// also the error Check returns, so that the HTTP layer answers a session
+// that may not stream through its one error table.
 type End struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
+
+func (e *End) Error() string { return "stream: " + e.Message }
+
+// The ends Check returns, for errors.Is.
+var (
+	ErrSessionRevoked    error = endRevoked
+	ErrSessionExpired    error = endExpired
+	ErrRevocationUnknown error = endUnknown
+)
 
 var (
 	endRevoked   = &End{Code: EndRevoked, Message: "session revoked"}

@@ -9,10 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/causeflow/widget-sessions/internal/wait"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/causeflow/widget-sessions/internal/wait"
 
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/events/eventstest"
