@@ -40,7 +40,7 @@ func TestEmbeddedDefault(t *testing.T) {
 	if !strings.HasPrefix(sess.SessionID, "wsess_") {
 		t.Errorf("sessionId = %q, want wsess_ prefix", sess.SessionID)
 	}
-	if want := "https://widget.causeflow.ai/embed?session=" + sess.SessionID; sess.WidgetURL != want {
+	if want := "https://widget.causeflow.ai/embed?session=" + sess.SessionID + "&tenant=demo"; sess.WidgetURL != want {
 		t.Errorf("widgetUrl = %q, want %q", sess.WidgetURL, want)
 	}
 

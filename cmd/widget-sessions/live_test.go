@@ -195,3 +195,27 @@ func TestLiveRefusesDevelopmentSettings(t *testing.T) {
 		}
 	})
 }
+
+// TestTenantsUnreadableAtStart: a WIDGET_TENANTS source that does not read
+// stops the start, in live and out of it: there is no last good document
+// to keep yet, and a tenant's embed origins must not silently fall back to
+// the defaults.
+func TestTenantsUnreadableAtStart(t *testing.T) {
+	t.Parallel()
+	bad := filepath.Join(t.TempDir(), "tenants.json")
+	if err := os.WriteFile(bad, []byte(`{"tenants": {"acme": {"embedOrigins": ["https://a.example/"]}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	live, _ := liveSettings(t)
+	live["WIDGET_TENANTS"] = filepath.Join(t.TempDir(), "missing.json")
+	for name, env := range map[string]map[string]string{
+		"test, a document that does not read": {"WIDGET_TENANTS": bad, "WIDGET_DEV_IDP_KEY": filepath.Join(t.TempDir(), "idp.json")},
+		"live, a missing file":                live,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := runRefused(t, env); !strings.Contains(err.Error(), "WIDGET_TENANTS") {
+				t.Errorf("the error does not name WIDGET_TENANTS: %v", err)
+			}
+		})
+	}
+}

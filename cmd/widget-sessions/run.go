@@ -67,6 +67,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	st.tracing = stopTracing
+	// The tenants' settings first: a source that does not read stops the
+	// start before anything is dialled.
+	tenantSettings, err := openTenants(ctx, cfg, logger, reg)
+	if err != nil {
+		return err
+	}
+	go tenantSettings.Run(ctx, cfg.Tenants.Interval) // until st.stop cancels ctx
 	stores, err := openStores(ctx, cfg, logger, reg, tracing)
 	if err != nil {
 		return err
@@ -79,7 +86,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// WIDGET_SERVE chooses the surfaces this replica mounts on its public
 	// listener: the minting API, the edge, or both.
-	w := wiring{reg: reg, cfg: cfg, logger: logger, metrics: metrics, tracing: tracing, stores: stores, incidents: incidents}
+	w := wiring{reg: reg, cfg: cfg, logger: logger, metrics: metrics, tracing: tracing, stores: stores, incidents: incidents, tenants: tenantSettings}
 	var surfaces []api.Surface
 	ready := []api.ReadyCheck{stores.revsReady}
 	var ring *keys.Ring // nil on an edge-only replica

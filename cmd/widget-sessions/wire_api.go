@@ -20,6 +20,7 @@ import (
 	"github.com/causeflow/widget-sessions/internal/keys"
 	"github.com/causeflow/widget-sessions/internal/ratelimit"
 	"github.com/causeflow/widget-sessions/internal/session"
+	"github.com/causeflow/widget-sessions/internal/tenants"
 	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/verify"
 	"github.com/causeflow/widget-sessions/pkg/widget"
@@ -34,6 +35,7 @@ type wiring struct {
 	tracing   trace.TracerProvider
 	stores    *stores
 	incidents *incident.Service
+	tenants   *tenants.Store
 }
 
 // apiParts is the minting API with what run needs of it: its signing keys

@@ -91,7 +91,7 @@ func (w wiring) edge(ctx context.Context, ring *keys.Ring, asst assistant.Assist
 	surface, err := api.Edge(api.EdgeOptions{
 		Verifier: verifier, Chat: chatService, Streams: hub, Tickets: st.tickets,
 		TicketLimiter: st.ticketLimiter, SessionLimiter: st.sessionLimiter, Incidents: incidents, Metrics: metrics,
-		TicketTTL: cfg.Edge.TicketTTL, EmbedOrigins: cfg.Edge.EmbedOrigins,
+		TicketTTL: cfg.Edge.TicketTTL, Tenants: w.tenants,
 	})
 	if err != nil {
 		hub.Close()

@@ -14,6 +14,7 @@ import (
 	"github.com/causeflow/widget-sessions/internal/incident"
 	"github.com/causeflow/widget-sessions/internal/ratelimit"
 	"github.com/causeflow/widget-sessions/internal/strictjson"
+	"github.com/causeflow/widget-sessions/internal/tenants"
 	"github.com/causeflow/widget-sessions/internal/ticket"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
@@ -35,6 +36,12 @@ type Chat interface {
 type Tickets interface {
 	Issue(ctx context.Context, c *token.Claims, ttl time.Duration) (string, error)
 	Redeem(ctx context.Context, sessionID, ticket string) (*token.Claims, error)
+}
+
+// TenantSettings gives a tenant's settings, defaults applied (an unknown
+// tenant, or "", gets the defaults): *tenants.Store.
+type TenantSettings interface {
+	Get(tenant string) tenants.Settings
 }
 
 // Incidents looks up an incident's context.

@@ -35,6 +35,7 @@ import (
 	"github.com/causeflow/widget-sessions/internal/ratelimit"
 	"github.com/causeflow/widget-sessions/internal/session"
 	"github.com/causeflow/widget-sessions/internal/stream"
+	"github.com/causeflow/widget-sessions/internal/tenants"
 	"github.com/causeflow/widget-sessions/internal/ticket"
 	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
@@ -95,7 +96,8 @@ type fixtureConfig struct {
 	discardLogs  bool
 	msgLimit     int           // messages per minute per session; default 100
 	heartbeat    time.Duration // default 15s
-	origins      []string      // Edge.EmbedOrigins; default none
+	origins      []string      // the default embed origins (WIDGET_EMBED_ORIGINS); default none
+	tenants      string        // a WIDGET_TENANTS document; default none
 	revokeLimit  int           // revocation requests per hour per caller tenant; default 1,000,000
 	ticketMax    int           // outstanding tickets per session; default ticket.DefaultMaxPerSession
 	mintLimit    int           // mints per hour per tenant; default 1,000,000
@@ -313,10 +315,23 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 		t.Fatal(err)
 	}
 	tickets := cmp.Or[api.Tickets](cfg.tickets, ticket.NewMemory(time.Now, cfg.ticketMax))
+	tenantsSource := ""
+	if cfg.tenants != "" {
+		tenantsSource = filepath.Join(t.TempDir(), "tenants.json")
+		if err := os.WriteFile(tenantsSource, []byte(cfg.tenants), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tenantSettings, err := tenants.Open(context.Background(), tenantsSource, tenants.Options{
+		Defaults: tenants.Settings{EmbedOrigins: cfg.origins}, LoopbackHTTP: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	edge, err := api.Edge(api.EdgeOptions{
 		Verifier: verifier, Chat: f.chat, Streams: f.streams, Tickets: tickets,
 		TicketLimiter: ticketLimiter, SessionLimiter: sessionLimiter, Incidents: f.incidents, Metrics: metrics,
-		TicketTTL: 30 * time.Second, EmbedOrigins: cfg.origins,
+		TicketTTL: 30 * time.Second, Tenants: tenantSettings,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -63,9 +63,9 @@ type EdgeOptions struct {
 	Metrics        *Metrics
 	// TicketTTL is a stream ticket's life.
 	TicketTTL time.Duration
-	// EmbedOrigins are the host pages' origins allowed to frame the widget
-	// (none: no page may).
-	EmbedOrigins []string
+	// Tenants gives each tenant's settings: the host pages' origins
+	// allowed to frame its sessions' widget (none: no page may).
+	Tenants TenantSettings
 }
 
 // Edge returns the widget's surface: the endpoints the widget calls with
@@ -73,13 +73,13 @@ type EdgeOptions struct {
 // and scripts a customer's page embeds. The edge validates session tokens
 // itself.
 func Edge(o EdgeOptions) (Surface, error) {
-	if o.Verifier == nil || o.Chat == nil || o.Streams == nil || o.Tickets == nil || o.TicketLimiter == nil || o.SessionLimiter == nil || o.Incidents == nil || o.Metrics == nil {
-		return nil, errors.New("api: the edge needs a verifier, chat, streams, tickets, ticket and session limiters, incidents and metrics")
+	if o.Verifier == nil || o.Chat == nil || o.Streams == nil || o.Tickets == nil || o.TicketLimiter == nil || o.SessionLimiter == nil || o.Incidents == nil || o.Metrics == nil || o.Tenants == nil {
+		return nil, errors.New("api: the edge needs a verifier, chat, streams, tickets, ticket and session limiters, incidents, metrics and tenants")
 	}
 	if o.TicketTTL <= 0 {
 		return nil, errors.New("api: the stream tickets' TTL must be positive")
 	}
-	page, err := widgetpage.New(o.EmbedOrigins)
+	page, err := widgetpage.New()
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func Edge(o EdgeOptions) (Surface, error) {
 		r.POST("/v1/widget/sessions/:sessionId/messages/:messageId/stop", stopReply(o.Verifier, o.SessionLimiter, o.Chat))
 		r.POST("/v1/widget/sessions/:sessionId/stream-tickets", streamTicket(o.Verifier, o.Tickets, o.TicketLimiter, o.TicketTTL, o.Metrics))
 		r.GET("/v1/widget/sessions/:sessionId/stream", streamEvents(o.Verifier, o.Tickets, o.Streams))
-		r.GET("/embed", embedPage(page))
+		r.GET("/embed", embedPage(page, o.Tenants))
 		r.GET("/embed/widget.js", asset(page.Script()))
 		r.GET("/embed/widget.css", asset(page.Style()))
 		r.GET("/sdk.js", asset(page.SDK()))

@@ -66,7 +66,7 @@ func createSession(auth Authenticator, minter Minter, metrics *Metrics, widgetUR
 			SessionID:    sess.ID,
 			SessionToken: sess.Token,
 			ExpiresAt:    sess.ExpiresAt.UTC().Format(time.RFC3339),
-			WidgetURL:    widgetURLBase + "/embed?session=" + url.QueryEscape(sess.ID),
+			WidgetURL:    widgetURLBase + "/embed?session=" + url.QueryEscape(sess.ID) + "&tenant=" + url.QueryEscape(sess.Tenant),
 		}.appendTo)
 		return nil
 	})

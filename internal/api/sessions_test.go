@@ -63,7 +63,8 @@ func TestCreateSession(t *testing.T) {
 			if !strings.HasPrefix(m.SessionToken, "wst_test_") {
 				t.Errorf("sessionToken = %.20q..., want prefix wst_test_", m.SessionToken)
 			}
-			if want := widgetURLBase + "/embed?session=" + m.SessionID; m.WidgetURL != want {
+			// The tenant tells /embed whose host pages may frame it.
+			if want := widgetURLBase + "/embed?session=" + m.SessionID + "&tenant=" + tt.tenant; m.WidgetURL != want {
 				t.Errorf("widgetUrl = %q, want %q", m.WidgetURL, want)
 			}
 			if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {

@@ -15,16 +15,29 @@ import (
 // customer's page frames. The page carries no secret; it waits for the
 // session token from its host page (postMessage), so the session id in the
 // URL only has to be well formed.
-func embedPage(page *widgetpage.Widget) gin.HandlerFunc {
+func embedPage(w *widgetpage.Widget, tenants TenantSettings) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
-		page.SetPageHeaders(c.Writer.Header())
-		if err := onlyQuery(c, "session"); err != nil {
+		widgetpage.SetPageHeaders(c.Writer.Header(), nil) // no host may frame an error
+		if err := onlyQuery(c, "session", "tenant"); err != nil {
 			return err
 		}
 		if !sessionid.Valid(c.Query("session")) {
 			return widget.FieldError("session", "must be a session id (wsess_...)")
 		}
-		page.ServePage(c.Writer)
+		// The tenant only chooses whose host pages may frame the page: the
+		// page takes a token from those pages alone, and refuses one of
+		// another tenant (widget.js). Without it (a widgetUrl minted before
+		// tenants had their own origins), the deployment's defaults.
+		tenant, ok := c.GetQuery("tenant")
+		if ok && widget.ValidateID("tenant", tenant) != nil {
+			return widget.FieldError("tenant", "must be a tenant id")
+		}
+		page, err := w.Page(tenants.Get(tenant).EmbedOrigins)
+		if err != nil {
+			return err
+		}
+		widgetpage.SetPageHeaders(c.Writer.Header(), page)
+		page.Serve(c.Writer)
 		return nil
 	})
 }

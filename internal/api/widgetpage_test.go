@@ -87,13 +87,56 @@ func TestEmbedPage(t *testing.T) {
 			"?session=" + validSession + "&session=" + validSession} {
 			resp := f.get(t, "/embed"+q)
 			checkError(t, resp, http.StatusBadRequest, "validation_error")
-			// An error answered in the frame is still under the page's policy.
-			if csp := resp.Header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "frame-ancestors https://app.customer.com") {
+			// No host may frame an error.
+			if csp := resp.Header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "frame-ancestors 'none'") {
 				t.Errorf("/embed%s: CSP %q", q, csp)
 			}
 			s.checkResponse(t, publicServer, http.MethodGet, "/embed"+q, resp)
 		}
 	})
+}
+
+// withTenants gives the edge a WIDGET_TENANTS document.
+func withTenants(doc string) fixtureOption {
+	return func(c *fixtureConfig) { c.tenants = doc }
+}
+
+// TestEmbedPagePerTenant: /embed?tenant= frames for that tenant's host
+// pages alone (its "embedOrigins" in WIDGET_TENANTS), an unlisted tenant
+// or no tenant for the deployment's, a tenant listed with [] for none; and
+// a tenant parameter that cannot be a tenant id is refused.
+func TestEmbedPagePerTenant(t *testing.T) {
+	f := newFixture(t, withEmbedOrigins("https://default.example"), withTenants(`{"tenants": {
+		"acme": {"embedOrigins": ["https://app.acme.example", "http://localhost:3000"]},
+		"closed": {"embedOrigins": []},
+		"plain": {}
+	}}`))
+	for _, tt := range []struct{ query, ancestors string }{
+		{"", "https://default.example"},
+		{"&tenant=acme", "https://app.acme.example http://localhost:3000"},
+		{"&tenant=closed", "'none'"},
+		{"&tenant=plain", "https://default.example"},
+		{"&tenant=unlisted", "https://default.example"},
+	} {
+		resp := f.get(t, "/embed?session="+validSession+tt.query)
+		if resp.Status != http.StatusOK {
+			t.Fatalf("%s: status %d: %s", tt.query, resp.Status, resp.Body)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "frame-ancestors "+tt.ancestors) {
+			t.Errorf("%s: CSP %q, want frame-ancestors %s", tt.query, csp, tt.ancestors)
+		}
+		want := strings.ReplaceAll(tt.ancestors, "'none'", "")
+		if m := originsMeta.FindStringSubmatch(string(resp.Body)); m == nil || m[1] != want {
+			t.Errorf("%s: causeflow-origins meta = %v, want %q", tt.query, m, want)
+		}
+	}
+	for _, q := range []string{"&tenant=", "&tenant=..", "&tenant=a%20b", "&tenant=acme&tenant=acme"} {
+		resp := f.get(t, "/embed?session="+validSession+q)
+		checkError(t, resp, http.StatusBadRequest, "validation_error")
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s: CSP %q", q, csp)
+		}
+	}
 }
 
 // TestEmbedAssets: the script, style sheet and SDK are served from the

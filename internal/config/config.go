@@ -11,10 +11,10 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/causeflow/widget-sessions/internal/tenants"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
@@ -36,6 +36,7 @@ type Config struct {
 	Revocation Revocation
 	Assistant  Assistant
 	Edge       Edge
+	Tenants    Tenants
 	Redis      Redis
 
 	devSettings []string // development settings given explicitly; refused in live
@@ -97,6 +98,19 @@ type Caller struct {
 	Typ         string // required typ header of caller JWTs; "" = not required
 	JWKSRefresh time.Duration
 	DevIDPKey   string // dev identity provider key file; only without JWKS
+}
+
+// Tenants is where each tenant's own settings come from.
+type Tenants struct {
+	Source   string // WIDGET_TENANTS: a file or an http(s) URL; "": defaults for all
+	Token    string
+	Interval time.Duration
+}
+
+func (t Tenants) validate(p *problems) {
+	if t.Interval <= 0 {
+		p.add("WIDGET_TENANTS_INTERVAL", "must be positive")
+	}
 }
 
 // Sources are the user directory and the incident source.
@@ -266,6 +280,7 @@ func (c *Config) validate() error {
 	c.Revocation.validate(&p)
 	c.Assistant.validate(&p)
 	c.Edge.validate(&p, live)
+	c.Tenants.validate(&p)
 	c.Redis.validate(&p)
 	if c.Server.Serve == "edge" && c.Edge.JWKS == "" {
 		p.add("WIDGET_EDGE_JWKS", "is required with WIDGET_SERVE=edge: an edge validates tokens with the API's published keys")
@@ -380,7 +395,7 @@ func (a Assistant) validate(p *problems) {
 // be a development machine's http://localhost.
 func (e Edge) validate(p *problems, live bool) {
 	for _, o := range e.EmbedOrigins {
-		if err := checkOrigin(o, !live); err != nil {
+		if err := tenants.CheckOrigin(o, !live); err != nil {
 			p.add("WIDGET_EMBED_ORIGINS", "%q: %v", o, err)
 		}
 	}
@@ -443,6 +458,7 @@ func (c *Config) validateLive() []error {
 		{"WIDGET_EDGE_JWKS", c.Edge.JWKS},
 		{"WIDGET_DIRECTORY", c.Sources.Directory},
 		{"WIDGET_INCIDENTS", c.Sources.Incidents},
+		{"WIDGET_TENANTS", c.Tenants.Source},
 		{"WIDGET_ASSISTANT_URL", c.Assistant.URL},
 		{"WIDGET_URL_BASE", c.Mint.URLBase},
 	} {
@@ -495,41 +511,6 @@ func (c Config) Warnings() []string {
 func cleartext(v string) bool {
 	scheme, _, ok := strings.Cut(v, "://")
 	return ok && !strings.EqualFold(scheme, "https")
-}
-
-// checkOrigin accepts a web origin as browsers write it (event.origin, CSP
-// frame-ancestors): https://host[:port], lower case, nothing after it. The
-// widget trusts a postMessage from exactly these strings, so a near miss
-// (a trailing slash, a path) is refused here rather than silently never
-// matching. A development machine's own http://localhost or
-// http://127.0.0.1 is allowed outside live.
-func checkOrigin(o string, loopbackHTTP bool) error {
-	u, err := url.Parse(o)
-	if err != nil || u.Host == "" || u.Opaque != "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o, "?") || strings.HasSuffix(o, "#") {
-		return errors.New("must be an origin: scheme://host[:port], without path, query or fragment")
-	}
-	if o != strings.ToLower(o) {
-		return errors.New("must be lower case, as browsers write origins")
-	}
-	if port := u.Port(); port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
-			return errors.New("has an invalid port")
-		}
-	}
-	host := u.Hostname()
-	if strings.Trim(host, "abcdefghijklmnopqrstuvwxyz0123456789.-") != "" {
-		return errors.New("must have a DNS name or IPv4 address as its host")
-	}
-	switch {
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && loopbackHTTP && (host == "localhost" || host == "127.0.0.1"):
-		return nil
-	case u.Scheme == "http" && loopbackHTTP:
-		return errors.New("must be https (http only for localhost and 127.0.0.1)")
-	default:
-		return errors.New("must be https")
-	}
 }
 
 // ParsePrefixes parses trusted proxies as WIDGET_TRUSTED_PROXIES holds

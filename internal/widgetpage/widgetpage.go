@@ -5,7 +5,8 @@
 //
 // The page takes its session token only from a postMessage of a host page
 // whose origin is on the allow-list; the same list is the page's CSP
-// frame-ancestors, so a page on any other origin cannot even frame it.
+// frame-ancestors, so a page on any other origin cannot even frame it. The
+// list is the session's tenant's (WIDGET_TENANTS), or the deployment's.
 package widgetpage
 
 import (
@@ -19,6 +20,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 //go:embed assets
@@ -43,16 +45,25 @@ const assetCache = "public, max-age=300"
 // HTML attribute. The configuration checks the finer rules (https in live).
 var origin = regexp.MustCompile(`^https?://[a-z0-9.-]+(:[0-9]{1,5})?$`)
 
-// ErrOrigin is returned by New for an allow-list entry that is not an
+// ErrOrigin is returned by Page for an allow-list entry that is not an
 // origin.
 var ErrOrigin = errors.New("embed: not an origin (scheme://host[:port], lower case)")
 
-// Widget serves the embeddable widget for one allow-list of host origins.
+// Widget serves the embeddable widget: one page per allow-list of host
+// origins (each tenant's, or the deployment's), and the assets they share.
 type Widget struct {
+	tmpl  *template.Template
+	files map[string]file
+
+	mu    sync.Mutex
+	pages map[string]*Page // by allow-list, space-joined
+}
+
+// Page is the chat panel for one allow-list of host origins.
+type Page struct {
 	origins []string
-	page    []byte
+	body    []byte
 	csp     string
-	files   map[string]file
 }
 
 // file is a static asset with its validator.
@@ -62,33 +73,17 @@ type file struct {
 	etag        string
 }
 
-// New returns the widget for the host origins allowed to embed it. An
-// empty list is valid: no page may frame the widget.
-func New(origins []string) (*Widget, error) {
-	for _, o := range origins {
-		if !origin.MatchString(o) {
-			return nil, fmt.Errorf("%w: %q", ErrOrigin, o)
-		}
-	}
-	w := &Widget{origins: append([]string(nil), origins...), files: map[string]file{}}
+// maxPages bounds the rendered pages kept; past it, the cache starts over.
+// A page is a few kilobytes and rendering one costs microseconds.
+const maxPages = 4096
 
+// New returns the widget.
+func New() (*Widget, error) {
 	tmpl, err := template.ParseFS(assets, "assets/embed.html")
 	if err != nil {
 		return nil, err
 	}
-	var page bytes.Buffer
-	if err := tmpl.Execute(&page, struct{ Origins string }{strings.Join(origins, " ")}); err != nil {
-		return nil, err
-	}
-	w.page = page.Bytes()
-
-	ancestors := "'none'"
-	if len(origins) > 0 {
-		ancestors = strings.Join(origins, " ")
-	}
-	w.csp = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
-		"img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors " + ancestors
-
+	w := &Widget{tmpl: tmpl, files: map[string]file{}, pages: map[string]*Page{}}
 	for name, ct := range map[string]string{"widget.js": typeJS, "widget.css": typeCSS, "sdk.js": typeJS, "sdk.d.ts": typeTS} {
 		body, err := assets.ReadFile("assets/" + name)
 		if err != nil {
@@ -100,29 +95,73 @@ func New(origins []string) (*Widget, error) {
 	return w, nil
 }
 
-// Origins returns the host origins allowed to embed the widget.
-func (w *Widget) Origins() []string { return append([]string(nil), w.origins...) }
+// Page returns the chat panel that the host pages of origins may frame
+// and hand a session token. An empty list is valid: no page may frame it.
+func (w *Widget) Page(origins []string) (*Page, error) {
+	key := strings.Join(origins, " ")
+	w.mu.Lock()
+	p, ok := w.pages[key]
+	w.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	for _, o := range origins {
+		if !origin.MatchString(o) {
+			return nil, fmt.Errorf("%w: %q", ErrOrigin, o)
+		}
+	}
+	var page bytes.Buffer
+	if err := w.tmpl.Execute(&page, struct{ Origins string }{key}); err != nil {
+		return nil, err
+	}
+	p = &Page{origins: append([]string(nil), origins...), body: page.Bytes(), csp: csp(origins)}
+	w.mu.Lock()
+	if len(w.pages) >= maxPages {
+		clear(w.pages)
+	}
+	w.pages[key] = p
+	w.mu.Unlock()
+	return p, nil
+}
+
+// csp is the page's Content-Security-Policy for an allow-list.
+func csp(origins []string) string {
+	ancestors := "'none'"
+	if len(origins) > 0 {
+		ancestors = strings.Join(origins, " ")
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
+		"img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors " + ancestors
+}
+
+// Origins returns the host origins allowed to embed the page.
+func (p *Page) Origins() []string { return append([]string(nil), p.origins...) }
 
 // CSP returns the page's Content-Security-Policy.
-func (w *Widget) CSP() string { return w.csp }
+func (p *Page) CSP() string { return p.csp }
 
-// SetPageHeaders sets the page's security headers. They are set before
-// anything else is decided, so an error answered on /embed carries them too.
-// There is no X-Frame-Options: it cannot name several origins, and CSP
-// frame-ancestors, which browsers prefer anyway, governs framing.
-func (w *Widget) SetPageHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", w.csp)
+// SetPageHeaders sets the security headers of p, or (p nil) of a page no
+// host may frame: an answer on /embed carries them before anything else is
+// decided, errors included, and p's once it is. There is no
+// X-Frame-Options: it cannot name several origins, and CSP frame-ancestors,
+// which browsers prefer anyway, governs framing.
+func SetPageHeaders(h http.Header, p *Page) {
+	policy := csp(nil)
+	if p != nil {
+		policy = p.csp
+	}
+	h.Set("Content-Security-Policy", policy)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 }
 
-// ServePage writes the chat panel. The caller has checked the request and
-// called SetPageHeaders.
-func (w *Widget) ServePage(rw http.ResponseWriter) {
+// Serve writes the chat panel. The caller has checked the request and
+// called SetPageHeaders with p.
+func (p *Page) Serve(rw http.ResponseWriter) {
 	rw.Header().Set("Content-Type", typeHTML)
 	rw.WriteHeader(http.StatusOK)
-	_, _ = rw.Write(w.page) // nothing to do about a client gone away
+	_, _ = rw.Write(p.body) // nothing to do about a client gone away
 }
 
 // Script serves /embed/widget.js.

@@ -2,27 +2,36 @@ package widgetpage_test
 
 import (
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/causeflow/widget-sessions/internal/widgetpage"
 )
 
-// TestNewRefusesWhatIsNotAnOrigin: an allow-list entry goes into a CSP
+// TestPageRefusesWhatIsNotAnOrigin: an allow-list entry goes into a CSP
 // directive and an HTML attribute, so nothing but scheme://host[:port] may
-// get there, whatever the configuration let through.
-func TestNewRefusesWhatIsNotAnOrigin(t *testing.T) {
+// get there, whatever the configuration or a tenant's settings let through.
+func TestPageRefusesWhatIsNotAnOrigin(t *testing.T) {
+	w, err := widgetpage.New()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, o := range []string{
 		"", "*", "'self'", "https://a.example; script-src *", "https://a.example/", `https://a.example"><script>`,
 		"https://A.example", "javascript:alert(1)", "https://a.example https://b.example",
 	} {
-		if _, err := widgetpage.New([]string{o}); !errors.Is(err, widgetpage.ErrOrigin) {
-			t.Errorf("New(%q) = %v, want ErrOrigin", o, err)
+		if _, err := w.Page([]string{"https://ok.example", o}); !errors.Is(err, widgetpage.ErrOrigin) {
+			t.Errorf("Page(%q) = %v, want ErrOrigin", o, err)
 		}
 	}
 }
 
 func TestCSP(t *testing.T) {
+	w, err := widgetpage.New()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		origins []string
 		suffix  string
@@ -30,14 +39,41 @@ func TestCSP(t *testing.T) {
 		{nil, "; frame-ancestors 'none'"},
 		{[]string{"https://a.example", "http://localhost:8080"}, "; frame-ancestors https://a.example http://localhost:8080"},
 	} {
-		w, err := widgetpage.New(tt.origins)
+		p, err := w.Page(tt.origins)
 		if err != nil {
 			t.Fatal(err)
 		}
-		csp := w.CSP()
+		csp := p.CSP()
 		if !strings.HasPrefix(csp, "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';") ||
 			!strings.HasSuffix(csp, tt.suffix) || strings.Contains(csp, "unsafe") {
 			t.Errorf("CSP(%v) = %q", tt.origins, csp)
 		}
+	}
+}
+
+// TestPagePerAllowList: each allow-list (each tenant's) gets its own page,
+// whose meta names exactly its origins, and the same list the same page.
+func TestPagePerAllowList(t *testing.T) {
+	w, err := widgetpage.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := w.Page([]string{"https://a.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := w.Page([]string{"https://b.example", "https://c.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[*widgetpage.Page]string{a: "https://a.example", b: "https://b.example https://c.example"} {
+		rec := httptest.NewRecorder()
+		p.Serve(rec)
+		if !strings.Contains(rec.Body.String(), `<meta name="causeflow-origins" content="`+want+`">`) {
+			t.Errorf("the page of %v does not name exactly its origins:\n%s", p.Origins(), rec.Body)
+		}
+	}
+	if again, _ := w.Page([]string{"https://a.example"}); again != a {
+		t.Error("the same allow-list rendered again")
 	}
 }

@@ -19,7 +19,12 @@
 
   var allowed = (document.querySelector('meta[name="causeflow-origins"]') || { content: "" })
     .content.split(/\s+/).filter(Boolean);
-  var expectedSession = new URLSearchParams(window.location.search).get("session");
+  var params = new URLSearchParams(window.location.search);
+  var expectedSession = params.get("session");
+  // The tenant whose host pages may frame this page (the server chose the
+  // allow-list above by it): a token of another tenant is refused, so that
+  // one tenant's pages can never show another's session.
+  var expectedTenant = params.get("tenant");
 
   var el = {
     title: document.getElementById("cf-title"),
@@ -112,6 +117,9 @@
       if (expectedSession && info.sessionId !== expectedSession) {
         throw terminal("This token is for another session.", "invalid");
       }
+      if (expectedTenant && info.tenantId !== expectedTenant) {
+        throw terminal("This token is for another tenant.", "invalid");
+      }
       begin(info);
       notice("");
       connect();
@@ -151,6 +159,10 @@
     }).then(function (info) {
       if (switching !== next) {
         return; // a newer token came meanwhile
+      }
+      if (expectedTenant && info.tenantId !== expectedTenant) {
+        switching = null;
+        throw new Error("the new session token is for another tenant");
       }
       switching = null;
       token = next;
