@@ -85,7 +85,7 @@ func startBenchServer(tb testing.TB, env map[string]string, pauseless bool) *ben
 		tb.Fatal(err)
 	}
 	tb.Cleanup(edge.chat.Close)
-	engine, err := api.NewServer(logger, metrics, noop.NewTracerProvider(), nil, a.surface, edge.surface)
+	engine, err := api.NewServer(api.ServerOptions{Logger: logger, Metrics: metrics, Tracing: noop.NewTracerProvider()}, a.surface, edge.surface)
 	if err != nil {
 		tb.Fatal(err)
 	}

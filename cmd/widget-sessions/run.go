@@ -20,6 +20,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/internal/api"
 	"github.com/causeflow/widget-sessions/internal/assistant"
+	"github.com/causeflow/widget-sessions/internal/audit"
 	"github.com/causeflow/widget-sessions/internal/chat"
 	"github.com/causeflow/widget-sessions/internal/config"
 	"github.com/causeflow/widget-sessions/internal/keys"
@@ -55,6 +56,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// the listeners have shut down, and also when wiring fails half-way.
 	st := &stopping{logger: logger, grace: cfg.Server.ShutdownTimeout, cancel: cancel, closeLog: closeLog}
 	defer st.stop()
+
+	trail, err := audit.Open(cfg.Log.Audit, stdout, cfg.Log.FlushInterval)
+	if err != nil {
+		return fmt.Errorf("WIDGET_AUDIT_LOG: %w", err)
+	}
+	st.audit = trail
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -117,7 +124,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		streams = e.hub
 		ready = append(ready, e.ready)
 	}
-	engine, err := api.NewServer(logger, metrics, tracing, cfg.Server.TrustedProxies, surfaces...)
+	engine, err := api.NewServer(api.ServerOptions{
+		Logger: logger, Metrics: metrics, Tracing: tracing, TrustedProxies: cfg.Server.TrustedProxies, Audit: trail,
+	}, surfaces...)
 	if err != nil {
 		return err
 	}
@@ -143,7 +152,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if cfg.Keys.File == "" {
 			go warnOnHUP(ctx, hup, logger)
 		} else {
-			w, err := keys.NewWatch(keys.WatchConfig{KeyFile: cfg.Keys.File, KIDFile: cfg.Keys.KIDFile, Interval: cfg.Keys.WatchInterval}, ring, logger, reg)
+			w, err := keys.NewWatch(keys.WatchConfig{KeyFile: cfg.Keys.File, KIDFile: cfg.Keys.KIDFile, Interval: cfg.Keys.WatchInterval, Audit: trail}, ring, logger, reg)
 			if err != nil {
 				return err
 			}
@@ -167,6 +176,7 @@ type stopping struct {
 	hub      *stream.Hub
 	stores   *stores
 	tracing  func(context.Context) error
+	audit    *audit.Log
 	cancel   context.CancelFunc
 	closeLog func()
 }
@@ -199,8 +209,11 @@ func (s *stopping) stop() {
 		}
 		cancel()
 	}
-	s.cancel()   // 6. whatever still watches run's context
-	s.closeLog() // 7. the log, written out
+	if err := s.audit.Close(); err != nil { // 6. the audit trail, written out
+		s.logger.Error("audit trail not all written", zap.Error(err))
+	}
+	s.cancel()   // 7. whatever still watches run's context
+	s.closeLog() // 8. the log, written out
 }
 
 // newLogger returns the process's logger, writing JSON lines to w, and the

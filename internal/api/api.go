@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
+	"github.com/causeflow/widget-sessions/internal/audit"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
@@ -63,12 +64,24 @@ type KeyPublisher interface {
 // the ones WIDGET_SERVE asks for on one public listener.
 type Surface func(r gin.IRoutes)
 
+// ServerOptions are what every surface of the public listener shares.
+type ServerOptions struct {
+	Logger  *zap.Logger
+	Metrics *Metrics
+	Tracing trace.TracerProvider
+	// TrustedProxies are the proxies whose X-Forwarded-For (and
+	// traceparent) is believed; none: the peer address is the client's.
+	TrustedProxies []netip.Prefix
+	// Audit receives the audit trail's events; nil: none.
+	Audit *audit.Log
+}
+
 // NewServer returns the gin engine of the public listener serving
 // surfaces. Every request passes the same middleware (request id, access
-// log and metrics, panic recovery) and every error the same renderer,
-// whichever surface answers it. trustedProxies are the proxies whose
-// X-Forwarded-For is believed; none: the peer address is the client's.
-func NewServer(logger *zap.Logger, metrics *Metrics, tracing trace.TracerProvider, trustedProxies []netip.Prefix, surfaces ...Surface) (*gin.Engine, error) {
+// log, audit trail and metrics, panic recovery) and every error the same
+// renderer, whichever surface answers it.
+func NewServer(o ServerOptions, surfaces ...Surface) (*gin.Engine, error) {
+	logger, metrics, tracing, trustedProxies := o.Logger, o.Metrics, o.Tracing, o.TrustedProxies
 	if logger == nil || metrics == nil || tracing == nil {
 		return nil, errors.New("api: logger, metrics and a tracer provider are required")
 	}
@@ -103,7 +116,7 @@ func NewServer(logger *zap.Logger, metrics *Metrics, tracing trace.TracerProvide
 	if _, off := tracing.(noop.TracerProvider); !off {
 		e.Use(traceRequest(tracing.Tracer("github.com/causeflow/widget-sessions/internal/api"), trustedProxies))
 	}
-	e.Use(requestID(logger), accessLog(metrics, len(trustedProxies) > 0), recoverPanic)
+	e.Use(requestID(logger), accessLog(metrics, len(trustedProxies) > 0, o.Audit), recoverPanic)
 	for _, mount := range surfaces {
 		mount(e)
 	}

@@ -60,7 +60,7 @@ func sessionCaller(c *gin.Context, verifier SessionVerifier) (*token.Claims, err
 		return nil, err // answered by sentinelAnswers
 	}
 	r := requestOf(c)
-	r.tenant, r.session = claims.Tenant, claims.SessionID
+	r.tenant, r.session, r.subject = claims.Tenant, claims.SessionID, claims.Subject
 	return claims, nil
 }
 

@@ -25,6 +25,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/internal/api"
 	"github.com/causeflow/widget-sessions/internal/assistant"
+	"github.com/causeflow/widget-sessions/internal/audit"
 	"github.com/causeflow/widget-sessions/internal/callerauth"
 	"github.com/causeflow/widget-sessions/internal/chat"
 	"github.com/causeflow/widget-sessions/internal/devidp"
@@ -98,6 +99,7 @@ type fixtureConfig struct {
 	heartbeat    time.Duration // default 15s
 	origins      []string      // the default embed origins (WIDGET_EMBED_ORIGINS); default none
 	tenants      string        // a WIDGET_TENANTS document; default none
+	audit        *audit.Log    // the audit trail; default none
 	revokeLimit  int           // revocation requests per hour per caller tenant; default 1,000,000
 	ticketMax    int           // outstanding tickets per session; default ticket.DefaultMaxPerSession
 	mintLimit    int           // mints per hour per tenant; default 1,000,000
@@ -340,7 +342,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), f.logs, zapcore.DebugLevel))
 
-	f.engine, err = api.NewServer(logger, metrics, noop.NewTracerProvider(), nil, mintingAPI, edge)
+	f.engine, err = api.NewServer(api.ServerOptions{Logger: logger, Metrics: metrics, Tracing: noop.NewTracerProvider(), Audit: cfg.audit}, mintingAPI, edge)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"crypto/rand"
 	"net/http"
 	"net/netip"
@@ -8,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/causeflow/widget-sessions/internal/audit"
+	"github.com/causeflow/widget-sessions/pkg/widget"
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -28,8 +31,19 @@ type request struct {
 	tenant    string
 	session   string
 	errorCode string
-	base      *zap.Logger // the server's
-	logger    *zap.Logger // base with the request id; made on first use
+	// What the audit trail needs beyond the access log's fields: who (a
+	// caller authenticated on the API, or a session's user on the edge)
+	// and what (the minted session's user and incident, the tenant a
+	// revocation targets).
+	api          bool // the route authenticates callers: its 401 and 403 are audited
+	caller       widget.Caller
+	authed       bool
+	subject      string // a session's user, on the edge
+	user         string
+	incident     string
+	targetTenant string
+	base         *zap.Logger // the server's
+	logger       *zap.Logger // base with the request id; made on first use
 
 	// Set by accessLog when the request is done, for its line.
 	method, route, clientIP string
@@ -132,7 +146,7 @@ func loggerOf(c *gin.Context) *zap.Logger {
 // the request, and a 429 as a refusal by its error code. Without trusted
 // proxies the client's IP is the peer's, as gin's ClientIP would find it
 // after parsing and printing it again.
-func accessLog(metrics *Metrics, trustedProxies bool) gin.HandlerFunc {
+func accessLog(metrics *Metrics, trustedProxies bool, trail *audit.Log) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -152,7 +166,65 @@ func accessLog(metrics *Metrics, trustedProxies bool) gin.HandlerFunc {
 			}
 			ce.Write(zap.Inline(r))
 		}
+		if trail != nil {
+			if typ := r.auditType(); typ != "" {
+				e := r.auditEvent(c, typ)
+				trail.Record(&e)
+			}
+		}
 	}
+}
+
+// auditType is the audit event a request done makes, or "": a refusal by
+// a limit (429) anywhere, a caller refused (401, 403) on the API, and the
+// acts the trail records when they succeed.
+func (r *request) auditType() string {
+	switch {
+	case r.status == http.StatusTooManyRequests:
+		return audit.LimitRefused
+	case r.api && (r.status == http.StatusUnauthorized || r.status == http.StatusForbidden):
+		return audit.CallerRefused
+	case r.status >= 300:
+		return ""
+	}
+	switch r.method + " " + r.route {
+	case "POST /v1/widget/sessions":
+		return audit.SessionCreated
+	case "DELETE /v1/widget/sessions/:sessionId":
+		return audit.SessionRevoked
+	case "DELETE /v1/widget/users/:userId/sessions":
+		return audit.UserSessionsRevoked
+	case "DELETE /v1/widget/tenants/:tenantId/sessions":
+		return audit.TenantSessionsRevoked
+	case "POST /v1/widget/sessions/:sessionId/messages/:messageId/stop":
+		return audit.ResponseStopped
+	}
+	return ""
+}
+
+// auditEvent is the request's audit event of type typ: ids only, never a
+// credential.
+func (r *request) auditEvent(c *gin.Context, typ string) audit.Event {
+	e := audit.Event{Type: typ, RequestID: r.id, Outcome: audit.OK, Status: r.status}
+	switch {
+	case r.authed:
+		e.Actor = audit.Actor{Kind: audit.KindCaller, Subject: r.caller.Subject, Tenant: r.caller.Tenant, Roles: r.caller.Roles}
+	case r.subject != "":
+		e.Actor = audit.Actor{Kind: audit.KindSession, Subject: r.subject, Tenant: r.tenant}
+	default:
+		e.Actor = audit.Actor{Kind: audit.KindUnknown}
+	}
+	e.Target = audit.Target{
+		Tenant:   cmp.Or(c.Param("tenantId"), r.targetTenant, r.tenant),
+		User:     cmp.Or(c.Param("userId"), r.user),
+		Session:  cmp.Or(c.Param("sessionId"), r.session),
+		Incident: r.incident,
+		Message:  c.Param("messageId"),
+	}
+	if r.status >= 400 {
+		e.Outcome, e.Code, e.Target.Route = audit.Refused, r.errorCode, r.method+" "+r.route
+	}
+	return e
 }
 
 // MarshalLogObject writes the access log's fields: the line is one inline

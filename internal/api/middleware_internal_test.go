@@ -62,7 +62,7 @@ func TestAccessLogClientIP(t *testing.T) {
 				t.Fatal(err)
 			}
 			ping := func(r gin.IRoutes) { r.GET("/ping", func(c *gin.Context) { c.Status(http.StatusNoContent) }) }
-			e, err := NewServer(zap.New(core), metrics, noop.NewTracerProvider(), tt.trusted, ping)
+			e, err := NewServer(ServerOptions{Logger: zap.New(core), Metrics: metrics, Tracing: noop.NewTracerProvider(), TrustedProxies: tt.trusted}, ping)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -75,17 +75,20 @@ func revocationCaller(c *gin.Context, auth Authenticator) (widget.Caller, string
 	if _, given := c.GetQuery("tenantId"); given && tenant == "" {
 		return widget.Caller{}, "", widget.FieldError("tenantId", "must not be empty")
 	}
+	requestOf(c).targetTenant = tenant
 	return caller, tenant, nil
 }
 
 // authenticate authenticates the caller and records its tenant for the
 // access log.
 func authenticate(c *gin.Context, auth Authenticator) (widget.Caller, error) {
+	r := requestOf(c)
+	r.api = true
 	caller, err := auth.Authenticate(c, c.GetHeader("Authorization"))
 	if err != nil {
 		return widget.Caller{}, err
 	}
-	requestOf(c).tenant = caller.Tenant
+	r.tenant, r.caller, r.authed = caller.Tenant, caller, true
 	return caller, nil
 }
 

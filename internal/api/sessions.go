@@ -58,7 +58,8 @@ func createSession(auth Authenticator, minter Minter, metrics *Metrics, widgetUR
 		if err != nil {
 			return err
 		}
-		requestOf(c).session = sess.ID
+		r := requestOf(c)
+		r.session, r.user, r.incident = sess.ID, sess.UserID, sess.IncidentID
 		// The body holds a bearer credential: no cache may keep it.
 		h := c.Writer.Header()
 		h["Cache-Control"], h["Pragma"] = noStore, noCache
@@ -98,13 +99,13 @@ func writeJSON(c *gin.Context, status int, appendTo func([]byte) []byte) {
 // appendTo appends r as encoding/json writes it to dst, without its
 // reflection when every member is plain, as a mint's nearly always are.
 func (r createSessionResponse) appendTo(dst []byte) []byte {
-	if !jsonwrite.Plain(r.SessionID) || !jsonwrite.Plain(r.SessionToken) || !jsonwrite.Plain(r.ExpiresAt) || !jsonwrite.Plain(r.WidgetURL) {
+	if !jsonwrite.Plain(r.SessionID) || !jsonwrite.Plain(r.SessionToken) || !jsonwrite.Plain(r.ExpiresAt) || !jsonwrite.PlainHTML(r.WidgetURL) {
 		b, _ := json.Marshal(r) // strings only: it cannot fail
 		return append(dst, b...)
 	}
 	return jsonwrite.Append(dst, 64+len(r.SessionID)+len(r.SessionToken)+len(r.ExpiresAt)+len(r.WidgetURL)).
 		String("sessionId", r.SessionID).String("sessionToken", r.SessionToken).
-		String("expiresAt", r.ExpiresAt).String("widgetUrl", r.WidgetURL).End()
+		String("expiresAt", r.ExpiresAt).StringHTML("widgetUrl", r.WidgetURL).End()
 }
 
 // decodeSessionParams reads the JSON body strictly: one object, known

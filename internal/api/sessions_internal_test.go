@@ -10,7 +10,7 @@ import (
 func TestCreateSessionResponseEncode(t *testing.T) {
 	plain := createSessionResponse{
 		SessionID: "wsess_2pTqyZ5cMlBfKqv0w1j1aF7Xh3G", SessionToken: "wst_test_eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1In0.c2ln-_",
-		ExpiresAt: "2026-12-01T10:00:00Z", WidgetURL: "https://widget.example/embed?session=wsess_2pTqyZ5cMlBfKqv0w1j1aF7Xh3G",
+		ExpiresAt: "2026-12-01T10:00:00Z", WidgetURL: "https://widget.example/embed?session=wsess_2pTqyZ5cMlBfKqv0w1j1aF7Xh3G&tenant=acme",
 	}
 	cases := []createSessionResponse{plain, {}}
 	for _, odd := range []string{`a"b`, `a\b`, "a<b", "a>b", "a&b", "a\nb", "a\x7fb", "é", "\u2028"} {

@@ -43,7 +43,7 @@ func streamCaller(c *gin.Context, verifier SessionVerifier, tickets Tickets, str
 		return nil, end // answered by sentinelAnswers
 	}
 	r := requestOf(c)
-	r.tenant, r.session = claims.Tenant, claims.SessionID
+	r.tenant, r.session, r.subject = claims.Tenant, claims.SessionID, claims.Subject
 	return claims, nil
 }
 

@@ -58,6 +58,8 @@ type Log struct {
 	// FlushInterval bounds how long an info line waits in the log
 	// buffer; 0: not buffered.
 	FlushInterval time.Duration
+	// Audit is the audit trail's sink: "stdout" or a file path.
+	Audit string
 }
 
 // Keys are the signing keys.

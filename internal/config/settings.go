@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -70,6 +71,14 @@ var settings = []setting{
 		set: str(func(c *Config) *string { return &c.Server.Addr })},
 	{Env: "WIDGET_INTERNAL_ADDR", Default: "127.0.0.1:9090", Doc: "Internal listener: `/healthz`, `/readyz`, `/metrics`.",
 		set: str(func(c *Config) *string { return &c.Server.InternalAddr })},
+	{Env: "WIDGET_AUDIT_LOG", Default: "stdout", Doc: "The audit trail's sink, apart from the operational log (stderr): `stdout`, or a file appended to (created `0600`). One JSON line per event (`session.created`, the revocations, `response.stopped`, `caller.refused`, `limit.refused`, `keys.reloaded`), never a token or key; the schema is in [audit](audit.md). Buffered as the log is (`WIDGET_LOG_FLUSH_INTERVAL`), and written out at shutdown.",
+		set: func(c *Config, v string) error {
+			if v == "" {
+				return errors.New("must be stdout or a file path")
+			}
+			c.Log.Audit = v
+			return nil
+		}},
 	{Env: "WIDGET_LOG_LEVEL", Default: "info", Doc: "`debug`, `info`, `warn` or `error`. Logs are JSON on stderr.",
 		set: func(c *Config, v string) error {
 			switch v {

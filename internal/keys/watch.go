@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/causeflow/widget-sessions/internal/audit"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -18,6 +19,9 @@ type WatchConfig struct {
 	KeyFile  string // the JWK Set file (WIDGET_SIGNING_KEYS)
 	KIDFile  string // the active kid's file (WIDGET_SIGNING_KID_FILE); "": none
 	Interval time.Duration
+	// Audit receives a keys.reloaded event for every reload tried, taken
+	// or refused; nil: none.
+	Audit *audit.Log
 }
 
 // Watch reloads the signing keys when their files change, as a file
@@ -105,6 +109,7 @@ func (w *Watch) check(force bool, why string) {
 	if err == nil {
 		err = w.reload()
 	}
+	w.audit(why, err)
 	if err != nil {
 		w.reloads.WithLabelValues("refused").Inc()
 		switch {
@@ -121,6 +126,20 @@ func (w *Watch) check(force bool, why string) {
 	w.reloads.WithLabelValues("ok").Inc()
 	w.loaded, w.failed = sums, [2][sha256.Size]byte{}
 	w.logger.Info("signing keys reloaded", zap.String("trigger", why), zap.String("active_kid", w.ring.Current().ActiveKID()))
+}
+
+// audit records a reload tried: by the system, why it ran, the active kid
+// after it, and whether it was taken.
+func (w *Watch) audit(why string, err error) {
+	e := audit.Event{Type: audit.KeysReloaded, Actor: audit.Actor{Kind: audit.KindSystem}, Outcome: audit.OK, Reason: why,
+		Target: audit.Target{KeyID: w.ring.Current().ActiveKID()}}
+	if err != nil {
+		e.Outcome, e.Code = audit.Refused, "reload_refused"
+		if errors.Is(err, ErrNoActiveKey) {
+			e.Code = "no_active_key"
+		}
+	}
+	w.cfg.Audit.Record(&e)
 }
 
 func (w *Watch) reload() error {

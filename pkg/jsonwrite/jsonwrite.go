@@ -55,6 +55,19 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
+// PlainHTML reports whether s is printable ASCII other than the quote and
+// the backslash: Plain, but for <, > and &, which StringHTML writes as
+// encoding/json does (\u003c, \u003e, \u0026). A URL with a query is such
+// a string.
+func PlainHTML(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // Object is a JSON object being written, member by member, in the order of
 // the struct fields it stands for.
 type Object struct {
@@ -107,6 +120,30 @@ func (o Object) String(k, v string) Object {
 	o = o.key(k)
 	o.b = append(o.b, '"')
 	o.b = append(o.b, v...)
+	o.b = append(o.b, '"')
+	return o
+}
+
+// StringHTML writes the member k with the string v, which must be
+// PlainHTML (k Plain), escaping <, > and & as encoding/json does.
+func (o Object) StringHTML(k, v string) Object {
+	if o.omit && v == "" {
+		return o
+	}
+	o = o.key(k)
+	o.b = append(o.b, '"')
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '<':
+			o.b = append(o.b, `\u003c`...)
+		case '>':
+			o.b = append(o.b, `\u003e`...)
+		case '&':
+			o.b = append(o.b, `\u0026`...)
+		default:
+			o.b = append(o.b, c)
+		}
+	}
 	o.b = append(o.b, '"')
 	return o
 }

@@ -12,13 +12,21 @@ import (
 // take the slow path), and for them an Object is the bytes json.Marshal
 // writes for the same struct.
 func FuzzAgreesWithEncodingJSON(f *testing.F) {
-	for _, s := range []string{"user_alice", "", `a"b`, `a\b`, "a<b>&", "é", "\u2028", "a\nb", "\x7f", "https://x.example/embed?session=a"} {
+	for _, s := range []string{"user_alice", "", `a"b`, `a\b`, "a<b>&", "é", "\u2028", "a\nb", "\x7f", "https://x.example/embed?session=a", "https://x.example/embed?session=a&tenant=b%20c", "<&>"} {
 		f.Add(s, int64(-7))
 	}
 	f.Fuzz(func(t *testing.T, s string, n int64) {
 		q, err := json.Marshal(s)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if jsonwrite.PlainHTML(s) {
+			want, _ := json.Marshal(struct {
+				U string `json:"u"`
+			}{s})
+			if got := jsonwrite.Append(nil, 8).StringHTML("u", s).End(); string(got) != string(want) {
+				t.Fatalf("StringHTML = %s, encoding/json %s", got, want)
+			}
 		}
 		if jsonwrite.Plain(s) && string(q) != `"`+s+`"` {
 			t.Fatalf("Plain(%q) = %v, but encoding/json writes %s", s, jsonwrite.Plain(s), q)
