@@ -70,7 +70,9 @@ func (w wiring) edge(ctx context.Context, ring *keys.Ring, asst assistant.Assist
 	}
 	chatService, err := chat.New(chat.Config{
 		Log: st.events, Assistant: asst, Incidents: incidents,
-		Limiter: st.limiter, Stops: st.stops, Logger: logger.Named("chat"),
+		Limiter: st.limiter, Stops: st.stops, Revocations: st.revs, Logger: logger.Named("chat"),
+		MaxReplies:       cfg.Edge.MaxReplies,
+		MaxTenantReplies: func(tenant string) int { return w.tenants.Get(tenant).MaxRepliesInFlight },
 	})
 	if err != nil {
 		return edgeParts{}, err

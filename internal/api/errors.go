@@ -33,6 +33,7 @@ var statusOf = map[string]int{
 	widget.CodeRateLimited:           http.StatusTooManyRequests,
 	widget.CodeTooManyStreams:        http.StatusTooManyRequests,
 	widget.CodeTooManyTickets:        http.StatusTooManyRequests,
+	widget.CodeTooManyReplies:        http.StatusTooManyRequests,
 	widget.CodeRevocationLimit:       http.StatusTooManyRequests,
 	widget.CodeInternal:              http.StatusInternalServerError,
 }

@@ -293,7 +293,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	}
 	f.chat, err = chat.New(chat.Config{
 		Log: f.events, Assistant: assistant.NewEmbedded(0), Incidents: f.incidents,
-		Limiter: limiter, Stops: &chat.LocalStops{}, Logger: zap.NewNop(),
+		Limiter: limiter, Stops: &chat.LocalStops{}, Revocations: f.revs, Logger: zap.NewNop(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/incident"
 	"github.com/causeflow/widget-sessions/internal/ratelimit"
+	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
 )
@@ -32,6 +33,13 @@ type Incidents interface {
 	Lookup(ctx context.Context, tenant, id string) (incident.Incident, error)
 }
 
+// Revocations pushes every revocation applied on this replica (its own,
+// or another replica's through Redis): revoke.Memory and redis.Revocations,
+// the push that ends a revoked session's streams.
+type Revocations interface {
+	Subscribe(fn func(revoke.Entry)) (cancel func())
+}
+
 // Config holds a Service's dependencies.
 type Config struct {
 	Log          events.Log
@@ -39,9 +47,16 @@ type Config struct {
 	Incidents    Incidents
 	Limiter      ratelimit.Limiter // messages, per session
 	Stops        Stops             // carries stop requests to the replica running a reply
+	Revocations  Revocations       // a revoked session's replies are cancelled
 	Logger       *zap.Logger
 	ReplyTimeout time.Duration // bounds one reply; default 2 minutes
-	Now          func() time.Time
+	// MaxReplies bounds the replies this replica runs at once, whatever
+	// their tenants; MaxTenantReplies(tenant) those of one tenant. Past
+	// either, a message is refused (429 too_many_replies) before it is
+	// accepted. Default 200 and 20.
+	MaxReplies       int
+	MaxTenantReplies func(tenant string) int
+	Now              func() time.Time
 }
 
 // Service runs conversations.
@@ -52,29 +67,99 @@ type Service struct {
 	cancel  context.CancelFunc
 
 	runMu   sync.Mutex
-	running map[string]context.CancelCauseFunc // the replies this replica runs, by session and message
+	running map[string]runningReply // the replies this replica runs, by session and message
+	// slots counts the replies running or about to, in all and by tenant:
+	// the in-flight bounds.
+	slots    int
+	byTenant map[string]int
+	unsub    func()
+}
+
+// runningReply is a reply this replica runs: the session it answers, and
+// how to end it.
+type runningReply struct {
+	claims *token.Claims
+	cancel context.CancelCauseFunc
 }
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Log == nil || cfg.Assistant == nil || cfg.Incidents == nil || cfg.Limiter == nil || cfg.Stops == nil || cfg.Logger == nil {
-		return nil, errors.New("chat: log, assistant, incidents, limiter, stops and logger are required")
+	if cfg.Log == nil || cfg.Assistant == nil || cfg.Incidents == nil || cfg.Limiter == nil || cfg.Stops == nil || cfg.Revocations == nil || cfg.Logger == nil {
+		return nil, errors.New("chat: log, assistant, incidents, limiter, stops, revocations and logger are required")
 	}
 	if cfg.ReplyTimeout <= 0 {
 		cfg.ReplyTimeout = 2 * time.Minute
+	}
+	if cfg.MaxReplies <= 0 {
+		cfg.MaxReplies = DefaultMaxReplies
+	}
+	if cfg.MaxTenantReplies == nil {
+		cfg.MaxTenantReplies = func(string) int { return DefaultMaxTenantReplies }
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{cfg: cfg, stop: ctx, cancel: cancel, running: map[string]context.CancelCauseFunc{}}
+	s := &Service{cfg: cfg, stop: ctx, cancel: cancel, running: map[string]runningReply{}, byTenant: map[string]int{}}
 	cfg.Stops.Listen(s.stopLocal)
+	s.unsub = cfg.Revocations.Subscribe(s.revoked)
 	return s, nil
 }
+
+// Defaults of the in-flight bounds.
+const (
+	DefaultMaxReplies       = 200
+	DefaultMaxTenantReplies = 20
+)
+
+// reserve takes a reply slot for tenant, or refuses when this replica runs
+// as many replies as it may, in all or for the tenant. The returned
+// function gives the slot back.
+func (s *Service) reserve(tenant string) (release func(), err error) {
+	limit := s.cfg.MaxTenantReplies(tenant)
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	if s.slots >= s.cfg.MaxReplies || s.byTenant[tenant] >= limit {
+		return nil, &widget.Error{Code: widget.CodeTooManyReplies, RetryAfter: time.Second,
+			Message: "too many answers in progress; wait for one to finish, then retry"}
+	}
+	s.slots++
+	s.byTenant[tenant]++
+	return func() {
+		s.runMu.Lock()
+		defer s.runMu.Unlock()
+		s.slots--
+		if s.byTenant[tenant]--; s.byTenant[tenant] <= 0 {
+			delete(s.byTenant, tenant) // bounded by the tenants running now
+		}
+	}, nil
+}
+
+// revoked cancels the replies this replica runs for sessions e revokes:
+// the push that ends their streams ends their answers too, and the model
+// stops spending on them.
+func (s *Service) revoked(e revoke.Entry) {
+	var ends []context.CancelCauseFunc
+	s.runMu.Lock()
+	for _, r := range s.running {
+		if e.Matches(r.claims) {
+			ends = append(ends, r.cancel)
+		}
+	}
+	s.runMu.Unlock()
+	for _, end := range ends {
+		end(errRevoked)
+	}
+}
+
+// errRevoked is the cause of a reply cancelled because its session was
+// revoked: nothing more is written for a session nobody may read.
+var errRevoked = errors.New("chat: the session was revoked")
 
 // Close ends the replies in flight (each writes a final error event if it
 // can) and waits for them.
 func (s *Service) Close() {
+	s.unsub()
 	s.cancel()
 	s.replies.Wait()
 }
@@ -136,17 +221,25 @@ func (s *Service) Send(ctx context.Context, c *token.Claims, content string) (st
 	if !ok {
 		return "", &widget.Error{Code: widget.CodeRateLimited, Message: "too many messages in this session; retry later", RetryAfter: retry}
 	}
+	// The slot is taken before the message is accepted: a message refused
+	// for want of one is not in the log, unanswered.
+	release, err := s.reserve(c.Tenant)
+	if err != nil {
+		return "", err
+	}
 	id := "msg_" + ksuid.New().String()
 	expires := time.Unix(c.Expiry, 0)
 	if _, err := s.append(ctx, c.SessionID, events.MessageCreated, MessageCreated{
 		MessageID: id, Role: "user", Content: content, CreatedAt: s.cfg.Now().UTC(),
 	}, expires); err != nil {
+		release()
 		return "", &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "event log unavailable; the message was not accepted", Err: err}
 	}
 	claims := *c
 	s.replies.Add(1)
 	go func() {
 		defer s.replies.Done()
+		defer release()
 		s.reply(&claims, id)
 	}()
 	return id, nil
@@ -160,7 +253,7 @@ func (s *Service) reply(c *token.Claims, inReplyTo string) {
 	defer cancelTimeout()
 	ctx, cancel := context.WithCancelCause(tctx)
 	defer cancel(nil)
-	defer s.track(c.SessionID, inReplyTo, cancel)()
+	defer s.track(c, inReplyTo, cancel)()
 	log := s.cfg.Logger.With(zap.String("session", c.SessionID), zap.String("message", inReplyTo))
 	expires := time.Unix(c.Expiry, 0)
 	fail := func(code, msg string, err error) {
@@ -187,6 +280,10 @@ func (s *Service) reply(c *token.Claims, inReplyTo string) {
 		index++
 		return err
 	})
+	if err != nil && errors.Is(context.Cause(ctx), errRevoked) {
+		log.Info("reply cancelled: the session was revoked")
+		return
+	}
 	if err != nil && errors.Is(context.Cause(ctx), errStopped) {
 		// Stopped on request: record what was said, in a fresh context
 		// (the reply's own is what ended).

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/causeflow/widget-sessions/internal/wait"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/causeflow/widget-sessions/internal/wait"
 
 	"go.uber.org/zap"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/causeflow/widget-sessions/internal/chat"
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/incident"
+	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/sessionid"
 	"github.com/causeflow/widget-sessions/pkg/token"
 	"github.com/causeflow/widget-sessions/pkg/widget"
@@ -88,6 +90,10 @@ type parts struct {
 	limiter   *fakeLimiter
 	assistant *fakeAssistant
 	incidents fakeIncidents
+	revs      *revoke.Memory
+	// maxReplies and maxTenantReplies are the in-flight bounds; 0: the
+	// defaults.
+	maxReplies, maxTenantReplies int
 }
 
 // newService returns a Service over fakes that edit may change first.
@@ -97,11 +103,16 @@ func newService(t *testing.T, edit func(p *parts)) (*chat.Service, *parts) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &parts{log: &failingLog{Memory: mem}, limiter: &fakeLimiter{}, assistant: &fakeAssistant{}}
+	p := &parts{log: &failingLog{Memory: mem}, limiter: &fakeLimiter{}, assistant: &fakeAssistant{}, revs: revoke.NewMemory(time.Now, revoke.Limits{})}
 	if edit != nil {
 		edit(p)
 	}
-	s, err := chat.New(chat.Config{Log: p.log, Assistant: p.assistant, Incidents: p.incidents, Limiter: p.limiter, Stops: &chat.LocalStops{}, Logger: zap.NewNop()})
+	cfg := chat.Config{Log: p.log, Assistant: p.assistant, Incidents: p.incidents, Limiter: p.limiter, Stops: &chat.LocalStops{},
+		Revocations: p.revs, Logger: zap.NewNop(), MaxReplies: p.maxReplies}
+	if p.maxTenantReplies > 0 {
+		cfg.MaxTenantReplies = func(string) int { return p.maxTenantReplies }
+	}
+	s, err := chat.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/causeflow/widget-sessions/internal/wait"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/causeflow/widget-sessions/internal/wait"
 
 	"github.com/causeflow/widget-sessions/internal/assistant"
 	"github.com/causeflow/widget-sessions/internal/chat"

@@ -80,18 +80,19 @@ func (s *Service) Stop(ctx context.Context, c *token.Claims, messageID string) e
 // stopLocal stops the reply to inReplyTo of sid if this replica runs it.
 func (s *Service) stopLocal(sid, inReplyTo string) {
 	s.runMu.Lock()
-	cancel := s.running[runKey(sid, inReplyTo)]
+	r, ok := s.running[runKey(sid, inReplyTo)]
 	s.runMu.Unlock()
-	if cancel != nil {
-		cancel(errStopped)
+	if ok {
+		r.cancel(errStopped)
 	}
 }
 
-// track registers a running reply; the returned function unregisters it.
-func (s *Service) track(sid, inReplyTo string, cancel context.CancelCauseFunc) (untrack func()) {
-	k := runKey(sid, inReplyTo)
+// track registers a running reply to c's session; the returned function
+// unregisters it.
+func (s *Service) track(c *token.Claims, inReplyTo string, cancel context.CancelCauseFunc) (untrack func()) {
+	k := runKey(c.SessionID, inReplyTo)
 	s.runMu.Lock()
-	s.running[k] = cancel
+	s.running[k] = runningReply{claims: c, cancel: cancel}
 	s.runMu.Unlock()
 	return func() {
 		s.runMu.Lock()

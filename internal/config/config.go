@@ -164,6 +164,8 @@ type Edge struct {
 	MessageRateWindow    time.Duration
 	MaxStreamsPerSession int
 	MaxStreamsPerClient  int
+	MaxReplies           int // assistant replies in flight on a replica
+	MaxTenantReplies     int // and of one tenant, unless its settings say
 	Heartbeat            time.Duration
 	TicketTTL            time.Duration
 	TicketRateLimit      int

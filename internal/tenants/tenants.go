@@ -10,11 +10,12 @@
 //
 // The document:
 //
-//	{"tenants": {"acme": {"embedOrigins": ["https://app.acme.com"]}}}
+//	{"tenants": {"acme": {"embedOrigins": ["https://app.acme.com"], "maxRepliesInFlight": 5}}}
 //
 // A tenant the document does not list gets the deployment's defaults
-// (WIDGET_EMBED_ORIGINS). A listed tenant's "embedOrigins" replaces them,
-// [] included: a tenant may allow no page at all.
+// (WIDGET_EMBED_ORIGINS, WIDGET_MAX_REPLIES_PER_TENANT). A listed tenant's
+// settings replace them, an "embedOrigins" of [] included: a tenant may
+// allow no page at all.
 package tenants
 
 import (
@@ -42,6 +43,9 @@ type Settings struct {
 	// EmbedOrigins are the host pages (scheme://host[:port]) that may frame
 	// the widget of the tenant's sessions and hand it their tokens.
 	EmbedOrigins []string
+	// MaxRepliesInFlight bounds the assistant replies the tenant's sessions
+	// have running at once on one replica.
+	MaxRepliesInFlight int
 }
 
 // Document is a parsed tenants document. It never changes once parsed.
@@ -126,10 +130,17 @@ func parseTenant(data []byte, loopbackHTTP bool) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
-	if err := strictjson.OnlyMembers(ms, "embedOrigins"); err != nil {
+	if err := strictjson.OnlyMembers(ms, "embedOrigins", "maxRepliesInFlight"); err != nil {
 		return Settings{}, err
 	}
 	var s Settings
+	if raw, ok := strictjson.MemberNamed(ms, "maxRepliesInFlight"); ok {
+		n, err := strconv.Atoi(string(raw))
+		if err != nil || n < 1 || n > 1_000_000 {
+			return Settings{}, errors.New(`"maxRepliesInFlight" must be an integer from 1 to 1000000`)
+		}
+		s.MaxRepliesInFlight = n
+	}
 	if raw, ok := strictjson.MemberNamed(ms, "embedOrigins"); ok {
 		// Unmarshal would take null for an empty list; no page says [].
 		if raw[0] != '[' || json.Unmarshal(raw, &s.EmbedOrigins) != nil {
@@ -247,6 +258,9 @@ func (s *Store) Get(tenant string) Settings {
 	t, ok := s.doc.Load().tenants[tenant]
 	if !ok || t.EmbedOrigins == nil {
 		t.EmbedOrigins = s.opts.Defaults.EmbedOrigins
+	}
+	if t.MaxRepliesInFlight == 0 {
+		t.MaxRepliesInFlight = s.opts.Defaults.MaxRepliesInFlight
 	}
 	return t
 }

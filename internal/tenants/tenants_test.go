@@ -15,9 +15,9 @@ import (
 	"github.com/causeflow/widget-sessions/internal/tenants"
 )
 
-var defaults = tenants.Options{Defaults: tenants.Settings{EmbedOrigins: []string{"https://default.example"}}}
+var defaults = tenants.Options{Defaults: tenants.Settings{EmbedOrigins: []string{"https://default.example"}, MaxRepliesInFlight: 20}}
 
-const doc = `{"tenants": {"acme": {"embedOrigins": ["https://app.acme.example"]}, "closed": {"embedOrigins": []}, "plain": {}}}`
+const doc = `{"tenants": {"acme": {"embedOrigins": ["https://app.acme.example"], "maxRepliesInFlight": 3}, "closed": {"embedOrigins": []}, "plain": {}}}`
 
 // TestGet: a listed tenant's settings, defaults for what it leaves out and
 // for a tenant not listed; [] is a list (no page), not "unset".
@@ -32,6 +32,11 @@ func TestGet(t *testing.T) {
 	} {
 		if got := s.Get(tenant).EmbedOrigins; !slices.Equal(got, want) || (got == nil) != (want == nil) {
 			t.Errorf("Get(%q).EmbedOrigins = %#v, want %#v", tenant, got, want)
+		}
+	}
+	for tenant, want := range map[string]int{"acme": 3, "plain": 20, "unlisted": 20} {
+		if got := s.Get(tenant).MaxRepliesInFlight; got != want {
+			t.Errorf("Get(%q).MaxRepliesInFlight = %d, want %d", tenant, got, want)
 		}
 	}
 	if none := open(t, "", defaults); !slices.Equal(none.Get("acme").EmbedOrigins, []string{"https://default.example"}) {
@@ -57,6 +62,9 @@ func TestParseStrict(t *testing.T) {
 		"tenant id dot":        `{"tenants": {"..": {}}}`,
 		"trailing data":        `{"tenants": {}} {}`,
 		"invalid UTF-8":        "{\"tenants\": {\"\xff\": {}}}",
+		"replies zero":         `{"tenants": {"acme": {"maxRepliesInFlight": 0}}}`,
+		"replies a string":     `{"tenants": {"acme": {"maxRepliesInFlight": "5"}}}`,
+		"replies a fraction":   `{"tenants": {"acme": {"maxRepliesInFlight": 2.5}}}`,
 	} {
 		if _, err := tenants.Parse([]byte(bad), true); err == nil {
 			t.Errorf("%s: accepted %s", name, bad)

@@ -23,6 +23,7 @@ const (
 	CodeRateLimited           = "rate_limited"
 	CodeTooManyStreams        = "too_many_streams"
 	CodeTooManyTickets        = "too_many_tickets"
+	CodeTooManyReplies        = "too_many_replies"
 	CodeRevocationLimit       = "revocation_limit_reached"
 	CodeInternal              = "internal_error"
 )

@@ -623,8 +623,14 @@
       }
       if (r.status === 429) {
         var after = parseInt(r.headers.get("Retry-After") || "", 10);
-        notice(after > 0 ? "Slow down: try again in " + after + " s." : "Slow down: too many messages.", true);
-        return;
+        var when = after > 0 ? " Try again in " + after + " s." : "";
+        // The error code says which limit: this session's pace, or the
+        // answers running for the whole organisation. The message is kept.
+        return r.json().then(function (b) { return b && b.code; }, function () { return ""; }).then(function (code) {
+          notice(code === "too_many_replies"
+            ? "The assistant is busy with other answers for your organisation." + when
+            : (after > 0 ? "Slow down: try again in " + after + " s." : "Slow down: too many messages."), true);
+        });
       }
       if (r.status === 401) {
         var e = unauthorized();

@@ -1,0 +1,124 @@
+package chat_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/causeflow/widget-sessions/internal/assistant"
+	"github.com/causeflow/widget-sessions/internal/events"
+	"github.com/causeflow/widget-sessions/internal/wait"
+	"github.com/causeflow/widget-sessions/pkg/revoke"
+	"github.com/causeflow/widget-sessions/pkg/token"
+	"github.com/causeflow/widget-sessions/pkg/widget"
+)
+
+// holding is an assistant whose replies run until released (or their
+// context ends), counting those that run.
+func holding(p *parts) (release func()) {
+	gate := make(chan struct{})
+	p.assistant.reply = func(ctx context.Context, _ assistant.Request, emit func(string) error) error {
+		if err := emit("Thinking"); err != nil {
+			return err
+		}
+		select {
+		case <-gate:
+			return emit("… done.")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return func() { close(gate) }
+}
+
+func of(t *testing.T, tenant string) *token.Claims {
+	c := claims(t, "")
+	c.Tenant = tenant
+	return c
+}
+
+// TestRepliesInFlightBounded: a tenant's sessions hold at most its share
+// of the replica's replies, the replica at most its total; past either a
+// message is refused with too_many_replies before it is accepted (not in
+// the log), and the slot comes back when a reply ends.
+func TestRepliesInFlightBounded(t *testing.T) {
+	var release func()
+	s, p := newService(t, func(p *parts) {
+		release = holding(p)
+		p.maxReplies, p.maxTenantReplies = 3, 2
+	})
+	ctx := context.Background()
+	a1, a2, a3 := of(t, "acme"), of(t, "acme"), of(t, "acme")
+	for _, c := range []*token.Claims{a1, a2} {
+		if _, err := s.Send(ctx, c, "why?"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := func(c *token.Claims, why string) {
+		t.Helper()
+		_, err := s.Send(ctx, c, "why?")
+		var we *widget.Error
+		if !errors.As(err, &we) || we.Code != widget.CodeTooManyReplies || we.RetryAfter <= 0 {
+			t.Fatalf("%s: Send = %v, want too_many_replies with a Retry-After", why, err)
+		}
+		if evs := all(t, p.log, c.SessionID); len(evs) != 0 {
+			t.Fatalf("%s: the refused message is in the log: %+v", why, evs)
+		}
+	}
+	refused(a3, "acme's third reply")
+	g1 := of(t, "globex")
+	if _, err := s.Send(ctx, g1, "why?"); err != nil {
+		t.Fatalf("another tenant, under the replica's total: %v", err)
+	}
+	refused(of(t, "initech"), "a fourth reply on the replica")
+
+	release()
+	for _, c := range []*token.Claims{a1, a2, g1} {
+		untilReplied(t, p.log, c.SessionID)
+	}
+	wait.For(t, "the slots given back", func() bool {
+		_, err := s.Send(ctx, a3, "why, now?")
+		return err == nil
+	})
+}
+
+// TestRevocationCancelsReplies: a revocation pushed to the replica (the
+// push that ends the session's streams) cancels the replies it covers,
+// and only those: the model stops spending on a session nobody may read,
+// and nothing more is written for it.
+func TestRevocationCancelsReplies(t *testing.T) {
+	var release func()
+	s, p := newService(t, func(p *parts) {
+		release = holding(p)
+		p.maxTenantReplies = 2 // a slot frees only when a reply ends
+	})
+	ctx := context.Background()
+	revoked, other := of(t, "acme"), of(t, "acme")
+	for _, c := range []*token.Claims{revoked, other} {
+		if _, err := s.Send(ctx, c, "why?"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait.For(t, "both replies running", func() bool { return p.assistant.calls.Load() == 2 })
+	e, err := revoke.SessionEntry("acme", revoked.SessionID, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.revs.Revoke(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	// The revoked session's log stops where it was: the message and the
+	// first delta, no completion, no error event.
+	wait.For(t, "the revoked session's reply gone", func() bool {
+		_, err := s.Send(ctx, of(t, "acme"), "a slot is free?")
+		return err == nil
+	})
+	release()
+	untilReplied(t, p.log, other.SessionID)
+	for _, ev := range all(t, p.log, revoked.SessionID) {
+		if ev.Type != events.MessageCreated && ev.Type != events.ResponseDelta {
+			t.Errorf("after the revocation the session got %s %s", ev.Type, ev.Data)
+		}
+	}
+}
