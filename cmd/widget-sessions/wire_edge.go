@@ -73,6 +73,8 @@ func (w wiring) edge(ctx context.Context, ring *keys.Ring, asst assistant.Assist
 		Limiter: st.limiter, Stops: st.stops, Revocations: st.revs, Logger: logger.Named("chat"),
 		MaxReplies:       cfg.Edge.MaxReplies,
 		MaxTenantReplies: func(tenant string) int { return w.tenants.Get(tenant).MaxRepliesInFlight },
+		Budget:           st.budget,
+		TokensPerDay:     func(tenant string) int64 { return w.tenants.Get(tenant).ModelTokensPerDay },
 	})
 	if err != nil {
 		return edgeParts{}, err

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/internal/api"
+	"github.com/causeflow/widget-sessions/internal/budget"
 	"github.com/causeflow/widget-sessions/internal/chat"
 	"github.com/causeflow/widget-sessions/internal/config"
 	"github.com/causeflow/widget-sessions/internal/events"
@@ -44,6 +45,7 @@ type stores struct {
 	events        events.Log
 	tickets       api.Tickets
 	limiter       ratelimit.Limiter // messages, per session
+	budget        budget.Store      // model tokens, per tenant and day
 	stops         chat.Stops
 	revokeLimiter ratelimit.Limiter
 	ticketLimiter ratelimit.Limiter
@@ -88,7 +90,7 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg 
 		}
 		return &stores{
 			revs: revoke.NewMemory(time.Now, revocationLimits(cfg)), revsReady: func() error { return nil },
-			events: log, tickets: ticket.NewMemory(time.Now, cfg.Edge.MaxTicketsPerSession), limiter: limiter, stops: &chat.LocalStops{},
+			events: log, tickets: ticket.NewMemory(time.Now, cfg.Edge.MaxTicketsPerSession), limiter: limiter, budget: budget.NewMemory(), stops: &chat.LocalStops{},
 			revokeLimiter: revokeLimiter, ticketLimiter: ticketLimiter, sessionLimiter: sessionLimiter,
 		}, nil
 	}
@@ -170,6 +172,7 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	if st.sessionLimiter, err = redisstore.NewRateLimiter(client, ns+":session", cfg.Edge.SessionRateLimit, cfg.Edge.SessionRateWindow); err != nil {
 		return err
 	}
+	st.budget = redisstore.NewBudget(client, ns)
 	st.tickets = redisstore.NewTickets(client, ns, cfg.Edge.MaxTicketsPerSession, repl)
 	stops := redisstore.NewStops(client, ns, logger.Named("stops"))
 	if err := stops.Start(ctx); err != nil {

@@ -24,7 +24,10 @@ func openTenants(ctx context.Context, cfg config.Config, logger *zap.Logger, reg
 	reloads.WithLabelValues("refused") // exported at 0, for an alert's increase()
 	log := logger.Named("tenants")
 	s, err := tenants.Open(ctx, cfg.Tenants.Source, tenants.Options{
-		Defaults:     tenants.Settings{EmbedOrigins: cfg.Edge.EmbedOrigins, MaxRepliesInFlight: cfg.Edge.MaxTenantReplies},
+		Defaults: tenants.Settings{
+			EmbedOrigins: cfg.Edge.EmbedOrigins, MaxRepliesInFlight: cfg.Edge.MaxTenantReplies,
+			ModelTokensPerDay: int64(cfg.Assistant.TokensPerDay),
+		},
 		LoopbackHTTP: cfg.Env != "live",
 		Token:        cfg.Tenants.Token,
 		OnReload: func(err error) {

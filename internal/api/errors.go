@@ -34,6 +34,7 @@ var statusOf = map[string]int{
 	widget.CodeTooManyStreams:        http.StatusTooManyRequests,
 	widget.CodeTooManyTickets:        http.StatusTooManyRequests,
 	widget.CodeTooManyReplies:        http.StatusTooManyRequests,
+	widget.CodeModelBudgetExhausted:  http.StatusTooManyRequests,
 	widget.CodeRevocationLimit:       http.StatusTooManyRequests,
 	widget.CodeInternal:              http.StatusInternalServerError,
 }

@@ -35,6 +35,10 @@ type Request struct {
 	// History is the conversation, oldest first; the last message is the
 	// user's new one.
 	History []Message
+	// Usage, when set, is told the reply's tokens as the server counts
+	// them, for the tenant's budget. An assistant that cannot tell (the
+	// embedded one) never calls it.
+	Usage func(promptTokens, completionTokens int)
 }
 
 // Assistant answers a request.

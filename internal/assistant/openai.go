@@ -219,7 +219,7 @@ func (o *OpenAI) Reply(ctx context.Context, req Request, emit func(delta string)
 	idle := time.AfterFunc(o.idle, func() { cancel(ErrIdleTimeout) })
 	defer idle.Stop()
 
-	err = o.stream(rctx, body, idle, emit)
+	err = o.stream(rctx, body, idle, req.Usage, emit)
 	var ee emitError
 	switch {
 	case err == nil:
@@ -237,7 +237,7 @@ func (o *OpenAI) Reply(ctx context.Context, req Request, emit func(delta string)
 
 // stream sends the request and relays the answer. Its errors are the
 // upstream's, an emitError, or whatever ending ctx caused; Reply sorts them.
-func (o *OpenAI) stream(ctx context.Context, body []byte, idle *time.Timer, emit func(string) error) error {
+func (o *OpenAI) stream(ctx context.Context, body []byte, idle *time.Timer, usage func(prompt, completion int), emit func(string) error) error {
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, o.endpoint, bytes.NewReader(body))
 	if err != nil {
 		return errors.New("cannot build the request")
@@ -299,8 +299,13 @@ func (o *OpenAI) stream(ctx context.Context, body []byte, idle *time.Timer, emit
 			}
 			return errors.New("error in the stream")
 		}
-		if c.Usage != nil && o.onUsage != nil {
-			o.onUsage(c.Usage.PromptTokens, c.Usage.CompletionTokens)
+		if c.Usage != nil {
+			if o.onUsage != nil {
+				o.onUsage(c.Usage.PromptTokens, c.Usage.CompletionTokens)
+			}
+			if usage != nil {
+				usage(c.Usage.PromptTokens, c.Usage.CompletionTokens)
+			}
 		}
 		if len(c.Choices) == 0 || c.Choices[0].Delta.Content == "" {
 			continue // a role-only, usage or keep-alive chunk

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/causeflow/widget-sessions/internal/wait"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/causeflow/widget-sessions/internal/wait"
 
 	"github.com/causeflow/widget-sessions/internal/assistant"
 	"github.com/causeflow/widget-sessions/internal/incident"

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/internal/assistant"
+	"github.com/causeflow/widget-sessions/internal/budget"
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/incident"
 	"github.com/causeflow/widget-sessions/internal/ratelimit"
@@ -56,7 +57,13 @@ type Config struct {
 	// accepted. Default 200 and 20.
 	MaxReplies       int
 	MaxTenantReplies func(tenant string) int
-	Now              func() time.Time
+	// Budget counts each tenant's model tokens per UTC day, as the
+	// upstream reports them; TokensPerDay(tenant) is its budget (0: none).
+	// Past it, a message is refused (429 model_budget_exhausted) until the
+	// day ends. Default: no budgets.
+	Budget       budget.Store
+	TokensPerDay func(tenant string) int64
+	Now          func() time.Time
 }
 
 // Service runs conversations.
@@ -96,6 +103,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxTenantReplies == nil {
 		cfg.MaxTenantReplies = func(string) int { return DefaultMaxTenantReplies }
 	}
+	if cfg.Budget == nil {
+		cfg.Budget = budget.NewMemory()
+	}
+	if cfg.TokensPerDay == nil {
+		cfg.TokensPerDay = func(string) int64 { return 0 }
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -133,6 +146,35 @@ func (s *Service) reserve(tenant string) (release func(), err error) {
 			delete(s.byTenant, tenant) // bounded by the tenants running now
 		}
 	}, nil
+}
+
+// withinBudget refuses a message of a tenant whose model budget for the
+// day is spent. The count is read, not reserved: replies already running
+// may take a tenant a little past its budget, never a new one.
+func (s *Service) withinBudget(ctx context.Context, tenant string) error {
+	limit := s.cfg.TokensPerDay(tenant)
+	if limit <= 0 {
+		return nil
+	}
+	now := s.cfg.Now()
+	spent, err := s.cfg.Budget.Spent(ctx, tenant, now)
+	if err != nil {
+		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "the model budget cannot be read; retry", Err: err}
+	}
+	if spent >= limit {
+		return &widget.Error{Code: widget.CodeModelBudgetExhausted, RetryAfter: budget.UntilTomorrow(now),
+			Message: "your organisation's assistant budget for today is spent; it renews at midnight UTC"}
+	}
+	return nil
+}
+
+// spend counts a reply's tokens to tenant's budget of the day.
+func (s *Service) spend(log *zap.Logger, tenant string, prompt, completion int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.cfg.Budget.Spend(ctx, tenant, s.cfg.Now(), int64(prompt)+int64(completion)); err != nil {
+		log.Error("a reply's tokens could not be counted to its tenant's budget", zap.Error(err))
+	}
 }
 
 // revoked cancels the replies this replica runs for sessions e revokes:
@@ -221,6 +263,9 @@ func (s *Service) Send(ctx context.Context, c *token.Claims, content string) (st
 	if !ok {
 		return "", &widget.Error{Code: widget.CodeRateLimited, Message: "too many messages in this session; retry later", RetryAfter: retry}
 	}
+	if err := s.withinBudget(ctx, c.Tenant); err != nil {
+		return "", err
+	}
 	// The slot is taken before the message is accepted: a message refused
 	// for want of one is not in the log, unanswered.
 	release, err := s.reserve(c.Tenant)
@@ -271,6 +316,7 @@ func (s *Service) reply(c *token.Claims, inReplyTo string) {
 		fail("assistant_unavailable", "the assistant could not read the conversation", err)
 		return
 	}
+	req.Usage = func(prompt, completion int) { s.spend(log, c.Tenant, prompt, completion) }
 	id := "msg_" + ksuid.New().String()
 	var full []byte
 	index := 0

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/causeflow/widget-sessions/internal/budget"
 	"github.com/causeflow/widget-sessions/internal/wait"
 
 	"go.uber.org/zap"
@@ -94,6 +95,9 @@ type parts struct {
 	// maxReplies and maxTenantReplies are the in-flight bounds; 0: the
 	// defaults.
 	maxReplies, maxTenantReplies int
+	budget                       budget.Store // nil: the default
+	tokensPerDay                 int64        // every tenant's; 0: none
+	now                          func() time.Time
 }
 
 // newService returns a Service over fakes that edit may change first.
@@ -111,6 +115,12 @@ func newService(t *testing.T, edit func(p *parts)) (*chat.Service, *parts) {
 		Revocations: p.revs, Logger: zap.NewNop(), MaxReplies: p.maxReplies}
 	if p.maxTenantReplies > 0 {
 		cfg.MaxTenantReplies = func(string) int { return p.maxTenantReplies }
+	}
+	if p.tokensPerDay > 0 {
+		cfg.Budget, cfg.TokensPerDay = p.budget, func(string) int64 { return p.tokensPerDay }
+	}
+	if p.now != nil {
+		cfg.Now = func() time.Time { return p.now() }
 	}
 	s, err := chat.New(cfg)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/causeflow/widget-sessions/internal/assistant"
+	"github.com/causeflow/widget-sessions/internal/budget"
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/wait"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
@@ -120,5 +121,52 @@ func TestRevocationCancelsReplies(t *testing.T) {
 		if ev.Type != events.MessageCreated && ev.Type != events.ResponseDelta {
 			t.Errorf("after the revocation the session got %s %s", ev.Type, ev.Data)
 		}
+	}
+}
+
+// TestModelBudget: the tokens the assistant reports are counted to the
+// session's tenant for the UTC day; once a tenant's count reaches its
+// budget, its next message is refused before it is accepted, until the
+// day ends, and other tenants are not.
+func TestModelBudget(t *testing.T) {
+	now := time.Date(2026, 12, 6, 22, 0, 0, 0, time.UTC)
+	spent := budget.NewMemory()
+	s, p := newService(t, func(p *parts) {
+		p.assistant.reply = func(_ context.Context, req assistant.Request, emit func(string) error) error {
+			req.Usage(30, 12)
+			return emit("Roll back.")
+		}
+		p.budget, p.tokensPerDay, p.now = spent, 50, func() time.Time { return now }
+	})
+	ctx := context.Background()
+	acme := of(t, "acme")
+	if _, err := s.Send(ctx, acme, "why?"); err != nil {
+		t.Fatal(err)
+	}
+	untilReplied(t, p.log, acme.SessionID)
+	if n, _ := spent.Spent(ctx, "acme", now); n != 42 {
+		t.Fatalf("acme spent %d, want 42 (30 + 12)", n)
+	}
+	if _, err := s.Send(ctx, acme, "and?"); err != nil {
+		t.Fatalf("42 of 50 spent: %v", err) // under the budget: a reply may take it past
+	}
+	untilReplied(t, p.log, acme.SessionID)
+	other := of(t, "acme")
+	_, err := s.Send(ctx, other, "and now?")
+	var we *widget.Error
+	if !errors.As(err, &we) || we.Code != widget.CodeModelBudgetExhausted || we.RetryAfter != 2*time.Hour {
+		t.Fatalf("84 of 50 spent: Send = %v, want model_budget_exhausted with Retry-After 2h", err)
+	}
+	if evs := all(t, p.log, other.SessionID); len(evs) != 0 {
+		t.Fatalf("the refused message is in the log: %+v", evs)
+	}
+	globex := of(t, "globex")
+	if _, err := s.Send(ctx, globex, "why?"); err != nil {
+		t.Fatalf("another tenant: %v", err)
+	}
+	untilReplied(t, p.log, globex.SessionID) // its reply reads the clock too
+	now = now.Add(2 * time.Hour)             // the next UTC day
+	if _, err := s.Send(ctx, other, "a new day?"); err != nil {
+		t.Fatalf("the next day: %v", err)
 	}
 }

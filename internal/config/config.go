@@ -155,6 +155,7 @@ type Assistant struct {
 	MaxTokens    int
 	HistoryBytes int
 	HistoryTurns int
+	TokensPerDay int // a tenant's model tokens per UTC day; 0: no budget
 }
 
 // Edge is the widget's side: its keys, limits and embedding.

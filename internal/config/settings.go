@@ -187,6 +187,8 @@ var settings = []setting{
 		set: integer(1, func(c *Config) *int { return &c.Edge.MaxReplies })},
 	{Env: "WIDGET_MAX_REPLIES_PER_TENANT", Default: "20", Doc: "Assistant replies one tenant's sessions may have running at once on one replica (a tenant's `maxRepliesInFlight` in `WIDGET_TENANTS` replaces it); past it, 429 `too_many_replies`. One tenant's users cannot take every reply slot of a replica.",
 		set: integer(1, func(c *Config) *int { return &c.Edge.MaxTenantReplies })},
+	{Env: "WIDGET_MODEL_TOKENS_PER_DAY", Default: "0", Doc: "Model tokens (prompt and completion, as the upstream reports them in each reply's `usage`) one tenant may spend per UTC day, counted by every replica together (in Redis, or in process without it); a tenant's `modelTokensPerDay` in `WIDGET_TENANTS` replaces it. Past it, a message is refused before it is accepted (429 `model_budget_exhausted`, `Retry-After` until midnight UTC). `0`: no budget. Replies already running may take a tenant a little past it; a new one never starts.",
+		set: integer(0, func(c *Config) *int { return &c.Assistant.TokensPerDay })},
 	{Env: "WIDGET_MAX_STREAMS_PER_CLIENT", Default: "100", Doc: "Open streams one client address may hold on one replica, whatever its sessions; past it, 429 `too_many_streams`. The address is the peer's, or the one `WIDGET_TRUSTED_PROXIES` vouch for.",
 		set: integer(1, func(c *Config) *int { return &c.Edge.MaxStreamsPerClient })},
 	{Env: "WIDGET_HEARTBEAT", Default: "15s", Doc: "Interval of the SSE heartbeat comment (at most 15s), which keeps proxies from closing an idle stream; one ticker per replica pings every stream, and a failed ping is how a stream finds out its client left.",

@@ -46,6 +46,8 @@ type Settings struct {
 	// MaxRepliesInFlight bounds the assistant replies the tenant's sessions
 	// have running at once on one replica.
 	MaxRepliesInFlight int
+	// ModelTokensPerDay is the tenant's model budget per UTC day; 0: none.
+	ModelTokensPerDay int64
 }
 
 // Document is a parsed tenants document. It never changes once parsed.
@@ -130,10 +132,17 @@ func parseTenant(data []byte, loopbackHTTP bool) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
-	if err := strictjson.OnlyMembers(ms, "embedOrigins", "maxRepliesInFlight"); err != nil {
+	if err := strictjson.OnlyMembers(ms, "embedOrigins", "maxRepliesInFlight", "modelTokensPerDay"); err != nil {
 		return Settings{}, err
 	}
 	var s Settings
+	if raw, ok := strictjson.MemberNamed(ms, "modelTokensPerDay"); ok {
+		n, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil || n < 1 {
+			return Settings{}, errors.New(`"modelTokensPerDay" must be a positive integer`)
+		}
+		s.ModelTokensPerDay = n
+	}
 	if raw, ok := strictjson.MemberNamed(ms, "maxRepliesInFlight"); ok {
 		n, err := strconv.Atoi(string(raw))
 		if err != nil || n < 1 || n > 1_000_000 {
@@ -261,6 +270,9 @@ func (s *Store) Get(tenant string) Settings {
 	}
 	if t.MaxRepliesInFlight == 0 {
 		t.MaxRepliesInFlight = s.opts.Defaults.MaxRepliesInFlight
+	}
+	if t.ModelTokensPerDay == 0 {
+		t.ModelTokensPerDay = s.opts.Defaults.ModelTokensPerDay
 	}
 	return t
 }

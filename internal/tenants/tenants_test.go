@@ -65,6 +65,8 @@ func TestParseStrict(t *testing.T) {
 		"replies zero":         `{"tenants": {"acme": {"maxRepliesInFlight": 0}}}`,
 		"replies a string":     `{"tenants": {"acme": {"maxRepliesInFlight": "5"}}}`,
 		"replies a fraction":   `{"tenants": {"acme": {"maxRepliesInFlight": 2.5}}}`,
+		"budget zero":          `{"tenants": {"acme": {"modelTokensPerDay": 0}}}`,
+		"budget negative":      `{"tenants": {"acme": {"modelTokensPerDay": -5}}}`,
 	} {
 		if _, err := tenants.Parse([]byte(bad), true); err == nil {
 			t.Errorf("%s: accepted %s", name, bad)

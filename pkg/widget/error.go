@@ -24,6 +24,7 @@ const (
 	CodeTooManyStreams        = "too_many_streams"
 	CodeTooManyTickets        = "too_many_tickets"
 	CodeTooManyReplies        = "too_many_replies"
+	CodeModelBudgetExhausted  = "model_budget_exhausted"
 	CodeRevocationLimit       = "revocation_limit_reached"
 	CodeInternal              = "internal_error"
 )

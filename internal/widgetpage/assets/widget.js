@@ -629,7 +629,9 @@
         return r.json().then(function (b) { return b && b.code; }, function () { return ""; }).then(function (code) {
           notice(code === "too_many_replies"
             ? "The assistant is busy with other answers for your organisation." + when
-            : (after > 0 ? "Slow down: try again in " + after + " s." : "Slow down: too many messages."), true);
+            : code === "model_budget_exhausted"
+              ? "Your organisation's assistant budget for today is spent; it renews at midnight UTC."
+              : (after > 0 ? "Slow down: try again in " + after + " s." : "Slow down: too many messages."), true);
         });
       }
       if (r.status === 401) {
