@@ -11,6 +11,7 @@ import (
 	"github.com/causeflow/widget-sessions/internal/chat"
 	"github.com/causeflow/widget-sessions/internal/config"
 	"github.com/causeflow/widget-sessions/internal/keys"
+	"github.com/causeflow/widget-sessions/internal/quota"
 	"github.com/causeflow/widget-sessions/internal/stream"
 	"github.com/causeflow/widget-sessions/pkg/jwks"
 	"github.com/causeflow/widget-sessions/pkg/verify"
@@ -75,6 +76,11 @@ func (w wiring) edge(ctx context.Context, ring *keys.Ring, asst assistant.Assist
 		MaxTenantReplies: func(tenant string) int { return w.tenants.Get(tenant).MaxRepliesInFlight },
 		Budget:           st.budget,
 		TokensPerDay:     func(tenant string) int64 { return w.tenants.Get(tenant).ModelTokensPerDay },
+		Quota:            st.quota,
+		QuotaLimits: func(tenant string) quota.Limits {
+			t := w.tenants.Get(tenant)
+			return quota.Limits{Sessions: t.MaxStoredSessions, Bytes: t.MaxStoredBytes}
+		},
 	})
 	if err != nil {
 		return edgeParts{}, err

@@ -17,6 +17,7 @@ import (
 	"github.com/causeflow/widget-sessions/internal/config"
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/incident"
+	"github.com/causeflow/widget-sessions/internal/quota"
 	"github.com/causeflow/widget-sessions/internal/ratelimit"
 	"github.com/causeflow/widget-sessions/internal/redisstore"
 	"github.com/causeflow/widget-sessions/internal/session"
@@ -46,6 +47,7 @@ type stores struct {
 	tickets       api.Tickets
 	limiter       ratelimit.Limiter // messages, per session
 	budget        budget.Store      // model tokens, per tenant and day
+	quota         quota.Store       // session logs and their bytes, per tenant
 	stops         chat.Stops
 	revokeLimiter ratelimit.Limiter
 	ticketLimiter ratelimit.Limiter
@@ -90,7 +92,7 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg 
 		}
 		return &stores{
 			revs: revoke.NewMemory(time.Now, revocationLimits(cfg)), revsReady: func() error { return nil },
-			events: log, tickets: ticket.NewMemory(time.Now, cfg.Edge.MaxTicketsPerSession), limiter: limiter, budget: budget.NewMemory(), stops: &chat.LocalStops{},
+			events: log, tickets: ticket.NewMemory(time.Now, cfg.Edge.MaxTicketsPerSession), limiter: limiter, budget: budget.NewMemory(), quota: quota.NewMemory(), stops: &chat.LocalStops{},
 			revokeLimiter: revokeLimiter, ticketLimiter: ticketLimiter, sessionLimiter: sessionLimiter,
 		}, nil
 	}
@@ -110,7 +112,18 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg 
 }
 
 func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.Logger, client goredis.UniversalClient, reg prometheus.Registerer, tracing trace.TracerProvider) error {
-	if err := checkEviction(ctx, cfg, logger, client); err != nil {
+	// Revocations on a Redis of their own, when given one, so that a Redis
+	// filled by conversations cannot refuse them.
+	revClient, revEnv := client, "WIDGET_REDIS_URL"
+	if cfg.Redis.RevocationURL != "" {
+		c, err := redis.NewClient(cfg.Redis.RevocationURL)
+		if err != nil {
+			return fmt.Errorf("WIDGET_REVOCATION_REDIS_URL: %w", err)
+		}
+		st.closers = append(st.closers, func() { _ = c.Close() })
+		revClient, revEnv = c, "WIDGET_REVOCATION_REDIS_URL"
+	}
+	if err := checkEviction(ctx, cfg, logger, revClient, revEnv); err != nil {
 		return err
 	}
 	metrics, err := newRedisMetrics(reg)
@@ -125,8 +138,11 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	st.closers = append(st.closers, stopHealth)
 	st.warnings = health.warnings
 	redisstore.Instrument(client, tracing.Tracer("github.com/causeflow/widget-sessions/pkg/redis"), metrics.command)
+	if revClient != client {
+		redisstore.Instrument(revClient, tracing.Tracer("github.com/causeflow/widget-sessions/pkg/redis"), metrics.command)
+	}
 	repl := redis.Replication{MinReplicas: cfg.Redis.MinReplicas, Timeout: cfg.Redis.WaitTimeout, Shortfall: metrics.shortfall}
-	revs, err := redis.NewRevocations(client, redis.Config{
+	revs, err := redis.NewRevocations(revClient, redis.Config{
 		Namespace:       "wrev-" + cfg.Env,
 		StalenessBudget: cfg.Revocation.Staleness,
 		Leeway:          cfg.Token.ClockSkew,
@@ -163,7 +179,9 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	if st.limiter, err = redisstore.NewRateLimiter(client, ns, cfg.Edge.MessageRateLimit, cfg.Edge.MessageRateWindow); err != nil {
 		return err
 	}
-	if st.revokeLimiter, err = redisstore.NewRateLimiter(client, ns+":revoke", cfg.Revocation.RateLimit, cfg.Revocation.RateWindow); err != nil {
+	// The revocations' own limiter lives with them: a Redis full of
+	// conversations must not refuse a revocation through its counter.
+	if st.revokeLimiter, err = redisstore.NewRateLimiter(revClient, ns+":revoke", cfg.Revocation.RateLimit, cfg.Revocation.RateWindow); err != nil {
 		return err
 	}
 	if st.ticketLimiter, err = redisstore.NewRateLimiter(client, ns+":ticket", cfg.Edge.TicketRateLimit, cfg.Edge.TicketRateWindow); err != nil {
@@ -173,6 +191,7 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 		return err
 	}
 	st.budget = redisstore.NewBudget(client, ns)
+	st.quota = redisstore.NewQuota(client, ns)
 	st.tickets = redisstore.NewTickets(client, ns, cfg.Edge.MaxTicketsPerSession, repl)
 	stops := redisstore.NewStops(client, ns, logger.Named("stops"))
 	if err := stops.Start(ctx); err != nil {
@@ -194,11 +213,11 @@ func revocationLimits(cfg config.Config) revoke.Limits {
 // short of memory. Outside live it is an error-level warning. A policy that
 // cannot be read (CONFIG disabled) is a warning: the marker inside the
 // entries hash still detects the loss, and fails safe.
-func checkEviction(ctx context.Context, cfg config.Config, logger *zap.Logger, client goredis.UniversalClient) error {
+func checkEviction(ctx context.Context, cfg config.Config, logger *zap.Logger, client goredis.UniversalClient, env string) error {
 	policies, err := redis.CheckEviction(ctx, client)
 	switch {
 	case errors.Is(err, redis.ErrEvicting) && cfg.Env == token.EnvLive:
-		return fmt.Errorf("WIDGET_REDIS_URL: %w; refusing to start in live", err)
+		return fmt.Errorf("%s: %w; refusing to start in live", env, err)
 	case errors.Is(err, redis.ErrEvicting):
 		logger.Error("REDIS MAY EVICT REVOCATIONS: its maxmemory-policy evicts keys without a TTL; a live replica refuses to start on it. "+
 			"Set maxmemory-policy to noeviction (or a volatile-* policy).", zap.Strings("maxmemory_policy", policies), zap.Error(err))

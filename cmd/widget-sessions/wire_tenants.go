@@ -27,6 +27,7 @@ func openTenants(ctx context.Context, cfg config.Config, logger *zap.Logger, reg
 		Defaults: tenants.Settings{
 			EmbedOrigins: cfg.Edge.EmbedOrigins, MaxRepliesInFlight: cfg.Edge.MaxTenantReplies,
 			ModelTokensPerDay: int64(cfg.Assistant.TokensPerDay),
+			MaxStoredSessions: cfg.Edge.TenantMaxLogs, MaxStoredBytes: int64(cfg.Edge.TenantMaxLogBytes),
 		},
 		LoopbackHTTP: cfg.Env != "live",
 		Token:        cfg.Tenants.Token,

@@ -35,6 +35,7 @@ var statusOf = map[string]int{
 	widget.CodeTooManyTickets:        http.StatusTooManyRequests,
 	widget.CodeTooManyReplies:        http.StatusTooManyRequests,
 	widget.CodeModelBudgetExhausted:  http.StatusTooManyRequests,
+	widget.CodeStorageQuota:          http.StatusTooManyRequests,
 	widget.CodeRevocationLimit:       http.StatusTooManyRequests,
 	widget.CodeInternal:              http.StatusInternalServerError,
 }

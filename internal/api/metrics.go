@@ -64,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"route"}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "widget_sessions_limit_refusals_total",
-			Help: "Requests refused by a per-tenant, per-session or per-client limit (the error code: rate_limited, too_many_streams, too_many_tickets, too_many_replies, model_budget_exhausted, revocation_limit_reached), or by the global ticket bound (ticket_store_full), by route template.",
+			Help: "Requests refused by a per-tenant, per-session or per-client limit (the error code: rate_limited, too_many_streams, too_many_tickets, too_many_replies, model_budget_exhausted, storage_quota_exceeded, revocation_limit_reached), or by the global ticket bound (ticket_store_full), by route template.",
 		}, []string{"route", "code"}),
 	}
 	m.revocations = prometheus.NewCounterVec(prometheus.CounterOpts{

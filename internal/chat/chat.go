@@ -20,6 +20,7 @@ import (
 	"github.com/causeflow/widget-sessions/internal/budget"
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/incident"
+	"github.com/causeflow/widget-sessions/internal/quota"
 	"github.com/causeflow/widget-sessions/internal/ratelimit"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/token"
@@ -63,7 +64,12 @@ type Config struct {
 	// day ends. Default: no budgets.
 	Budget       budget.Store
 	TokensPerDay func(tenant string) int64
-	Now          func() time.Time
+	// Quota counts each tenant's session logs and their bytes;
+	// QuotaLimits(tenant) are its caps. Past one, a message is refused
+	// (429 storage_quota_exceeded) before it is accepted. Default: none.
+	Quota       quota.Store
+	QuotaLimits func(tenant string) quota.Limits
+	Now         func() time.Time
 }
 
 // Service runs conversations.
@@ -108,6 +114,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.TokensPerDay == nil {
 		cfg.TokensPerDay = func(string) int64 { return 0 }
+	}
+	if cfg.Quota == nil {
+		cfg.Quota = quota.NewMemory()
+	}
+	if cfg.QuotaLimits == nil {
+		cfg.QuotaLimits = func(string) quota.Limits { return quota.Limits{} }
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -164,6 +176,23 @@ func (s *Service) withinBudget(ctx context.Context, tenant string) error {
 	if spent >= limit {
 		return &widget.Error{Code: widget.CodeModelBudgetExhausted, RetryAfter: budget.UntilTomorrow(now),
 			Message: "your organisation's assistant budget for today is spent; it renews at midnight UTC"}
+	}
+	return nil
+}
+
+// admit asks the tenant's storage quota for n bytes of c's session log,
+// before the message is accepted.
+func (s *Service) admit(ctx context.Context, c *token.Claims, now, expires time.Time, n int64) error {
+	err := s.cfg.Quota.Admit(ctx, c.Tenant, c.SessionID, now, expires, n, s.cfg.QuotaLimits(c.Tenant))
+	switch {
+	case errors.Is(err, quota.ErrSessions):
+		return &widget.Error{Code: widget.CodeStorageQuota, RetryAfter: time.Minute, Err: err,
+			Message: "your organisation holds as many conversations as it may; older ones free their place as their sessions end"}
+	case errors.Is(err, quota.ErrBytes):
+		return &widget.Error{Code: widget.CodeStorageQuota, RetryAfter: time.Minute, Err: err,
+			Message: "your organisation's conversations hold as much as they may; older ones free their place as their sessions end"}
+	case err != nil:
+		return &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "the storage quota cannot be read; retry", Err: err}
 	}
 	return nil
 }
@@ -274,9 +303,17 @@ func (s *Service) Send(ctx context.Context, c *token.Claims, content string) (st
 	}
 	id := "msg_" + ksuid.New().String()
 	expires := time.Unix(c.Expiry, 0)
-	if _, err := s.append(ctx, c.SessionID, events.MessageCreated, MessageCreated{
-		MessageID: id, Role: "user", Content: content, CreatedAt: s.cfg.Now().UTC(),
-	}, expires); err != nil {
+	now := s.cfg.Now()
+	data, err := json.Marshal(MessageCreated{MessageID: id, Role: "user", Content: content, CreatedAt: now.UTC()})
+	if err != nil {
+		release()
+		return "", fmt.Errorf("chat: encode %s: %w", events.MessageCreated, err)
+	}
+	if err := s.admit(ctx, c, now, expires, int64(len(data))); err != nil {
+		release()
+		return "", err
+	}
+	if _, err := s.cfg.Log.Append(ctx, c.SessionID, events.MessageCreated, data, expires); err != nil {
 		release()
 		return "", &widget.Error{Code: widget.CodeDependencyUnavailable, Message: "event log unavailable; the message was not accepted", Err: err}
 	}
@@ -301,12 +338,28 @@ func (s *Service) reply(c *token.Claims, inReplyTo string) {
 	defer s.track(c, inReplyTo, cancel)()
 	log := s.cfg.Logger.With(zap.String("session", c.SessionID), zap.String("message", inReplyTo))
 	expires := time.Unix(c.Expiry, 0)
+	var written int64 // the reply's bytes in the log, counted to the tenant's quota at the end
+	defer func() {
+		if written == 0 {
+			return
+		}
+		qctx, qcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer qcancel()
+		if err := s.cfg.Quota.Add(qctx, c.Tenant, c.SessionID, s.cfg.Now(), expires, written); err != nil {
+			log.Error("a reply's bytes could not be counted to its tenant's quota", zap.Error(err))
+		}
+	}()
+	appendCounted := func(ctx context.Context, typ string, v any) error {
+		ev, err := s.append(ctx, c.SessionID, typ, v, expires)
+		written += int64(len(ev.Data))
+		return err
+	}
 	fail := func(code, msg string, err error) {
 		log.Warn("assistant reply failed", zap.String("code", code), zap.Error(err))
 		// A fresh context: the reply's own may be what ended.
 		wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer wcancel()
-		if _, err := s.append(wctx, c.SessionID, events.Error, ErrorData{Code: code, Message: msg, InReplyTo: inReplyTo}, expires); err != nil {
+		if err := appendCounted(wctx, events.Error, ErrorData{Code: code, Message: msg, InReplyTo: inReplyTo}); err != nil {
 			log.Error("could not record the reply's failure", zap.Error(err))
 		}
 	}
@@ -322,7 +375,7 @@ func (s *Service) reply(c *token.Claims, inReplyTo string) {
 	index := 0
 	err = s.cfg.Assistant.Reply(ctx, req, func(delta string) error {
 		full = append(full, delta...)
-		_, err := s.append(ctx, c.SessionID, events.ResponseDelta, ResponseDelta{MessageID: id, InReplyTo: inReplyTo, Index: index, Delta: delta}, expires)
+		err := appendCounted(ctx, events.ResponseDelta, ResponseDelta{MessageID: id, InReplyTo: inReplyTo, Index: index, Delta: delta})
 		index++
 		return err
 	})
@@ -335,7 +388,7 @@ func (s *Service) reply(c *token.Claims, inReplyTo string) {
 		// (the reply's own is what ended).
 		wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer wcancel()
-		if _, err := s.append(wctx, c.SessionID, events.ResponseCancelled, ResponseCancelled{MessageID: id, InReplyTo: inReplyTo, Content: string(full)}, expires); err != nil {
+		if err := appendCounted(wctx, events.ResponseCancelled, ResponseCancelled{MessageID: id, InReplyTo: inReplyTo, Content: string(full)}); err != nil {
 			log.Error("could not record the stopped reply", zap.Error(err))
 		}
 		return
@@ -344,7 +397,7 @@ func (s *Service) reply(c *token.Claims, inReplyTo string) {
 		fail("assistant_failed", "the assistant could not finish its answer", err)
 		return
 	}
-	if _, err := s.append(ctx, c.SessionID, events.ResponseCompleted, ResponseCompleted{MessageID: id, InReplyTo: inReplyTo, Content: string(full)}, expires); err != nil {
+	if err := appendCounted(ctx, events.ResponseCompleted, ResponseCompleted{MessageID: id, InReplyTo: inReplyTo, Content: string(full)}); err != nil {
 		fail("assistant_failed", "the assistant could not finish its answer", err)
 	}
 }

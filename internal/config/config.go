@@ -167,6 +167,8 @@ type Edge struct {
 	MaxStreamsPerClient  int
 	MaxReplies           int // assistant replies in flight on a replica
 	MaxTenantReplies     int // and of one tenant, unless its settings say
+	TenantMaxLogs        int // a tenant's sessions holding an event log; 0: no cap
+	TenantMaxLogBytes    int // and their bytes; 0: no cap
 	Heartbeat            time.Duration
 	TicketTTL            time.Duration
 	TicketRateLimit      int
@@ -180,8 +182,9 @@ type Edge struct {
 // Redis is the shared state's Redis.
 type Redis struct {
 	URL            string
-	AllowCleartext bool // live may use redis:// (a private network)
-	MinReplicas    int  // replicas a write waits for (WAIT)
+	RevocationURL  string // its own Redis for revocations; "": URL
+	AllowCleartext bool   // live may use redis:// (a private network)
+	MinReplicas    int    // replicas a write waits for (WAIT)
 	WaitTimeout    time.Duration
 }
 
@@ -424,10 +427,15 @@ func (e Edge) validate(p *problems, live bool) {
 }
 
 func (r Redis) validate(p *problems) {
-	if r.URL != "" {
-		if u, err := url.Parse(r.URL); err != nil || !strings.HasPrefix(u.Scheme, "redis") {
-			p.add("WIDGET_REDIS_URL", "must be a redis://, rediss://, redis+cluster:// or rediss+cluster:// URL")
+	for env, v := range map[string]string{"WIDGET_REDIS_URL": r.URL, "WIDGET_REVOCATION_REDIS_URL": r.RevocationURL} {
+		if v != "" {
+			if u, err := url.Parse(v); err != nil || !strings.HasPrefix(u.Scheme, "redis") {
+				p.add(env, "must be a redis://, rediss://, redis+cluster:// or rediss+cluster:// URL")
+			}
 		}
+	}
+	if r.RevocationURL != "" && r.URL == "" {
+		p.add("WIDGET_REVOCATION_REDIS_URL", "needs WIDGET_REDIS_URL: without it every state is in memory")
 	}
 	if r.WaitTimeout <= 0 || r.WaitTimeout > 10*time.Second {
 		p.add("WIDGET_REDIS_WAIT_TIMEOUT", "must be positive and at most 10s: a request waits for it")
@@ -483,9 +491,11 @@ func (c *Config) validateLive() []error {
 	}
 	// Redis carries its password, the revocation set and its pub/sub, and
 	// whole conversations.
-	if scheme, _, _ := strings.Cut(c.Redis.URL, "://"); c.Redis.URL != "" && !c.Redis.AllowCleartext && !strings.HasPrefix(strings.ToLower(scheme), "rediss") {
-		errs = append(errs, errors.New("WIDGET_REDIS_URL: must be rediss:// (or rediss+cluster://) when WIDGET_ENV=live: "+
-			"Redis carries its password, the revocations and the conversations; set WIDGET_REDIS_ALLOW_CLEARTEXT=true only for a Redis on a private network"))
+	for _, r := range []struct{ env, url string }{{"WIDGET_REDIS_URL", c.Redis.URL}, {"WIDGET_REVOCATION_REDIS_URL", c.Redis.RevocationURL}} {
+		if scheme, _, _ := strings.Cut(r.url, "://"); r.url != "" && !c.Redis.AllowCleartext && !strings.HasPrefix(strings.ToLower(scheme), "rediss") {
+			errs = append(errs, errors.New(r.env+": must be rediss:// (or rediss+cluster://) when WIDGET_ENV=live: "+
+				"Redis carries its password, the revocations and the conversations; set WIDGET_REDIS_ALLOW_CLEARTEXT=true only for a Redis on a private network"))
+		}
 	}
 	return errs
 }

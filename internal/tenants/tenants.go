@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -48,6 +49,10 @@ type Settings struct {
 	MaxRepliesInFlight int
 	// ModelTokensPerDay is the tenant's model budget per UTC day; 0: none.
 	ModelTokensPerDay int64
+	// MaxStoredSessions and MaxStoredBytes cap the tenant's live session
+	// logs and their bytes; 0: none.
+	MaxStoredSessions int
+	MaxStoredBytes    int64
 }
 
 // Document is a parsed tenants document. It never changes once parsed.
@@ -132,23 +137,27 @@ func parseTenant(data []byte, loopbackHTTP bool) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
-	if err := strictjson.OnlyMembers(ms, "embedOrigins", "maxRepliesInFlight", "modelTokensPerDay"); err != nil {
+	if err := strictjson.OnlyMembers(ms, "embedOrigins", "maxRepliesInFlight", "modelTokensPerDay", "maxStoredSessions", "maxStoredBytes"); err != nil {
 		return Settings{}, err
 	}
 	var s Settings
-	if raw, ok := strictjson.MemberNamed(ms, "modelTokensPerDay"); ok {
-		n, err := strconv.ParseInt(string(raw), 10, 64)
-		if err != nil || n < 1 {
-			return Settings{}, errors.New(`"modelTokensPerDay" must be a positive integer`)
+	for _, f := range []struct {
+		name string
+		max  int64
+		set  func(int64)
+	}{
+		{"maxRepliesInFlight", 1_000_000, func(n int64) { s.MaxRepliesInFlight = int(n) }},
+		{"modelTokensPerDay", math.MaxInt64, func(n int64) { s.ModelTokensPerDay = n }},
+		{"maxStoredSessions", math.MaxInt32, func(n int64) { s.MaxStoredSessions = int(n) }},
+		{"maxStoredBytes", math.MaxInt64, func(n int64) { s.MaxStoredBytes = n }},
+	} {
+		if raw, ok := strictjson.MemberNamed(ms, f.name); ok {
+			n, err := strconv.ParseInt(string(raw), 10, 64)
+			if err != nil || n < 1 || n > f.max {
+				return Settings{}, fmt.Errorf("%q must be an integer from 1 to %d", f.name, f.max)
+			}
+			f.set(n)
 		}
-		s.ModelTokensPerDay = n
-	}
-	if raw, ok := strictjson.MemberNamed(ms, "maxRepliesInFlight"); ok {
-		n, err := strconv.Atoi(string(raw))
-		if err != nil || n < 1 || n > 1_000_000 {
-			return Settings{}, errors.New(`"maxRepliesInFlight" must be an integer from 1 to 1000000`)
-		}
-		s.MaxRepliesInFlight = n
 	}
 	if raw, ok := strictjson.MemberNamed(ms, "embedOrigins"); ok {
 		// Unmarshal would take null for an empty list; no page says [].
@@ -273,6 +282,12 @@ func (s *Store) Get(tenant string) Settings {
 	}
 	if t.ModelTokensPerDay == 0 {
 		t.ModelTokensPerDay = s.opts.Defaults.ModelTokensPerDay
+	}
+	if t.MaxStoredSessions == 0 {
+		t.MaxStoredSessions = s.opts.Defaults.MaxStoredSessions
+	}
+	if t.MaxStoredBytes == 0 {
+		t.MaxStoredBytes = s.opts.Defaults.MaxStoredBytes
 	}
 	return t
 }

@@ -25,6 +25,7 @@ const (
 	CodeTooManyTickets        = "too_many_tickets"
 	CodeTooManyReplies        = "too_many_replies"
 	CodeModelBudgetExhausted  = "model_budget_exhausted"
+	CodeStorageQuota          = "storage_quota_exceeded"
 	CodeRevocationLimit       = "revocation_limit_reached"
 	CodeInternal              = "internal_error"
 )

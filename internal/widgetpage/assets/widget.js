@@ -631,6 +631,8 @@
             ? "The assistant is busy with other answers for your organisation." + when
             : code === "model_budget_exhausted"
               ? "Your organisation's assistant budget for today is spent; it renews at midnight UTC."
+              : code === "storage_quota_exceeded"
+                ? "Your organisation holds as many conversations as it may; try again when older sessions end."
               : (after > 0 ? "Slow down: try again in " + after + " s." : "Slow down: too many messages."), true);
         });
       }
