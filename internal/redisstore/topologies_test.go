@@ -6,10 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/causeflow/widget-sessions/internal/budget"
+	"github.com/causeflow/widget-sessions/internal/budget/budgettest"
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/events/eventstest"
 	"github.com/causeflow/widget-sessions/internal/incident"
 	"github.com/causeflow/widget-sessions/internal/incident/incidenttest"
+	"github.com/causeflow/widget-sessions/internal/quota"
+	"github.com/causeflow/widget-sessions/internal/quota/quotatest"
 	"github.com/causeflow/widget-sessions/internal/ratelimit"
 	"github.com/causeflow/widget-sessions/internal/ratelimit/ratelimittest"
 	"github.com/causeflow/widget-sessions/internal/redisstore"
@@ -21,7 +25,8 @@ import (
 )
 
 // TestTopologyContracts runs every store contract of the service (the
-// event log, tickets, rate limits, the context cache; pkg/redis runs the
+// event log, tickets, rate limits, tenant quotas and model budgets, the
+// context cache; pkg/redis runs the
 // revocations') on a real Redis Cluster
 // and on a real Sentinel deployment, through the same URLs an operator
 // writes: what holds on one server holds on both. On Sentinel every write
@@ -61,6 +66,12 @@ func TestTopologyContracts(t *testing.T) {
 					}
 					return l
 				})
+			})
+			t.Run("tenant quotas", func(t *testing.T) {
+				quotatest.Run(t, func(*testing.T) quota.Store { return redisstore.NewQuota(c, namespace()) })
+			})
+			t.Run("model budgets", func(t *testing.T) {
+				budgettest.Run(t, func(*testing.T) budget.Store { return redisstore.NewBudget(c, namespace()) })
 			})
 			t.Run("context cache", func(t *testing.T) {
 				incidenttest.RunCache(t, func(*testing.T, func() time.Time) incident.Cache {
