@@ -3,6 +3,7 @@ package chat_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,14 +130,17 @@ func TestRevocationCancelsReplies(t *testing.T) {
 // budget, its next message is refused before it is accepted, until the
 // day ends, and other tenants are not.
 func TestModelBudget(t *testing.T) {
-	now := time.Date(2026, 12, 6, 22, 0, 0, 0, time.UTC)
+	start := time.Date(2026, 12, 6, 22, 0, 0, 0, time.UTC)
+	var clock atomic.Int64 // the test's clock; replies read it on their own goroutines
+	clock.Store(start.UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
 	spent := budget.NewMemory()
 	s, p := newService(t, func(p *parts) {
 		p.assistant.reply = func(_ context.Context, req assistant.Request, emit func(string) error) error {
 			req.Usage(30, 12)
 			return emit("Roll back.")
 		}
-		p.budget, p.tokensPerDay, p.now = spent, 50, func() time.Time { return now }
+		p.budget, p.tokensPerDay, p.now = spent, 50, now
 	})
 	ctx := context.Background()
 	acme := of(t, "acme")
@@ -144,7 +148,7 @@ func TestModelBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	untilReplied(t, p.log, acme.SessionID)
-	if n, _ := spent.Spent(ctx, "acme", now); n != 42 {
+	if n, _ := spent.Spent(ctx, "acme", now()); n != 42 {
 		t.Fatalf("acme spent %d, want 42 (30 + 12)", n)
 	}
 	if _, err := s.Send(ctx, acme, "and?"); err != nil {
@@ -164,8 +168,8 @@ func TestModelBudget(t *testing.T) {
 	if _, err := s.Send(ctx, globex, "why?"); err != nil {
 		t.Fatalf("another tenant: %v", err)
 	}
-	untilReplied(t, p.log, globex.SessionID) // its reply reads the clock too
-	now = now.Add(2 * time.Hour)             // the next UTC day
+	untilReplied(t, p.log, globex.SessionID)
+	clock.Store(start.Add(2 * time.Hour).UnixNano()) // the next UTC day
 	if _, err := s.Send(ctx, other, "a new day?"); err != nil {
 		t.Fatalf("the next day: %v", err)
 	}

@@ -26,8 +26,7 @@ import (
 
 // TestTopologyContracts runs every store contract of the service (the
 // event log, tickets, rate limits, tenant quotas and model budgets, the
-// context cache; pkg/redis runs the
-// revocations') on a real Redis Cluster
+// context cache; pkg/redis runs the revocations') on a real Redis Cluster
 // and on a real Sentinel deployment, through the same URLs an operator
 // writes: what holds on one server holds on both. On Sentinel every write
 // waits for its replica.
