@@ -95,7 +95,9 @@ func Open(spec string, out io.Writer, flush time.Duration) (*Log, error) {
 	var w zapcore.WriteSyncer
 	switch spec {
 	case "stdout":
-		w = zapcore.AddSync(out)
+		// Written, never synced: fsync of a pipe or a terminal fails
+		// (EINVAL), and a stream has nothing to make durable.
+		w = zapcore.AddSync(writeOnly{out})
 	default:
 		f, err := os.OpenFile(spec, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 		if err != nil {
@@ -117,6 +119,9 @@ func Open(spec string, out io.Writer, flush time.Duration) (*Log, error) {
 	l.logger = zap.New(zapcore.NewCore(enc, w, zapcore.InfoLevel))
 	return l, nil
 }
+
+// writeOnly hides a writer's Sync (an *os.File's) from zap.
+type writeOnly struct{ io.Writer }
 
 // Record writes e as one line.
 func (l *Log) Record(e *Event) {
