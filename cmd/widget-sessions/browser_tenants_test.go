@@ -14,7 +14,8 @@ import (
 
 // TestBrowserWidgetPerTenant: with WIDGET_TENANTS, a tenant's session is
 // framed on that tenant's host pages (its widgetUrl names the tenant, and
-// /embed allows that tenant's origins), and a host page allowed for one
+// /embed allows that tenant's origins), in the tenant's look; and a host
+// page allowed for one
 // tenant that frames the widget under its own tenant with another tenant's
 // session gets the token refused by the widget: one tenant's pages never
 // show another's session.
@@ -22,7 +23,7 @@ func TestBrowserWidgetPerTenant(t *testing.T) {
 	data := &hostPageData{}
 	host := startHost(t, data)
 	doc := filepath.Join(t.TempDir(), "tenants.json")
-	if err := os.WriteFile(doc, []byte(`{"tenants": {"demo": {"embedOrigins": ["`+host+`"]}, "acme": {"embedOrigins": []}}}`), 0o600); err != nil {
+	if err := os.WriteFile(doc, []byte(`{"tenants": {"demo": {"embedOrigins": ["`+host+`"], "widget": {"scheme": "dark", "accent": "#1f5fbf"}}, "acme": {"embedOrigins": []}}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s := startServer(t, map[string]string{"WIDGET_TENANTS": doc})
@@ -44,6 +45,10 @@ func TestBrowserWidgetPerTenant(t *testing.T) {
 		frame := frameContext(t, ctx, s.public+"/embed")
 		evalUntil(t, frame, 10*time.Second, "the input enabled", `String(!document.getElementById("cf-input").disabled)`,
 			func(v string) bool { return v == "true" })
+		// demo's look (its "widget" in WIDGET_TENANTS), the host page
+		// giving none of its own.
+		evalUntil(t, frame, 5*time.Second, "demo's theme", `document.documentElement.getAttribute("data-scheme") + "|" + getComputedStyle(document.documentElement).getPropertyValue("--accent").trim()`,
+			func(v string) bool { return v == "dark|#1f5fbf" })
 	})
 
 	t.Run("another tenant's session under its own tenant", func(t *testing.T) {

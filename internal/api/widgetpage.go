@@ -32,7 +32,8 @@ func embedPage(w *widgetpage.Widget, tenants TenantSettings) gin.HandlerFunc {
 		if ok && widget.ValidateID("tenant", tenant) != nil {
 			return widget.FieldError("tenant", "must be a tenant id")
 		}
-		page, err := w.Page(tenants.Get(tenant).EmbedOrigins)
+		settings := tenants.Get(tenant)
+		page, err := w.Page(settings.EmbedOrigins, widgetpage.Theme(settings.Widget))
 		if err != nil {
 			return err
 		}

@@ -107,7 +107,7 @@ func withTenants(doc string) fixtureOption {
 // a tenant parameter that cannot be a tenant id is refused.
 func TestEmbedPagePerTenant(t *testing.T) {
 	f := newFixture(t, withEmbedOrigins("https://default.example"), withTenants(`{"tenants": {
-		"acme": {"embedOrigins": ["https://app.acme.example", "http://localhost:3000"]},
+		"acme": {"embedOrigins": ["https://app.acme.example", "http://localhost:3000"], "widget": {"scheme": "dark", "accent": "#1f5fbf"}},
 		"closed": {"embedOrigins": []},
 		"plain": {}
 	}}`))
@@ -128,6 +128,11 @@ func TestEmbedPagePerTenant(t *testing.T) {
 		want := strings.ReplaceAll(tt.ancestors, "'none'", "")
 		if m := originsMeta.FindStringSubmatch(string(resp.Body)); m == nil || m[1] != want {
 			t.Errorf("%s: causeflow-origins meta = %v, want %q", tt.query, m, want)
+		}
+		// acme's look reaches its page alone.
+		themed := strings.Contains(string(resp.Body), `&#34;accent&#34;:&#34;#1f5fbf&#34;`)
+		if themed != (tt.query == "&tenant=acme") {
+			t.Errorf("%s: the page carries acme's theme: %v", tt.query, themed)
 		}
 	}
 	for _, q := range []string{"&tenant=", "&tenant=..", "&tenant=a%20b", "&tenant=acme&tenant=acme"} {

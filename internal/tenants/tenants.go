@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -53,6 +54,18 @@ type Settings struct {
 	// logs and their bytes; 0: none.
 	MaxStoredSessions int
 	MaxStoredBytes    int64
+	// Widget is the look the tenant's widget takes unless the host page's
+	// mount says otherwise.
+	Widget Theme
+}
+
+// Theme is a widget's look: its colour scheme ("light", "dark", "auto":
+// following prefers-color-scheme; "" for the widget's own default) and
+// accent colour (#rrggbb, dark enough for white text; "" for the
+// default).
+type Theme struct {
+	Scheme string `json:"scheme,omitempty"`
+	Accent string `json:"accent,omitempty"`
 }
 
 // Document is a parsed tenants document. It never changes once parsed.
@@ -137,10 +150,17 @@ func parseTenant(data []byte, loopbackHTTP bool) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
-	if err := strictjson.OnlyMembers(ms, "embedOrigins", "maxRepliesInFlight", "modelTokensPerDay", "maxStoredSessions", "maxStoredBytes"); err != nil {
+	if err := strictjson.OnlyMembers(ms, "embedOrigins", "maxRepliesInFlight", "modelTokensPerDay", "maxStoredSessions", "maxStoredBytes", "widget"); err != nil {
 		return Settings{}, err
 	}
 	var s Settings
+	if raw, ok := strictjson.MemberNamed(ms, "widget"); ok {
+		w, err := parseTheme(raw)
+		if err != nil {
+			return Settings{}, fmt.Errorf(`"widget": %w`, err)
+		}
+		s.Widget = w
+	}
 	for _, f := range []struct {
 		name string
 		max  int64
@@ -174,6 +194,62 @@ func parseTenant(data []byte, loopbackHTTP bool) (Settings, error) {
 		}
 	}
 	return s, nil
+}
+
+// accent is the form of an accent colour.
+var accent = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
+// parseTheme reads a tenant's "widget" member: {"scheme", "accent"}, each
+// optional, checked as the widget checks a host's theme. An accent too
+// light for the widget's white text (WCAG AA, 4.5:1) is refused here, with
+// the document, rather than silently dropped in every user's browser.
+func parseTheme(raw []byte) (Theme, error) {
+	ms, err := strictjson.Walk(raw)
+	if err != nil {
+		return Theme{}, err
+	}
+	if err := strictjson.OnlyMembers(ms, "scheme", "accent"); err != nil {
+		return Theme{}, err
+	}
+	var t Theme
+	for name, dst := range map[string]*string{"scheme": &t.Scheme, "accent": &t.Accent} {
+		if v, ok := strictjson.MemberNamed(ms, name); ok {
+			if err := json.Unmarshal(v, dst); err != nil || v[0] != '"' {
+				return Theme{}, fmt.Errorf("%q must be a string", name)
+			}
+		}
+	}
+	switch t.Scheme {
+	case "", "light", "dark", "auto":
+	default:
+		return Theme{}, fmt.Errorf(`"scheme" must be "light", "dark" or "auto", got %q`, t.Scheme)
+	}
+	if t.Accent != "" {
+		if !accent.MatchString(t.Accent) {
+			return Theme{}, fmt.Errorf(`"accent" must be a colour #rrggbb, got %q`, t.Accent)
+		}
+		if c := contrastWithWhite(t.Accent); c < 4.5 {
+			return Theme{}, fmt.Errorf(`"accent" %s is too light for the widget's white text: contrast %.2f:1, WCAG AA needs 4.5:1`, t.Accent, c)
+		}
+	}
+	return t, nil
+}
+
+// contrastWithWhite is the WCAG 2 contrast ratio of white on the colour
+// #rrggbb, as widget.js computes it.
+func contrastWithWhite(hex string) float64 {
+	var lum float64
+	for i, w := range []float64{0.2126, 0.7152, 0.0722} {
+		n, _ := strconv.ParseUint(hex[1+2*i:3+2*i], 16, 8)
+		v := float64(n) / 255
+		if v <= 0.03928 {
+			v /= 12.92
+		} else {
+			v = math.Pow((v+0.055)/1.055, 2.4)
+		}
+		lum += w * v
+	}
+	return 1.05 / (lum + 0.05)
 }
 
 // checkID applies the API's rules for a tenant id, so that an id that can
@@ -288,6 +364,9 @@ func (s *Store) Get(tenant string) Settings {
 	}
 	if t.MaxStoredBytes == 0 {
 		t.MaxStoredBytes = s.opts.Defaults.MaxStoredBytes
+	}
+	if t.Widget == (Theme{}) {
+		t.Widget = s.opts.Defaults.Widget
 	}
 	return t
 }

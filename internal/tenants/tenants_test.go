@@ -34,6 +34,13 @@ func TestGet(t *testing.T) {
 			t.Errorf("Get(%q).EmbedOrigins = %#v, want %#v", tenant, got, want)
 		}
 	}
+	themed := open(t, file(t, `{"tenants": {"acme": {"widget": {"scheme": "dark", "accent": "#1f5fbf"}}}}`), defaults)
+	if got := themed.Get("acme").Widget; got != (tenants.Theme{Scheme: "dark", Accent: "#1f5fbf"}) {
+		t.Errorf("acme's widget = %+v", got)
+	}
+	if got := themed.Get("other").Widget; got != (tenants.Theme{}) {
+		t.Errorf("an unlisted tenant's widget = %+v, want the widget's own defaults", got)
+	}
 	for tenant, want := range map[string]int{"acme": 3, "plain": 20, "unlisted": 20} {
 		if got := s.Get(tenant).MaxRepliesInFlight; got != want {
 			t.Errorf("Get(%q).MaxRepliesInFlight = %d, want %d", tenant, got, want)
@@ -48,25 +55,30 @@ func TestGet(t *testing.T) {
 // place it is wrong, not silently ignored.
 func TestParseStrict(t *testing.T) {
 	for name, bad := range map[string]string{
-		"not JSON":             `{"tenants":`,
-		"no tenants":           `{}`,
-		"unknown top member":   `{"tenants": {}, "tenant": {}}`,
-		"repeated tenant":      `{"tenants": {"acme": {}, "acme": {}}}`,
-		"unknown member":       `{"tenants": {"acme": {"embedOrigin": []}}}`,
-		"origins not a list":   `{"tenants": {"acme": {"embedOrigins": "https://a.example"}}}`,
-		"origins null":         `{"tenants": {"acme": {"embedOrigins": null}}}`,
-		"origin with a path":   `{"tenants": {"acme": {"embedOrigins": ["https://a.example/"]}}}`,
-		"origin upper case":    `{"tenants": {"acme": {"embedOrigins": ["https://A.example"]}}}`,
-		"remote http origin":   `{"tenants": {"acme": {"embedOrigins": ["http://a.example"]}}}`,
-		"tenant id with space": `{"tenants": {"ac me": {}}}`,
-		"tenant id dot":        `{"tenants": {"..": {}}}`,
-		"trailing data":        `{"tenants": {}} {}`,
-		"invalid UTF-8":        "{\"tenants\": {\"\xff\": {}}}",
-		"replies zero":         `{"tenants": {"acme": {"maxRepliesInFlight": 0}}}`,
-		"replies a string":     `{"tenants": {"acme": {"maxRepliesInFlight": "5"}}}`,
-		"replies a fraction":   `{"tenants": {"acme": {"maxRepliesInFlight": 2.5}}}`,
-		"budget zero":          `{"tenants": {"acme": {"modelTokensPerDay": 0}}}`,
-		"budget negative":      `{"tenants": {"acme": {"modelTokensPerDay": -5}}}`,
+		"not JSON":              `{"tenants":`,
+		"no tenants":            `{}`,
+		"unknown top member":    `{"tenants": {}, "tenant": {}}`,
+		"repeated tenant":       `{"tenants": {"acme": {}, "acme": {}}}`,
+		"unknown member":        `{"tenants": {"acme": {"embedOrigin": []}}}`,
+		"origins not a list":    `{"tenants": {"acme": {"embedOrigins": "https://a.example"}}}`,
+		"origins null":          `{"tenants": {"acme": {"embedOrigins": null}}}`,
+		"origin with a path":    `{"tenants": {"acme": {"embedOrigins": ["https://a.example/"]}}}`,
+		"origin upper case":     `{"tenants": {"acme": {"embedOrigins": ["https://A.example"]}}}`,
+		"remote http origin":    `{"tenants": {"acme": {"embedOrigins": ["http://a.example"]}}}`,
+		"tenant id with space":  `{"tenants": {"ac me": {}}}`,
+		"tenant id dot":         `{"tenants": {"..": {}}}`,
+		"trailing data":         `{"tenants": {}} {}`,
+		"invalid UTF-8":         "{\"tenants\": {\"\xff\": {}}}",
+		"replies zero":          `{"tenants": {"acme": {"maxRepliesInFlight": 0}}}`,
+		"replies a string":      `{"tenants": {"acme": {"maxRepliesInFlight": "5"}}}`,
+		"replies a fraction":    `{"tenants": {"acme": {"maxRepliesInFlight": 2.5}}}`,
+		"budget zero":           `{"tenants": {"acme": {"modelTokensPerDay": 0}}}`,
+		"budget negative":       `{"tenants": {"acme": {"modelTokensPerDay": -5}}}`,
+		"widget unknown member": `{"tenants": {"acme": {"widget": {"font": "serif"}}}}`,
+		"widget scheme":         `{"tenants": {"acme": {"widget": {"scheme": "sepia"}}}}`,
+		"widget accent form":    `{"tenants": {"acme": {"widget": {"accent": "blue"}}}}`,
+		"widget accent light":   `{"tenants": {"acme": {"widget": {"accent": "#ffee88"}}}}`,
+		"widget accent number":  `{"tenants": {"acme": {"widget": {"accent": 255}}}}`,
 	} {
 		if _, err := tenants.Parse([]byte(bad), true); err == nil {
 			t.Errorf("%s: accepted %s", name, bad)

@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -95,10 +96,22 @@ func New() (*Widget, error) {
 	return w, nil
 }
 
+// Theme is the look a page starts with, before the host page's own (a
+// tenant's widget defaults): written into the page as data, as JSON.
+type Theme struct {
+	Scheme string `json:"scheme,omitempty"`
+	Accent string `json:"accent,omitempty"`
+}
+
 // Page returns the chat panel that the host pages of origins may frame
-// and hand a session token. An empty list is valid: no page may frame it.
-func (w *Widget) Page(origins []string) (*Page, error) {
-	key := strings.Join(origins, " ")
+// and hand a session token, starting with theme. An empty list is valid:
+// no page may frame it.
+func (w *Widget) Page(origins []string, theme Theme) (*Page, error) {
+	themeJSON, err := json.Marshal(theme)
+	if err != nil {
+		return nil, err
+	}
+	key := strings.Join(origins, " ") + "\x00" + string(themeJSON)
 	w.mu.Lock()
 	p, ok := w.pages[key]
 	w.mu.Unlock()
@@ -111,7 +124,7 @@ func (w *Widget) Page(origins []string) (*Page, error) {
 		}
 	}
 	var page bytes.Buffer
-	if err := w.tmpl.Execute(&page, struct{ Origins string }{key}); err != nil {
+	if err := w.tmpl.Execute(&page, struct{ Origins, Theme string }{strings.Join(origins, " "), string(themeJSON)}); err != nil {
 		return nil, err
 	}
 	p = &Page{origins: append([]string(nil), origins...), body: page.Bytes(), csp: csp(origins)}

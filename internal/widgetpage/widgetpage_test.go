@@ -21,7 +21,7 @@ func TestPageRefusesWhatIsNotAnOrigin(t *testing.T) {
 		"", "*", "'self'", "https://a.example; script-src *", "https://a.example/", `https://a.example"><script>`,
 		"https://A.example", "javascript:alert(1)", "https://a.example https://b.example",
 	} {
-		if _, err := w.Page([]string{"https://ok.example", o}); !errors.Is(err, widgetpage.ErrOrigin) {
+		if _, err := w.Page([]string{"https://ok.example", o}, widgetpage.Theme{}); !errors.Is(err, widgetpage.ErrOrigin) {
 			t.Errorf("Page(%q) = %v, want ErrOrigin", o, err)
 		}
 	}
@@ -39,7 +39,7 @@ func TestCSP(t *testing.T) {
 		{nil, "; frame-ancestors 'none'"},
 		{[]string{"https://a.example", "http://localhost:8080"}, "; frame-ancestors https://a.example http://localhost:8080"},
 	} {
-		p, err := w.Page(tt.origins)
+		p, err := w.Page(tt.origins, widgetpage.Theme{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,11 +58,11 @@ func TestPagePerAllowList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := w.Page([]string{"https://a.example"})
+	a, err := w.Page([]string{"https://a.example"}, widgetpage.Theme{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := w.Page([]string{"https://b.example", "https://c.example"})
+	b, err := w.Page([]string{"https://b.example", "https://c.example"}, widgetpage.Theme{Scheme: "dark", Accent: "#1f5fbf"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,19 @@ func TestPagePerAllowList(t *testing.T) {
 			t.Errorf("the page of %v does not name exactly its origins:\n%s", p.Origins(), rec.Body)
 		}
 	}
-	if again, _ := w.Page([]string{"https://a.example"}); again != a {
+	if again, _ := w.Page([]string{"https://a.example"}, widgetpage.Theme{}); again != a {
 		t.Error("the same allow-list rendered again")
+	}
+	// A tenant's look reaches the page as data (JSON in an attribute,
+	// escaped by html/template), which widget.js applies first.
+	rec := httptest.NewRecorder()
+	b.Serve(rec)
+	if !strings.Contains(rec.Body.String(), `<meta name="causeflow-theme" content="{&#34;scheme&#34;:&#34;dark&#34;,&#34;accent&#34;:&#34;#1f5fbf&#34;}">`) {
+		t.Errorf("the page does not carry its theme:\n%s", rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	a.Serve(rec)
+	if !strings.Contains(rec.Body.String(), `<meta name="causeflow-theme" content="{}">`) {
+		t.Errorf("a page without a theme:\n%s", rec.Body)
 	}
 }

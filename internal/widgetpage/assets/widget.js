@@ -19,6 +19,11 @@
 
   var allowed = (document.querySelector('meta[name="causeflow-origins"]') || { content: "" })
     .content.split(/\s+/).filter(Boolean);
+  // The tenant's look (WIDGET_TENANTS), applied before any host page's
+  // theme, which wins where it says something.
+  try {
+    applyTheme(JSON.parse((document.querySelector('meta[name="causeflow-theme"]') || { content: "{}" }).content || "{}"));
+  } catch (e) { /* no defaults */ }
   var params = new URLSearchParams(window.location.search);
   var expectedSession = params.get("session");
   // The tenant whose host pages may frame this page (the server chose the
