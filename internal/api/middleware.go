@@ -187,16 +187,18 @@ func (r *request) auditType() string {
 	case r.status >= 300:
 		return ""
 	}
-	switch r.method + " " + r.route {
-	case "POST /v1/widget/sessions":
+	// By route and method apart: joining them would allocate on every
+	// request, the mint's included.
+	switch {
+	case r.method == http.MethodPost && r.route == "/v1/widget/sessions":
 		return audit.SessionCreated
-	case "DELETE /v1/widget/sessions/:sessionId":
+	case r.method == http.MethodDelete && r.route == "/v1/widget/sessions/:sessionId":
 		return audit.SessionRevoked
-	case "DELETE /v1/widget/users/:userId/sessions":
+	case r.method == http.MethodDelete && r.route == "/v1/widget/users/:userId/sessions":
 		return audit.UserSessionsRevoked
-	case "DELETE /v1/widget/tenants/:tenantId/sessions":
+	case r.method == http.MethodDelete && r.route == "/v1/widget/tenants/:tenantId/sessions":
 		return audit.TenantSessionsRevoked
-	case "POST /v1/widget/sessions/:sessionId/messages/:messageId/stop":
+	case r.method == http.MethodPost && r.route == "/v1/widget/sessions/:sessionId/messages/:messageId/stop":
 		return audit.ResponseStopped
 	}
 	return ""

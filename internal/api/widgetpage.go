@@ -33,7 +33,7 @@ func embedPage(w *widgetpage.Widget, tenants TenantSettings) gin.HandlerFunc {
 			return widget.FieldError("tenant", "must be a tenant id")
 		}
 		settings := tenants.Get(tenant)
-		page, err := w.Page(settings.EmbedOrigins, widgetpage.Theme(settings.Widget))
+		page, err := w.Page(settings.EmbedOrigins, settings.Widget)
 		if err != nil {
 			return err
 		}

@@ -59,8 +59,9 @@ func (m *Memory) Spend(_ context.Context, tenant string, at time.Time, tokens in
 	if !ok {
 		byTenant = map[string]int64{}
 		m.counts[day] = byTenant
+		yesterday := Day(at.Add(-24 * time.Hour))
 		for d := range m.counts {
-			if d < Day(at.Add(-24*time.Hour)) {
+			if d < yesterday {
 				delete(m.counts, d) // a day no clock will ask for again
 			}
 		}

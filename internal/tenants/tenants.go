@@ -62,7 +62,7 @@ type Settings struct {
 // Theme is a widget's look: its colour scheme ("light", "dark", "auto":
 // following prefers-color-scheme; "" for the widget's own default) and
 // accent colour (#rrggbb, dark enough for white text; "" for the
-// default).
+// default). widgetpage writes it into the page as this JSON.
 type Theme struct {
 	Scheme string `json:"scheme,omitempty"`
 	Accent string `json:"accent,omitempty"`

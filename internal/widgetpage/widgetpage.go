@@ -22,6 +22,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/causeflow/widget-sessions/internal/tenants"
 )
 
 //go:embed assets
@@ -96,22 +98,12 @@ func New() (*Widget, error) {
 	return w, nil
 }
 
-// Theme is the look a page starts with, before the host page's own (a
-// tenant's widget defaults): written into the page as data, as JSON.
-type Theme struct {
-	Scheme string `json:"scheme,omitempty"`
-	Accent string `json:"accent,omitempty"`
-}
-
 // Page returns the chat panel that the host pages of origins may frame
-// and hand a session token, starting with theme. An empty list is valid:
-// no page may frame it.
-func (w *Widget) Page(origins []string, theme Theme) (*Page, error) {
-	themeJSON, err := json.Marshal(theme)
-	if err != nil {
-		return nil, err
-	}
-	key := strings.Join(origins, " ") + "\x00" + string(themeJSON)
+// and hand a session token, starting with theme (a tenant's widget
+// defaults, written into the page as JSON data, before the host page's own
+// theme). An empty list is valid: no page may frame it.
+func (w *Widget) Page(origins []string, theme tenants.Theme) (*Page, error) {
+	key := strings.Join(origins, " ") + "\x00" + theme.Scheme + "\x00" + theme.Accent
 	w.mu.Lock()
 	p, ok := w.pages[key]
 	w.mu.Unlock()
@@ -122,6 +114,10 @@ func (w *Widget) Page(origins []string, theme Theme) (*Page, error) {
 		if !origin.MatchString(o) {
 			return nil, fmt.Errorf("%w: %q", ErrOrigin, o)
 		}
+	}
+	themeJSON, err := json.Marshal(theme)
+	if err != nil {
+		return nil, err
 	}
 	var page bytes.Buffer
 	if err := w.tmpl.Execute(&page, struct{ Origins, Theme string }{strings.Join(origins, " "), string(themeJSON)}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/causeflow/widget-sessions/internal/tenants"
 	"github.com/causeflow/widget-sessions/internal/widgetpage"
 )
 
@@ -21,7 +22,7 @@ func TestPageRefusesWhatIsNotAnOrigin(t *testing.T) {
 		"", "*", "'self'", "https://a.example; script-src *", "https://a.example/", `https://a.example"><script>`,
 		"https://A.example", "javascript:alert(1)", "https://a.example https://b.example",
 	} {
-		if _, err := w.Page([]string{"https://ok.example", o}, widgetpage.Theme{}); !errors.Is(err, widgetpage.ErrOrigin) {
+		if _, err := w.Page([]string{"https://ok.example", o}, tenants.Theme{}); !errors.Is(err, widgetpage.ErrOrigin) {
 			t.Errorf("Page(%q) = %v, want ErrOrigin", o, err)
 		}
 	}
@@ -39,7 +40,7 @@ func TestCSP(t *testing.T) {
 		{nil, "; frame-ancestors 'none'"},
 		{[]string{"https://a.example", "http://localhost:8080"}, "; frame-ancestors https://a.example http://localhost:8080"},
 	} {
-		p, err := w.Page(tt.origins, widgetpage.Theme{})
+		p, err := w.Page(tt.origins, tenants.Theme{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,11 +59,11 @@ func TestPagePerAllowList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := w.Page([]string{"https://a.example"}, widgetpage.Theme{})
+	a, err := w.Page([]string{"https://a.example"}, tenants.Theme{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := w.Page([]string{"https://b.example", "https://c.example"}, widgetpage.Theme{Scheme: "dark", Accent: "#1f5fbf"})
+	b, err := w.Page([]string{"https://b.example", "https://c.example"}, tenants.Theme{Scheme: "dark", Accent: "#1f5fbf"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestPagePerAllowList(t *testing.T) {
 			t.Errorf("the page of %v does not name exactly its origins:\n%s", p.Origins(), rec.Body)
 		}
 	}
-	if again, _ := w.Page([]string{"https://a.example"}, widgetpage.Theme{}); again != a {
+	if again, _ := w.Page([]string{"https://a.example"}, tenants.Theme{}); again != a {
 		t.Error("the same allow-list rendered again")
 	}
 	// A tenant's look reaches the page as data (JSON in an attribute,
