@@ -31,6 +31,7 @@ type auditLine struct {
 	Status  int    `json:"status"`
 	Code    string `json:"code"`
 	Reason  string `json:"reason"`
+	Rating  string `json:"rating"`
 }
 
 func readAudit(t *testing.T, path string) []auditLine {

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
+	"github.com/causeflow/widget-sessions/internal/chat"
 	"github.com/causeflow/widget-sessions/internal/incident"
 	"github.com/causeflow/widget-sessions/internal/ratelimit"
 	"github.com/causeflow/widget-sessions/internal/strictjson"
@@ -28,8 +29,9 @@ type SessionVerifier interface {
 
 // Chat accepts a user's message and starts the assistant's reply.
 type Chat interface {
-	Send(ctx context.Context, c *token.Claims, content string) (messageID string, err error)
+	Send(ctx context.Context, c *token.Claims, m chat.Message) (messageID string, err error)
 	Stop(ctx context.Context, c *token.Claims, messageID string) error
+	Rate(ctx context.Context, c *token.Claims, messageID, rating, reason string) (chat.Feedback, error)
 }
 
 // Tickets issues and redeems single-use stream tickets.
@@ -142,7 +144,7 @@ func widgetSession(verifier SessionVerifier, limiter ratelimit.Limiter, incident
 }
 
 // sendMessage handles POST /v1/widget/sessions/{sessionId}/messages.
-func sendMessage(verifier SessionVerifier, chat Chat) gin.HandlerFunc {
+func sendMessage(verifier SessionVerifier, conv Chat) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		claims, err := sessionOwner(c, verifier)
 		if err != nil {
@@ -152,7 +154,7 @@ func sendMessage(verifier SessionVerifier, chat Chat) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		m, err := strictjson.ParseObject(body, "content")
+		m, err := strictjson.ParseObject(body, "content", "locale")
 		if err != nil {
 			return validationError(err)
 		}
@@ -163,7 +165,11 @@ func sendMessage(verifier SessionVerifier, chat Chat) gin.HandlerFunc {
 		if content == nil {
 			return widget.FieldError("content", "is required")
 		}
-		id, err := chat.Send(c, claims, *content)
+		locale, err := m.String("locale")
+		if err != nil {
+			return validationError(err)
+		}
+		id, err := conv.Send(c, claims, chat.Message{Content: *content, Locale: deref(locale)})
 		if err != nil {
 			return err
 		}
@@ -174,7 +180,7 @@ func sendMessage(verifier SessionVerifier, chat Chat) gin.HandlerFunc {
 
 // stopReply handles POST /v1/widget/sessions/{sessionId}/messages/{messageId}/stop:
 // the reply to that message, wherever it runs, ends with response.cancelled.
-func stopReply(verifier SessionVerifier, limiter ratelimit.Limiter, chat Chat) gin.HandlerFunc {
+func stopReply(verifier SessionVerifier, limiter ratelimit.Limiter, conv Chat) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		claims, err := sessionOwner(c, verifier)
 		if err != nil {
@@ -188,12 +194,64 @@ func stopReply(verifier SessionVerifier, limiter ratelimit.Limiter, chat Chat) g
 		if err := allow(c, limiter, "stop:"+claims.SessionID); err != nil {
 			return err
 		}
-		if err := chat.Stop(c, claims, c.Param("messageId")); err != nil {
+		if err := conv.Stop(c, claims, c.Param("messageId")); err != nil {
 			return err
 		}
 		c.Status(http.StatusNoContent)
 		return nil
 	})
+}
+
+// rateAnswer handles POST /v1/widget/sessions/{sessionId}/messages/{messageId}/feedback:
+// the user's rating of a finished answer, recorded in the session's event
+// log (every stream of the session shows it as feedback.created), counted
+// in widget_sessions_feedback_total and written to the audit trail. Its
+// count per session is its own ("feedback:<sessionId>").
+func rateAnswer(verifier SessionVerifier, limiter ratelimit.Limiter, conv Chat, metrics *Metrics) gin.HandlerFunc {
+	return handle(func(c *gin.Context) error {
+		claims, err := sessionOwner(c, verifier)
+		if err != nil {
+			return err
+		}
+		body, err := readJSONBody(c)
+		if err != nil {
+			return err
+		}
+		m, err := strictjson.ParseObject(body, "rating", "reason")
+		if err != nil {
+			return validationError(err)
+		}
+		rating, err := m.String("rating")
+		if err != nil {
+			return validationError(err)
+		}
+		if rating == nil {
+			return widget.FieldError("rating", "is required")
+		}
+		reason, err := m.String("reason")
+		if err != nil {
+			return validationError(err)
+		}
+		if err := allow(c, limiter, "feedback:"+claims.SessionID); err != nil {
+			return err
+		}
+		f, err := conv.Rate(c, claims, c.Param("messageId"), *rating, deref(reason))
+		if err != nil {
+			return err
+		}
+		requestOf(c).rating = f.Rating
+		metrics.observeFeedback(f.Rating)
+		c.JSON(http.StatusCreated, f)
+		return nil
+	})
+}
+
+// deref is *s, or "" when s is nil (a member left out).
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // streamTicket handles POST /v1/widget/sessions/{sessionId}/stream-tickets:

@@ -21,6 +21,7 @@ type Metrics struct {
 	refusals     *prometheus.CounterVec
 	revocations  *prometheus.CounterVec
 	tickets      *prometheus.CounterVec
+	feedback     *prometheus.CounterVec
 
 	// byRequest holds each (route, method, status)'s counter and
 	// histogram once looked up: a request then costs one map read, not
@@ -75,10 +76,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Name: "widget_sessions_stream_tickets_total",
 		Help: "Stream ticket requests by result: issued, or the error code (rate_limited, too_many_tickets, dependency_unavailable, ...).",
 	}, []string{"result"})
-	for _, c := range []prometheus.Collector{m.mints, m.mintDuration, m.requests, m.reqDuration, m.refusals, m.revocations, m.tickets} {
+	m.feedback = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "widget_sessions_feedback_total",
+		Help: "Ratings of the assistant's answers recorded, by rating: up or down.",
+	}, []string{"rating"})
+	for _, c := range []prometheus.Collector{m.mints, m.mintDuration, m.requests, m.reqDuration, m.refusals, m.revocations, m.tickets, m.feedback} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
+	}
+	for _, r := range []string{"up", "down"} {
+		m.feedback.WithLabelValues(r) // both series from the start, at 0
 	}
 	m.created = requestSeries{m.mints.WithLabelValues("created"), m.mintDuration.WithLabelValues("created")}
 	return m, nil
@@ -142,4 +150,9 @@ func (m *Metrics) observeTicket(err error) {
 
 func (m *Metrics) observeRefusal(route, code string) {
 	m.refusals.WithLabelValues(route, code).Inc()
+}
+
+// observeFeedback counts a rating recorded.
+func (m *Metrics) observeFeedback(rating string) {
+	m.feedback.WithLabelValues(rating).Inc()
 }

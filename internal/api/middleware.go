@@ -42,6 +42,7 @@ type request struct {
 	user         string
 	incident     string
 	targetTenant string
+	rating       string      // a rating recorded: the audit's
 	base         *zap.Logger // the server's
 	logger       *zap.Logger // base with the request id; made on first use
 
@@ -200,6 +201,8 @@ func (r *request) auditType() string {
 		return audit.TenantSessionsRevoked
 	case r.method == http.MethodPost && r.route == "/v1/widget/sessions/:sessionId/messages/:messageId/stop":
 		return audit.ResponseStopped
+	case r.method == http.MethodPost && r.route == "/v1/widget/sessions/:sessionId/messages/:messageId/feedback":
+		return audit.ResponseRated
 	}
 	return ""
 }
@@ -223,6 +226,7 @@ func (r *request) auditEvent(c *gin.Context, typ string) audit.Event {
 		Incident: r.incident,
 		Message:  c.Param("messageId"),
 	}
+	e.Rating = r.rating
 	if r.status >= 400 {
 		e.Outcome, e.Code, e.Target.Route = audit.Refused, r.errorCode, r.method+" "+r.route
 	}

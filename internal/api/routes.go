@@ -56,8 +56,9 @@ type EdgeOptions struct {
 	// "ticket:<sessionId>".
 	TicketLimiter ratelimit.Limiter
 	// SessionLimiter bounds, per session, the reads of GET
-	// /v1/widget/session ("session:<sessionId>") and the stop requests
-	// ("stop:<sessionId>"), each on its own count.
+	// /v1/widget/session ("session:<sessionId>"), the stop requests
+	// ("stop:<sessionId>") and the ratings ("feedback:<sessionId>"), each
+	// on its own count.
 	SessionLimiter ratelimit.Limiter
 	Incidents      Incidents
 	Metrics        *Metrics
@@ -87,6 +88,7 @@ func Edge(o EdgeOptions) (Surface, error) {
 		r.GET("/v1/widget/session", widgetSession(o.Verifier, o.SessionLimiter, o.Incidents))
 		r.POST("/v1/widget/sessions/:sessionId/messages", sendMessage(o.Verifier, o.Chat))
 		r.POST("/v1/widget/sessions/:sessionId/messages/:messageId/stop", stopReply(o.Verifier, o.SessionLimiter, o.Chat))
+		r.POST("/v1/widget/sessions/:sessionId/messages/:messageId/feedback", rateAnswer(o.Verifier, o.SessionLimiter, o.Chat, o.Metrics))
 		r.POST("/v1/widget/sessions/:sessionId/stream-tickets", streamTicket(o.Verifier, o.Tickets, o.TicketLimiter, o.TicketTTL, o.Metrics))
 		r.GET("/v1/widget/sessions/:sessionId/stream", streamEvents(o.Verifier, o.Tickets, o.Streams))
 		r.GET("/embed", embedPage(page, o.Tenants))

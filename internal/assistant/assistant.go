@@ -35,6 +35,9 @@ type Request struct {
 	// History is the conversation, oldest first; the last message is the
 	// user's new one.
 	History []Message
+	// Locale is the user's language, a BCP 47 tag from the widget ("" when
+	// it did not say): the assistant answers in it.
+	Locale string
 	// Usage, when set, is told the reply's tokens as the server counts
 	// them, for the tenant's budget. An assistant that cannot tell (the
 	// embedded one) never calls it.

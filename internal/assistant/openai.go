@@ -361,10 +361,13 @@ func (o *OpenAI) upstreamMessage(body []byte) string {
 // context, then as much of the history as the budget allows.
 func (o *OpenAI) requestBody(req Request) ([]byte, error) {
 	history := trimHistory(req.History, o.histBytes, o.histTurns)
-	msgs := make([]chatMessage, 0, len(history)+2)
+	msgs := make([]chatMessage, 0, len(history)+3)
 	msgs = append(msgs,
 		chatMessage{Role: "system", Content: SystemPrompt},
 		chatMessage{Role: "system", Content: ContextMessage(req.Incident)})
+	if req.Locale != "" {
+		msgs = append(msgs, chatMessage{Role: "system", Content: LocaleMessage(req.Locale)})
+	}
 	for i, m := range history {
 		switch m.Role {
 		case RoleUser, RoleAssistant:

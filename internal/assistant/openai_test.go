@@ -210,6 +210,47 @@ func TestOpenAIStreams(t *testing.T) {
 	}
 }
 
+// TestOpenAILocale: the widget's locale reaches the model as a third
+// system message naming the language, after the context and before the
+// conversation; without one, no such message.
+func TestOpenAILocale(t *testing.T) {
+	noLeak(t)
+	for _, tc := range []struct{ locale, want string }{
+		{"ar", `The user reads Arabic (BCP 47 tag "ar")`},
+		{"de-CH", `The user reads German (BCP 47 tag "de-CH")`},
+		{"pt-BR", `The user reads the language of that tag (BCP 47 tag "pt-BR")`},
+		{"", ""},
+	} {
+		u := newUpstream(t, streamOf("ok"))
+		req := assistant.Request{Locale: tc.locale, History: []assistant.Message{{Role: assistant.RoleUser, Content: "why?"}}}
+		if _, err := run(t.Context(), u.adapter(t, assistant.OpenAIConfig{}), req); err != nil {
+			t.Fatalf("%q: Reply: %v", tc.locale, err)
+		}
+		var body struct {
+			Messages []struct{ Role, Content string } `json:"messages"`
+		}
+		u.mu.Lock()
+		err := json.Unmarshal(u.bodies[0], &body)
+		u.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		roles := make([]string, len(body.Messages))
+		for i, m := range body.Messages {
+			roles[i] = m.Role
+		}
+		if tc.want == "" {
+			if !slices.Equal(roles, []string{"system", "system", "user"}) {
+				t.Errorf("no locale: roles %q, want the two system messages and the question", roles)
+			}
+			continue
+		}
+		if !slices.Equal(roles, []string{"system", "system", "system", "user"}) || !strings.HasPrefix(body.Messages[2].Content, tc.want) {
+			t.Errorf("%q: roles %q, third message %q; want it to start %q", tc.locale, roles, body.Messages[2].Content, tc.want)
+		}
+	}
+}
+
 // contextOf decodes the incident out of a context message.
 func contextOf(t *testing.T, msg string) *incident.Incident {
 	t.Helper()

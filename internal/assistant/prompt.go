@@ -2,6 +2,7 @@ package assistant
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/causeflow/widget-sessions/internal/incident"
 )
@@ -32,6 +33,23 @@ func ContextMessage(inc *incident.Incident) string {
 		b = []byte(`{"incident":null}`)
 	}
 	return contextPreamble + string(b)
+}
+
+// languages names the languages the widget speaks, for LocaleMessage; a
+// model knows any other tag by itself.
+var languages = map[string]string{"en": "English", "de": "German", "fr": "French", "es": "Spanish", "ja": "Japanese", "ar": "Arabic"}
+
+// LocaleMessage is the system message that asks for answers in the user's
+// language: tag is a BCP 47 tag the widget sent (chat.ValidateLocale
+// checked it), quoted as JSON so that it is data whatever it holds.
+func LocaleMessage(tag string) string {
+	base, _, _ := strings.Cut(tag, "-")
+	name := languages[strings.ToLower(base)]
+	if name == "" {
+		name = "the language of that tag"
+	}
+	q, _ := json.Marshal(tag)
+	return "The user reads " + name + " (BCP 47 tag " + string(q) + "): write every answer in it, whatever the language of the question or of the incident context. Keep ids, service names and quoted log lines as they are."
 }
 
 // trimHistory returns the newest messages of history that fit maxTurns

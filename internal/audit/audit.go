@@ -27,6 +27,7 @@ const (
 	UserSessionsRevoked   = "user.sessions_revoked"
 	TenantSessionsRevoked = "tenant.sessions_revoked"
 	ResponseStopped       = "response.stopped"
+	ResponseRated         = "response.rated"
 	CallerRefused         = "caller.refused"
 	KeysReloaded          = "keys.reloaded"
 	LimitRefused          = "limit.refused"
@@ -75,6 +76,7 @@ type Event struct {
 	Status    int    // the HTTP status, for an event of a request
 	Code      string // the error code of a refusal
 	Reason    string // what asked (keys.reloaded: "file change", "SIGHUP")
+	Rating    string // response.rated: "up" or "down" (never the user's words)
 }
 
 // Log writes the trail. Its methods are safe for concurrent use; a nil
@@ -166,6 +168,9 @@ func (e *Event) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	}
 	if e.Reason != "" {
 		enc.AddString("reason", e.Reason)
+	}
+	if e.Rating != "" {
+		enc.AddString("rating", e.Rating)
 	}
 	return nil
 }

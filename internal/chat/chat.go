@@ -9,12 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/segmentio/ksuid"
 	"go.uber.org/zap"
+	"golang.org/x/text/language"
 
 	"github.com/causeflow/widget-sessions/internal/assistant"
 	"github.com/causeflow/widget-sessions/internal/budget"
@@ -278,11 +280,46 @@ func ValidateContent(content string) error {
 	return nil
 }
 
+// Message is what the widget sends: the user's words, and the language
+// they read (a BCP 47 tag; "" when the widget did not say), which the
+// assistant answers in.
+type Message struct {
+	Content string
+	Locale  string
+}
+
+// MaxLocaleBytes bounds a locale tag: RFC 5646 section 4.4.1 asks
+// implementations to take tags of up to 35 characters.
+const MaxLocaleBytes = 35
+
+// ValidateLocale checks a message's locale: empty, or a well-formed BCP 47
+// tag of at most MaxLocaleBytes.
+func ValidateLocale(tag string) error {
+	if tag == "" {
+		return nil
+	}
+	if len(tag) > MaxLocaleBytes {
+		return widget.FieldError("locale", "must be a BCP 47 language tag of at most %d characters, got %d", MaxLocaleBytes, len(tag))
+	}
+	// x/text also reads "_" as a separator; BCP 47 has only "-".
+	if strings.Contains(tag, "_") {
+		return widget.FieldError("locale", "must be a BCP 47 language tag such as \"de\" or \"pt-BR\" (subtags are separated by \"-\")")
+	}
+	if _, err := language.Parse(tag); err != nil {
+		return widget.FieldError("locale", "must be a BCP 47 language tag such as \"de\" or \"pt-BR\"")
+	}
+	return nil
+}
+
 // Send appends the user's message to the session's event log and starts
 // the assistant's reply, which runs on after Send returns. It answers once
 // the message is durable in the log.
-func (s *Service) Send(ctx context.Context, c *token.Claims, content string) (string, error) {
+func (s *Service) Send(ctx context.Context, c *token.Claims, m Message) (string, error) {
+	content := m.Content
 	if err := ValidateContent(content); err != nil {
+		return "", err
+	}
+	if err := ValidateLocale(m.Locale); err != nil {
 		return "", err
 	}
 	ok, retry, err := s.cfg.Limiter.Allow(ctx, c.SessionID)
@@ -322,7 +359,7 @@ func (s *Service) Send(ctx context.Context, c *token.Claims, content string) (st
 	go func() {
 		defer s.replies.Done()
 		defer release()
-		s.reply(&claims, id)
+		s.reply(&claims, id, m.Locale)
 	}()
 	return id, nil
 }
@@ -330,7 +367,7 @@ func (s *Service) Send(ctx context.Context, c *token.Claims, content string) (st
 // reply produces the assistant's answer to message inReplyTo. It runs
 // detached from the request: the answer belongs to the session, not to the
 // connection that asked.
-func (s *Service) reply(c *token.Claims, inReplyTo string) {
+func (s *Service) reply(c *token.Claims, inReplyTo, locale string) {
 	tctx, cancelTimeout := context.WithTimeout(s.stop, s.cfg.ReplyTimeout)
 	defer cancelTimeout()
 	ctx, cancel := context.WithCancelCause(tctx)
@@ -369,6 +406,7 @@ func (s *Service) reply(c *token.Claims, inReplyTo string) {
 		fail("assistant_unavailable", "the assistant could not read the conversation", err)
 		return
 	}
+	req.Locale = locale
 	req.Usage = func(prompt, completion int) { s.spend(log, c.Tenant, prompt, completion) }
 	id := "msg_" + ksuid.New().String()
 	var full []byte
@@ -415,30 +453,43 @@ func (s *Service) request(ctx context.Context, c *token.Claims) (assistant.Reque
 			s.cfg.Logger.Warn("incident context unavailable for a reply", zap.String("session", c.SessionID), zap.Error(err))
 		}
 	}
-	after := ""
-	for {
-		page, err := s.cfg.Log.Range(ctx, c.SessionID, after, 500)
-		if err != nil {
-			return req, err
-		}
-		for _, e := range page {
-			switch e.Type {
-			case events.MessageCreated:
-				var m MessageCreated
-				if json.Unmarshal(e.Data, &m) == nil {
-					req.History = append(req.History, assistant.Message{Role: "user", Content: m.Content})
-				}
-			case events.ResponseCompleted, events.ResponseCancelled:
-				// A stopped answer is part of the conversation as far as
-				// it went: the user saw it.
-				var m ResponseCompleted
-				if json.Unmarshal(e.Data, &m) == nil {
-					req.History = append(req.History, assistant.Message{Role: "assistant", Content: m.Content})
-				}
+	err := s.each(ctx, c.SessionID, func(e events.Event) bool {
+		switch e.Type {
+		case events.MessageCreated:
+			var m MessageCreated
+			if json.Unmarshal(e.Data, &m) == nil {
+				req.History = append(req.History, assistant.Message{Role: "user", Content: m.Content})
+			}
+		case events.ResponseCompleted, events.ResponseCancelled:
+			// A stopped answer is part of the conversation as far as it
+			// went: the user saw it.
+			var m ResponseCompleted
+			if json.Unmarshal(e.Data, &m) == nil {
+				req.History = append(req.History, assistant.Message{Role: "assistant", Content: m.Content})
 			}
 		}
-		if len(page) < 500 {
-			return req, nil
+		return true
+	})
+	return req, err
+}
+
+// each calls fn with the events of session sid's log, oldest first, until
+// fn returns false.
+func (s *Service) each(ctx context.Context, sid string, fn func(events.Event) bool) error {
+	const pageSize = 500
+	after := ""
+	for {
+		page, err := s.cfg.Log.Range(ctx, sid, after, pageSize)
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			if !fn(e) {
+				return nil
+			}
+		}
+		if len(page) < pageSize {
+			return nil
 		}
 		after = page[len(page)-1].ID
 	}

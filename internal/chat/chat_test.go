@@ -19,6 +19,7 @@ import (
 	"github.com/causeflow/widget-sessions/internal/chat"
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/incident"
+	"github.com/causeflow/widget-sessions/internal/quota"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/sessionid"
 	"github.com/causeflow/widget-sessions/pkg/token"
@@ -77,6 +78,14 @@ func (i fakeIncidents) Lookup(ctx context.Context, tenant, id string) (incident.
 type failingLog struct {
 	*events.Memory
 	append func(ctx context.Context, sid, typ string, data json.RawMessage, expires time.Time) (events.Event, error)
+	rng    func(ctx context.Context, sid, after string, limit int) ([]events.Event, error)
+}
+
+func (l *failingLog) Range(ctx context.Context, sid, after string, limit int) ([]events.Event, error) {
+	if l.rng != nil {
+		return l.rng(ctx, sid, after, limit)
+	}
+	return l.Memory.Range(ctx, sid, after, limit)
 }
 
 func (l *failingLog) Append(ctx context.Context, sid, typ string, data json.RawMessage, expires time.Time) (events.Event, error) {
@@ -98,6 +107,8 @@ type parts struct {
 	budget                       budget.Store // nil: the default
 	tokensPerDay                 int64        // every tenant's; 0: none
 	now                          func() time.Time
+	quota                        quota.Store // nil: the default, without limits
+	quotaLimits                  quota.Limits
 }
 
 // newService returns a Service over fakes that edit may change first.
@@ -118,6 +129,9 @@ func newService(t *testing.T, edit func(p *parts)) (*chat.Service, *parts) {
 	}
 	if p.tokensPerDay > 0 {
 		cfg.Budget, cfg.TokensPerDay = p.budget, func(string) int64 { return p.tokensPerDay }
+	}
+	if p.quota != nil {
+		cfg.Quota, cfg.QuotaLimits = p.quota, func(string) quota.Limits { return p.quotaLimits }
 	}
 	if p.now != nil {
 		cfg.Now = func() time.Time { return p.now() }
@@ -199,7 +213,7 @@ func TestSendValidatesContent(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before, calls := len(all(t, p.log, c.SessionID)), p.limiter.calls.Load()
-			id, err := s.Send(context.Background(), c, tt.content)
+			id, err := s.Send(context.Background(), c, chat.Message{Content: tt.content})
 			if tt.ok {
 				if err != nil || !strings.HasPrefix(id, "msg_") {
 					t.Fatalf("Send = %q, %v; want a msg_ id", id, err)
@@ -239,7 +253,7 @@ func TestSendLimits(t *testing.T) {
 				}
 			})
 			c := claims(t, "")
-			_, err := s.Send(context.Background(), c, "hello")
+			_, err := s.Send(context.Background(), c, chat.Message{Content: "hello"})
 			we := wantCode(t, err, tt.code)
 			if we.RetryAfter != tt.retry {
 				t.Errorf("RetryAfter = %v, want %v", we.RetryAfter, tt.retry)
@@ -265,7 +279,7 @@ func TestSendLogFailure(t *testing.T) {
 			return events.Event{}, down
 		}
 	})
-	_, err := s.Send(context.Background(), claims(t, ""), "hello")
+	_, err := s.Send(context.Background(), claims(t, ""), chat.Message{Content: "hello"})
 	wantCode(t, err, widget.CodeDependencyUnavailable)
 	if !errors.Is(err, events.ErrUnavailable) {
 		t.Errorf("error %v does not wrap the log's", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/causeflow/widget-sessions/internal/assistant"
 	"github.com/causeflow/widget-sessions/internal/budget"
+	"github.com/causeflow/widget-sessions/internal/chat"
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/wait"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
@@ -53,13 +54,13 @@ func TestRepliesInFlightBounded(t *testing.T) {
 	ctx := context.Background()
 	a1, a2, a3 := of(t, "acme"), of(t, "acme"), of(t, "acme")
 	for _, c := range []*token.Claims{a1, a2} {
-		if _, err := s.Send(ctx, c, "why?"); err != nil {
+		if _, err := s.Send(ctx, c, chat.Message{Content: "why?"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	refused := func(c *token.Claims, why string) {
 		t.Helper()
-		_, err := s.Send(ctx, c, "why?")
+		_, err := s.Send(ctx, c, chat.Message{Content: "why?"})
 		var we *widget.Error
 		if !errors.As(err, &we) || we.Code != widget.CodeTooManyReplies || we.RetryAfter <= 0 {
 			t.Fatalf("%s: Send = %v, want too_many_replies with a Retry-After", why, err)
@@ -70,7 +71,7 @@ func TestRepliesInFlightBounded(t *testing.T) {
 	}
 	refused(a3, "acme's third reply")
 	g1 := of(t, "globex")
-	if _, err := s.Send(ctx, g1, "why?"); err != nil {
+	if _, err := s.Send(ctx, g1, chat.Message{Content: "why?"}); err != nil {
 		t.Fatalf("another tenant, under the replica's total: %v", err)
 	}
 	refused(of(t, "initech"), "a fourth reply on the replica")
@@ -80,7 +81,7 @@ func TestRepliesInFlightBounded(t *testing.T) {
 		untilReplied(t, p.log, c.SessionID)
 	}
 	wait.For(t, "the slots given back", func() bool {
-		_, err := s.Send(ctx, a3, "why, now?")
+		_, err := s.Send(ctx, a3, chat.Message{Content: "why, now?"})
 		return err == nil
 	})
 }
@@ -98,7 +99,7 @@ func TestRevocationCancelsReplies(t *testing.T) {
 	ctx := context.Background()
 	revoked, other := of(t, "acme"), of(t, "acme")
 	for _, c := range []*token.Claims{revoked, other} {
-		if _, err := s.Send(ctx, c, "why?"); err != nil {
+		if _, err := s.Send(ctx, c, chat.Message{Content: "why?"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -113,7 +114,7 @@ func TestRevocationCancelsReplies(t *testing.T) {
 	// The revoked session's log stops where it was: the message and the
 	// first delta, no completion, no error event.
 	wait.For(t, "the revoked session's reply gone", func() bool {
-		_, err := s.Send(ctx, of(t, "acme"), "a slot is free?")
+		_, err := s.Send(ctx, of(t, "acme"), chat.Message{Content: "a slot is free?"})
 		return err == nil
 	})
 	release()
@@ -144,19 +145,19 @@ func TestModelBudget(t *testing.T) {
 	})
 	ctx := context.Background()
 	acme := of(t, "acme")
-	if _, err := s.Send(ctx, acme, "why?"); err != nil {
+	if _, err := s.Send(ctx, acme, chat.Message{Content: "why?"}); err != nil {
 		t.Fatal(err)
 	}
 	untilReplied(t, p.log, acme.SessionID)
 	if n, _ := spent.Spent(ctx, "acme", now()); n != 42 {
 		t.Fatalf("acme spent %d, want 42 (30 + 12)", n)
 	}
-	if _, err := s.Send(ctx, acme, "and?"); err != nil {
+	if _, err := s.Send(ctx, acme, chat.Message{Content: "and?"}); err != nil {
 		t.Fatalf("42 of 50 spent: %v", err) // under the budget: a reply may take it past
 	}
 	untilReplied(t, p.log, acme.SessionID)
 	other := of(t, "acme")
-	_, err := s.Send(ctx, other, "and now?")
+	_, err := s.Send(ctx, other, chat.Message{Content: "and now?"})
 	var we *widget.Error
 	if !errors.As(err, &we) || we.Code != widget.CodeModelBudgetExhausted || we.RetryAfter != 2*time.Hour {
 		t.Fatalf("84 of 50 spent: Send = %v, want model_budget_exhausted with Retry-After 2h", err)
@@ -165,12 +166,12 @@ func TestModelBudget(t *testing.T) {
 		t.Fatalf("the refused message is in the log: %+v", evs)
 	}
 	globex := of(t, "globex")
-	if _, err := s.Send(ctx, globex, "why?"); err != nil {
+	if _, err := s.Send(ctx, globex, chat.Message{Content: "why?"}); err != nil {
 		t.Fatalf("another tenant: %v", err)
 	}
 	untilReplied(t, p.log, globex.SessionID)
 	clock.Store(start.Add(2 * time.Hour).UnixNano()) // the next UTC day
-	if _, err := s.Send(ctx, other, "a new day?"); err != nil {
+	if _, err := s.Send(ctx, other, chat.Message{Content: "a new day?"}); err != nil {
 		t.Fatalf("the next day: %v", err)
 	}
 }

@@ -27,7 +27,7 @@ func TestReplyIsAppendedInOrder(t *testing.T) {
 		}
 	})
 	c := claims(t, "")
-	id, err := s.Send(context.Background(), c, "What happened?")
+	id, err := s.Send(context.Background(), c, chat.Message{Content: "What happened?"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestReplyRequest(t *testing.T) {
 			c := claims(t, tt.incident)
 			var got assistant.Request
 			for _, q := range []string{"first question", "second question"} {
-				if _, err := s.Send(context.Background(), c, q); err != nil {
+				if _, err := s.Send(context.Background(), c, chat.Message{Content: q}); err != nil {
 					t.Fatal(err)
 				}
 				untilReplied(t, p.log, c.SessionID)
@@ -116,7 +116,7 @@ func TestReplyFailureIsAnErrorEvent(t *testing.T) {
 		}
 	})
 	c := claims(t, "")
-	id, err := s.Send(context.Background(), c, "What happened?")
+	id, err := s.Send(context.Background(), c, chat.Message{Content: "What happened?"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestCloseCancelsAReplyInFlight(t *testing.T) {
 	})
 	t.Cleanup(func() { close(release) }) // runs before newService's Close
 	c := claims(t, "")
-	id, err := s.Send(context.Background(), c, "What happened?")
+	id, err := s.Send(context.Background(), c, chat.Message{Content: "What happened?"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestStopEndsAReplyInFlight(t *testing.T) {
 		}
 	})
 	c := claims(t, "")
-	id, err := s.Send(context.Background(), c, "What happened?")
+	id, err := s.Send(context.Background(), c, chat.Message{Content: "What happened?"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestStopEndsAReplyInFlight(t *testing.T) {
 	if err := s.Stop(context.Background(), c, "msg_nope"); widget.ErrorCode(err) != widget.CodeValidation {
 		t.Errorf("a malformed message id: %v, want a validation error", err)
 	}
-	next, err := s.Send(context.Background(), c, "And then?")
+	next, err := s.Send(context.Background(), c, chat.Message{Content: "And then?"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ var settings = []setting{
 		set: str(func(c *Config) *string { return &c.Server.Addr })},
 	{Env: "WIDGET_INTERNAL_ADDR", Default: "127.0.0.1:9090", Doc: "Internal listener: `/healthz`, `/readyz`, `/metrics`.",
 		set: str(func(c *Config) *string { return &c.Server.InternalAddr })},
-	{Env: "WIDGET_AUDIT_LOG", Default: "stdout", Doc: "The audit trail's sink, apart from the operational log (stderr): `stdout`, or a file appended to (created `0600`). One JSON line per event (`session.created`, the revocations, `response.stopped`, `caller.refused`, `limit.refused`, `keys.reloaded`), never a token or key; the schema is in [audit](audit.md). Buffered as the log is (`WIDGET_LOG_FLUSH_INTERVAL`), and written out at shutdown.",
+	{Env: "WIDGET_AUDIT_LOG", Default: "stdout", Doc: "The audit trail's sink, apart from the operational log (stderr): `stdout`, or a file appended to (created `0600`). One JSON line per event (`session.created`, the revocations, `response.stopped`, `response.rated`, `caller.refused`, `limit.refused`, `keys.reloaded`), never a token or key; the schema is in [audit](audit.md). Buffered as the log is (`WIDGET_LOG_FLUSH_INTERVAL`), and written out at shutdown.",
 		set: func(c *Config, v string) error {
 			if v == "" {
 				return errors.New("must be stdout or a file path")
@@ -203,7 +203,7 @@ var settings = []setting{
 		set: integer(1, func(c *Config) *int { return &c.Edge.TicketRateLimit })},
 	{Env: "WIDGET_STREAM_TICKET_RATE_WINDOW", Default: "1m", Doc: "The window of `WIDGET_STREAM_TICKET_RATE_LIMIT`.",
 		set: dur(func(c *Config) *time.Duration { return &c.Edge.TicketRateWindow })},
-	{Env: "WIDGET_SESSION_RATE_LIMIT", Default: "60", Doc: "Reads of `GET /v1/widget/session`, and stop requests, a session may make per `WIDGET_SESSION_RATE_WINDOW`, each counted apart (shared by every replica with Redis); past it, 429 `rate_limited` with `Retry-After`. A stop is a pub/sub message every replica receives.",
+	{Env: "WIDGET_SESSION_RATE_LIMIT", Default: "60", Doc: "Reads of `GET /v1/widget/session`, stop requests, and ratings of answers, a session may make per `WIDGET_SESSION_RATE_WINDOW`, each counted apart (shared by every replica with Redis); past it, 429 `rate_limited` with `Retry-After`. A stop is a pub/sub message every replica receives.",
 		set: integer(1, func(c *Config) *int { return &c.Edge.SessionRateLimit })},
 	{Env: "WIDGET_SESSION_RATE_WINDOW", Default: "1m", Doc: "The window of `WIDGET_SESSION_RATE_LIMIT`.",
 		set: dur(func(c *Config) *time.Duration { return &c.Edge.SessionRateWindow })},

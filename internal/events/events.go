@@ -49,6 +49,9 @@ const (
 	// ResponseCancelled ends an answer stopped on request, with what it
 	// had said.
 	ResponseCancelled = "response.cancelled"
+	// FeedbackCreated is the user's rating of a finished answer (a later
+	// one of the same answer replaces it).
+	FeedbackCreated = "feedback.created"
 	// Error tells the widget something went wrong (and, as the last event
 	// of a stream, why it ends).
 	Error = "error"
