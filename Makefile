@@ -8,7 +8,7 @@ BENCHTIME ?= 1s
 # replace. `./...` stops at a module's edge, so each target runs in both.
 INPKG   := cd pkg &&
 
-.PHONY: all build run lint lint-deps image image-deps test-image check-rules check-rules-deps test test-deps test-browser browser-deps test-faults vet bench load load-deps load-streams fuzz config-table clean
+.PHONY: sdk-pack all build run lint lint-deps image image-deps test-image check-rules check-rules-deps test test-deps test-browser browser-deps test-faults vet bench load load-deps load-streams fuzz config-table clean
 
 all: build
 
@@ -76,15 +76,25 @@ test-browser: browser-deps
 # compiler would) and axe-core (the accessibility scan the browser tests run
 # inside the widget's page). Nothing is downloaded when the tests run.
 # puppeteer-core drives Firefox over WebDriver BiDi; it downloads no browser.
-NPM_TOOLS ?= typescript@5.9.3 axe-core@4.14.1 puppeteer-core@25.16.0
+# React, React DOM, React's types and esbuild are what a customer's
+# frontend has: the npm package's tests compile a TypeScript consumer
+# against it and bundle a React app that mounts its component.
+NPM_TOOLS ?= typescript@5.9.3 axe-core@4.14.1 puppeteer-core@25.16.0 react@19.3.1 react-dom@19.3.1 @types/react@19.3.3 esbuild@0.28.2
 # The three engines: Chromium, Firefox ESR, and WebKitGTK (its WebDriver,
 # and Xvfb: its MiniBrowser has no headless mode). Node.js and npm are the
 # machine's own (never apt's: its nodejs conflicts with npm), so they are
 # required, not installed.
 browser-deps:
 	@$(NEED) node:- npm:- chromium:chromium firefox-esr:firefox-esr WebKitWebDriver:webkit2gtk-driver xvfb-run:xvfb xauth:xauth
-	@test -x $(BIN)/node/node_modules/.bin/tsc -a -f $(BIN)/node/node_modules/axe-core/axe.min.js -a -d $(BIN)/node/node_modules/puppeteer-core || \
+	@test -x $(BIN)/node/node_modules/.bin/tsc -a -f $(BIN)/node/node_modules/axe-core/axe.min.js -a -d $(BIN)/node/node_modules/puppeteer-core \
+		-a -d $(BIN)/node/node_modules/react-dom -a -d $(BIN)/node/node_modules/@types/react -a -x $(BIN)/node/node_modules/.bin/esbuild || \
 		npm install --silent --no-audit --no-fund --prefix $(BIN)/node $(NPM_TOOLS)
+
+# The widget's npm package (sdk/js, @causeflow/widget) as a tarball in
+# build/, to install in a frontend: npm install ./build/causeflow-widget-*.tgz.
+sdk-pack:
+	@$(NEED) node:- npm:-
+	mkdir -p build && npm pack --silent --pack-destination build ./sdk/js
 
 # The container image (deploy/Containerfile), built with podman from static
 # binaries and the host's CA certificates: no registry is reached.

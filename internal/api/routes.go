@@ -93,6 +93,7 @@ func Edge(o EdgeOptions) (Surface, error) {
 		r.GET("/v1/widget/sessions/:sessionId/stream", streamEvents(o.Verifier, o.Tickets, o.Streams))
 		r.GET("/embed", embedPage(page, o.Tenants))
 		r.GET("/embed/widget.js", asset(page.Script()))
+		r.GET("/embed/i18n.js", asset(page.Strings()))
 		r.GET("/embed/widget.css", asset(page.Style()))
 		r.GET("/sdk.js", asset(page.SDK()))
 		r.GET("/sdk.d.ts", asset(page.SDKTypes()))

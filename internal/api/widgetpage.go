@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/causeflow/widget-sessions/internal/locale"
 	"github.com/causeflow/widget-sessions/internal/widgetpage"
 
 	"github.com/causeflow/widget-sessions/pkg/sessionid"
@@ -18,8 +19,15 @@ import (
 func embedPage(w *widgetpage.Widget, tenants TenantSettings) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
 		widgetpage.SetPageHeaders(c.Writer.Header(), nil) // no host may frame an error
-		if err := onlyQuery(c, "session", "tenant"); err != nil {
+		if err := onlyQuery(c, "session", "tenant", "locale"); err != nil {
 			return err
+		}
+		// The language the host asked for (mount's locale): widget.js
+		// reads it; here it only has to be a tag.
+		if l, ok := c.GetQuery("locale"); ok {
+			if err := locale.Check(l); err != nil {
+				return widget.FieldError("locale", "%v", err)
+			}
 		}
 		if !sessionid.Valid(c.Query("session")) {
 			return widget.FieldError("session", "must be a session id (wsess_...)")

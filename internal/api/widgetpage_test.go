@@ -67,7 +67,7 @@ func TestEmbedPage(t *testing.T) {
 				t.Fatal("the page loads no script")
 			}
 			for _, sc := range scripts {
-				if !strings.Contains(sc[1], `src="/embed/widget.js"`) || strings.TrimSpace(sc[2]) != "" {
+				if !(strings.Contains(sc[1], `src="/embed/widget.js"`) || strings.Contains(sc[1], `src="/embed/i18n.js"`)) || strings.TrimSpace(sc[2]) != "" {
 					t.Errorf("inline or foreign script: %s", sc[0])
 				}
 			}
@@ -154,6 +154,7 @@ func TestEmbedAssets(t *testing.T) {
 		path, contentType, contains string
 	}{
 		{"/embed/widget.js", "text/javascript; charset=utf-8", `"causeflow:ready"`},
+		{"/embed/i18n.js", "text/javascript; charset=utf-8", `"feedbackGroup"`},
 		{"/embed/widget.css", "text/css; charset=utf-8", ".msg.assistant"},
 		{"/sdk.js", "text/javascript; charset=utf-8", "CauseFlowWidget"},
 		{"/sdk.d.ts", "application/typescript; charset=utf-8", "getSessionToken?: (currentToken: string) => string | Promise<string>;"},

@@ -2,9 +2,9 @@ package assistant
 
 import (
 	"encoding/json"
-	"strings"
 
 	"github.com/causeflow/widget-sessions/internal/incident"
+	"github.com/causeflow/widget-sessions/internal/locale"
 )
 
 // SystemPrompt is the first system message of OpenAI: who the assistant is
@@ -35,16 +35,12 @@ func ContextMessage(inc *incident.Incident) string {
 	return contextPreamble + string(b)
 }
 
-// languages names the languages the widget speaks, for LocaleMessage; a
-// model knows any other tag by itself.
-var languages = map[string]string{"en": "English", "de": "German", "fr": "French", "es": "Spanish", "ja": "Japanese", "ar": "Arabic"}
-
 // LocaleMessage is the system message that asks for answers in the user's
 // language: tag is a BCP 47 tag the widget sent (chat.ValidateLocale
 // checked it), quoted as JSON so that it is data whatever it holds.
 func LocaleMessage(tag string) string {
-	base, _, _ := strings.Cut(tag, "-")
-	name := languages[strings.ToLower(base)]
+	// The widget's own languages are named; a model knows any other tag.
+	name := locale.Names[locale.Primary(tag)]
 	if name == "" {
 		name = "the language of that tag"
 	}

@@ -9,19 +9,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/segmentio/ksuid"
 	"go.uber.org/zap"
-	"golang.org/x/text/language"
 
 	"github.com/causeflow/widget-sessions/internal/assistant"
 	"github.com/causeflow/widget-sessions/internal/budget"
 	"github.com/causeflow/widget-sessions/internal/events"
 	"github.com/causeflow/widget-sessions/internal/incident"
+	"github.com/causeflow/widget-sessions/internal/locale"
 	"github.com/causeflow/widget-sessions/internal/quota"
 	"github.com/causeflow/widget-sessions/internal/ratelimit"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
@@ -288,25 +287,14 @@ type Message struct {
 	Locale  string
 }
 
-// MaxLocaleBytes bounds a locale tag: RFC 5646 section 4.4.1 asks
-// implementations to take tags of up to 35 characters.
-const MaxLocaleBytes = 35
-
 // ValidateLocale checks a message's locale: empty, or a well-formed BCP 47
-// tag of at most MaxLocaleBytes.
+// tag of at most locale.MaxBytes.
 func ValidateLocale(tag string) error {
 	if tag == "" {
 		return nil
 	}
-	if len(tag) > MaxLocaleBytes {
-		return widget.FieldError("locale", "must be a BCP 47 language tag of at most %d characters, got %d", MaxLocaleBytes, len(tag))
-	}
-	// x/text also reads "_" as a separator; BCP 47 has only "-".
-	if strings.Contains(tag, "_") {
-		return widget.FieldError("locale", "must be a BCP 47 language tag such as \"de\" or \"pt-BR\" (subtags are separated by \"-\")")
-	}
-	if _, err := language.Parse(tag); err != nil {
-		return widget.FieldError("locale", "must be a BCP 47 language tag such as \"de\" or \"pt-BR\"")
+	if err := locale.Check(tag); err != nil {
+		return widget.FieldError("locale", "%v", err)
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/causeflow/widget-sessions/internal/locale"
 	"github.com/causeflow/widget-sessions/internal/lookup"
 	"github.com/causeflow/widget-sessions/internal/strictjson"
 	"github.com/causeflow/widget-sessions/pkg/widget"
@@ -59,13 +60,33 @@ type Settings struct {
 	Widget Theme
 }
 
-// Theme is a widget's look: its colour scheme ("light", "dark", "auto":
-// following prefers-color-scheme; "" for the widget's own default) and
-// accent colour (#rrggbb, dark enough for white text; "" for the
-// default). widgetpage writes it into the page as this JSON.
+// Theme is a widget's defaults: its colour scheme ("light", "dark",
+// "auto": following prefers-color-scheme), accent colour (#rrggbb; the
+// widget writes on it in white or black, whichever is readable), corner
+// radius (0 to MaxRadius pixels), font family (a CSS font-family list of
+// fonts installed on the user's machine) and language (a BCP 47 tag whose
+// language the widget speaks: used when the browser's languages are none
+// it speaks). Empty or nil: the widget's own default. widgetpage writes it
+// into the page as this JSON.
 type Theme struct {
 	Scheme string `json:"scheme,omitempty"`
 	Accent string `json:"accent,omitempty"`
+	Radius *int   `json:"radius,omitempty"`
+	Font   string `json:"font,omitempty"`
+	Locale string `json:"locale,omitempty"`
+}
+
+// MaxRadius bounds a widget's corner radius, in CSS pixels.
+const MaxRadius = 24
+
+// Key is the theme as a string that tells any two themes apart: a page
+// cache's key.
+func (t Theme) Key() string {
+	r := "-"
+	if t.Radius != nil {
+		r = strconv.Itoa(*t.Radius)
+	}
+	return t.Scheme + "\x00" + t.Accent + "\x00" + r + "\x00" + t.Font + "\x00" + t.Locale
 }
 
 // Document is a parsed tenants document. It never changes once parsed.
@@ -196,60 +217,62 @@ func parseTenant(data []byte, loopbackHTTP bool) (Settings, error) {
 	return s, nil
 }
 
-// accent is the form of an accent colour.
-var accent = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+// accent is the form of an accent colour; font, of a font-family list
+// (family names, quoted or not, and commas: nothing that could end the CSS
+// value or load anything).
+var (
+	accent = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+	font   = regexp.MustCompile(`^[\p{L}\p{N} ,'"_.-]{1,200}$`)
+)
 
-// parseTheme reads a tenant's "widget" member: {"scheme", "accent"}, each
-// optional, checked as the widget checks a host's theme. An accent too
-// light for the widget's white text (WCAG AA, 4.5:1) is refused here, with
-// the document, rather than silently dropped in every user's browser.
+// parseTheme reads a tenant's "widget" member: {"scheme", "accent",
+// "radius", "font", "locale"}, each optional, checked by the rules the
+// widget applies to a host's theme (sdk/js/index.js), so that a document
+// the widget would ignore is refused here, with the reason, rather than
+// silently dropped in every user's browser.
 func parseTheme(raw []byte) (Theme, error) {
 	ms, err := strictjson.Walk(raw)
 	if err != nil {
 		return Theme{}, err
 	}
-	if err := strictjson.OnlyMembers(ms, "scheme", "accent"); err != nil {
+	if err := strictjson.OnlyMembers(ms, "scheme", "accent", "radius", "font", "locale"); err != nil {
 		return Theme{}, err
 	}
 	var t Theme
-	for name, dst := range map[string]*string{"scheme": &t.Scheme, "accent": &t.Accent} {
+	for name, dst := range map[string]*string{"scheme": &t.Scheme, "accent": &t.Accent, "font": &t.Font, "locale": &t.Locale} {
 		if v, ok := strictjson.MemberNamed(ms, name); ok {
-			if err := json.Unmarshal(v, dst); err != nil || v[0] != '"' {
-				return Theme{}, fmt.Errorf("%q must be a string", name)
+			if err := json.Unmarshal(v, dst); err != nil || v[0] != '"' || *dst == "" {
+				return Theme{}, fmt.Errorf("%q must be a non-empty string", name)
 			}
 		}
+	}
+	if v, ok := strictjson.MemberNamed(ms, "radius"); ok {
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 0 || n > MaxRadius {
+			return Theme{}, fmt.Errorf(`"radius" must be an integer from 0 to %d (CSS pixels)`, MaxRadius)
+		}
+		t.Radius = &n
 	}
 	switch t.Scheme {
 	case "", "light", "dark", "auto":
 	default:
 		return Theme{}, fmt.Errorf(`"scheme" must be "light", "dark" or "auto", got %q`, t.Scheme)
 	}
-	if t.Accent != "" {
-		if !accent.MatchString(t.Accent) {
-			return Theme{}, fmt.Errorf(`"accent" must be a colour #rrggbb, got %q`, t.Accent)
+	if t.Accent != "" && !accent.MatchString(t.Accent) {
+		return Theme{}, fmt.Errorf(`"accent" must be a colour #rrggbb, got %q`, t.Accent)
+	}
+	if t.Font != "" && !font.MatchString(t.Font) {
+		return Theme{}, fmt.Errorf(`"font" must be a CSS font-family list (family names, quoted or not, separated by commas; up to 200 characters), got %q`, t.Font)
+	}
+	if t.Locale != "" {
+		if err := locale.Check(t.Locale); err != nil {
+			return Theme{}, fmt.Errorf(`"locale" %w`, err)
 		}
-		if c := contrastWithWhite(t.Accent); c < 4.5 {
-			return Theme{}, fmt.Errorf(`"accent" %s is too light for the widget's white text: contrast %.2f:1, WCAG AA needs 4.5:1`, t.Accent, c)
+		if _, ok := locale.Names[locale.Primary(t.Locale)]; !ok {
+			return Theme{}, fmt.Errorf(`"locale" %q: the widget speaks %s`, t.Locale, locale.List())
 		}
 	}
 	return t, nil
-}
-
-// contrastWithWhite is the WCAG 2 contrast ratio of white on the colour
-// #rrggbb, as widget.js computes it.
-func contrastWithWhite(hex string) float64 {
-	var lum float64
-	for i, w := range []float64{0.2126, 0.7152, 0.0722} {
-		n, _ := strconv.ParseUint(hex[1+2*i:3+2*i], 16, 8)
-		v := float64(n) / 255
-		if v <= 0.03928 {
-			v /= 12.92
-		} else {
-			v = math.Pow((v+0.055)/1.055, 2.4)
-		}
-		lum += w * v
-	}
-	return 1.05 / (lum + 0.05)
 }
 
 // checkID applies the API's rules for a tenant id, so that an id that can
@@ -365,7 +388,7 @@ func (s *Store) Get(tenant string) Settings {
 	if t.MaxStoredBytes == 0 {
 		t.MaxStoredBytes = s.opts.Defaults.MaxStoredBytes
 	}
-	if t.Widget == (Theme{}) {
+	if t.Widget.Key() == (Theme{}).Key() {
 		t.Widget = s.opts.Defaults.Widget
 	}
 	return t

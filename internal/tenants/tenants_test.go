@@ -34,12 +34,20 @@ func TestGet(t *testing.T) {
 			t.Errorf("Get(%q).EmbedOrigins = %#v, want %#v", tenant, got, want)
 		}
 	}
-	themed := open(t, file(t, `{"tenants": {"acme": {"widget": {"scheme": "dark", "accent": "#1f5fbf"}}}}`), defaults)
-	if got := themed.Get("acme").Widget; got != (tenants.Theme{Scheme: "dark", Accent: "#1f5fbf"}) {
-		t.Errorf("acme's widget = %+v", got)
+	themed := open(t, file(t, `{"tenants": {"acme": {"widget": {"scheme": "dark", "accent": "#ffd24a", "radius": 0, "font": "\"IBM Plex Sans\", Noto Sans JP, sans-serif", "locale": "ar-EG"}}, "round": {"widget": {"radius": 24}}}}`), defaults)
+	zero, max := 0, 24
+	if got, want := themed.Get("acme").Widget, (tenants.Theme{Scheme: "dark", Accent: "#ffd24a", Radius: &zero, Font: `"IBM Plex Sans", Noto Sans JP, sans-serif`, Locale: "ar-EG"}); got.Key() != want.Key() {
+		t.Errorf("acme's widget = %+v, want %+v (a light accent is taken: the widget writes black on it)", got, want)
 	}
-	if got := themed.Get("other").Widget; got != (tenants.Theme{}) {
+	if got := themed.Get("round").Widget; got.Radius == nil || *got.Radius != max {
+		t.Errorf("round's widget = %+v, want radius 24", got)
+	}
+	if got := themed.Get("other").Widget; got.Key() != (tenants.Theme{}).Key() {
 		t.Errorf("an unlisted tenant's widget = %+v, want the widget's own defaults", got)
+	}
+	// A radius of 0 is a choice (square corners), not the default.
+	if (tenants.Theme{Radius: &zero}).Key() == (tenants.Theme{}).Key() {
+		t.Error("a radius of 0 keys as no radius")
 	}
 	for tenant, want := range map[string]int{"acme": 3, "plain": 20, "unlisted": 20} {
 		if got := s.Get(tenant).MaxRepliesInFlight; got != want {
@@ -74,10 +82,18 @@ func TestParseStrict(t *testing.T) {
 		"replies a fraction":    `{"tenants": {"acme": {"maxRepliesInFlight": 2.5}}}`,
 		"budget zero":           `{"tenants": {"acme": {"modelTokensPerDay": 0}}}`,
 		"budget negative":       `{"tenants": {"acme": {"modelTokensPerDay": -5}}}`,
-		"widget unknown member": `{"tenants": {"acme": {"widget": {"font": "serif"}}}}`,
+		"widget unknown member": `{"tenants": {"acme": {"widget": {"fonts": "serif"}}}}`,
+		"widget radius big":     `{"tenants": {"acme": {"widget": {"radius": 25}}}}`,
+		"widget radius neg":     `{"tenants": {"acme": {"widget": {"radius": -1}}}}`,
+		"widget radius px":      `{"tenants": {"acme": {"widget": {"radius": "8px"}}}}`,
+		"widget radius frac":    `{"tenants": {"acme": {"widget": {"radius": 2.5}}}}`,
+		"widget font css":       `{"tenants": {"acme": {"widget": {"font": "serif; background: url(https://x.example/)"}}}}`,
+		"widget font braces":    `{"tenants": {"acme": {"widget": {"font": "a}b{"}}}}`,
+		"widget font empty":     `{"tenants": {"acme": {"widget": {"font": ""}}}}`,
+		"widget locale form":    `{"tenants": {"acme": {"widget": {"locale": "en_US"}}}}`,
+		"widget locale unknown": `{"tenants": {"acme": {"widget": {"locale": "pt-BR"}}}}`,
 		"widget scheme":         `{"tenants": {"acme": {"widget": {"scheme": "sepia"}}}}`,
 		"widget accent form":    `{"tenants": {"acme": {"widget": {"accent": "blue"}}}}`,
-		"widget accent light":   `{"tenants": {"acme": {"widget": {"accent": "#ffee88"}}}}`,
 		"widget accent number":  `{"tenants": {"acme": {"widget": {"accent": 255}}}}`,
 	} {
 		if _, err := tenants.Parse([]byte(bad), true); err == nil {

@@ -9,6 +9,8 @@
 // list is the session's tenant's (WIDGET_TENANTS), or the deployment's.
 package widgetpage
 
+//go:generate go run ./sdkgen
+
 import (
 	"bytes"
 	"crypto/sha256"
@@ -87,7 +89,7 @@ func New() (*Widget, error) {
 		return nil, err
 	}
 	w := &Widget{tmpl: tmpl, files: map[string]file{}, pages: map[string]*Page{}}
-	for name, ct := range map[string]string{"widget.js": typeJS, "widget.css": typeCSS, "sdk.js": typeJS, "sdk.d.ts": typeTS} {
+	for name, ct := range map[string]string{"widget.js": typeJS, "i18n.js": typeJS, "widget.css": typeCSS, "sdk.js": typeJS, "sdk.d.ts": typeTS} {
 		body, err := assets.ReadFile("assets/" + name)
 		if err != nil {
 			return nil, err
@@ -103,7 +105,7 @@ func New() (*Widget, error) {
 // defaults, written into the page as JSON data, before the host page's own
 // theme). An empty list is valid: no page may frame it.
 func (w *Widget) Page(origins []string, theme tenants.Theme) (*Page, error) {
-	key := strings.Join(origins, " ") + "\x00" + theme.Scheme + "\x00" + theme.Accent
+	key := strings.Join(origins, " ") + "\x00" + theme.Key()
 	w.mu.Lock()
 	p, ok := w.pages[key]
 	w.mu.Unlock()
@@ -175,6 +177,9 @@ func (p *Page) Serve(rw http.ResponseWriter) {
 
 // Script serves /embed/widget.js.
 func (w *Widget) Script() http.Handler { return w.files["widget.js"] }
+
+// Strings serves /embed/i18n.js: the widget's strings in each language.
+func (w *Widget) Strings() http.Handler { return w.files["i18n.js"] }
 
 // Style serves /embed/widget.css.
 func (w *Widget) Style() http.Handler { return w.files["widget.css"] }

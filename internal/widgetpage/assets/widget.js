@@ -13,18 +13,81 @@
   // and what the host page is told: an expired session may be renewed, a
   // revoked one never.
   var TERMINAL = {
-    session_revoked: { message: "This session was revoked.", reason: "revoked" },
-    session_expired: { message: "This session has expired.", reason: "expired" }
+    session_revoked: { message: "revoked", reason: "revoked" },
+    session_expired: { message: "expired", reason: "expired" }
   };
 
   var allowed = (document.querySelector('meta[name="causeflow-origins"]') || { content: "" })
     .content.split(/\s+/).filter(Boolean);
-  // The tenant's look (WIDGET_TENANTS), applied before any host page's
-  // theme, which wins where it says something.
+  // The tenant's defaults (WIDGET_TENANTS): its look, applied before any
+  // host page's theme, which wins where it says something, and its
+  // language.
+  var defaults = {};
   try {
-    applyTheme(JSON.parse((document.querySelector('meta[name="causeflow-theme"]') || { content: "{}" }).content || "{}"));
+    defaults = JSON.parse((document.querySelector('meta[name="causeflow-theme"]') || { content: "{}" }).content || "{}") || {};
   } catch (e) { /* no defaults */ }
   var params = new URLSearchParams(window.location.search);
+
+  // ---- the language ----------------------------------------------------------
+
+  var STRINGS = window.CauseFlowStrings || {};
+  // The user's language, as the host or the browser states it: the tag the
+  // assistant answers in, whether or not the widget's own strings exist in
+  // it.
+  var userLocale = canonical(params.get("locale")) || canonical(navigator.language) || "";
+  // The widget's strings: the host's locale, then the browser's languages,
+  // then the tenant's default, then English; by primary language.
+  var lang = pickLanguage([params.get("locale")].concat(navigator.languages || [navigator.language], [defaults.locale]));
+  var strings = STRINGS[lang] || STRINGS.en || {};
+
+  function canonical(tag) {
+    try {
+      return tag ? Intl.getCanonicalLocales(String(tag))[0] : "";
+    } catch (e) {
+      return "";
+    }
+  }
+
+  function pickLanguage(tags) {
+    for (var i = 0; i < tags.length; i++) {
+      var primary = canonical(tags[i]).split("-")[0].toLowerCase();
+      if (primary && STRINGS[primary]) {
+        return primary;
+      }
+    }
+    return "en";
+  }
+
+  // t is the string key in the widget's language, its {placeholders}
+  // filled from vars.
+  function t(key, vars) {
+    var s = strings[key] || (STRINGS.en && STRINGS.en[key]) || key;
+    return s.replace(/\{(\w+)\}/g, function (m, name) {
+      return vars && vars[name] !== undefined ? String(vars[name]) : m;
+    });
+  }
+
+  // The page in the widget's language: lang and dir on <html> (Arabic
+  // right to left: the style sheet uses logical properties, so the layout
+  // mirrors), and every element's text and labels.
+  (function localize() {
+    var root = document.documentElement;
+    root.lang = lang;
+    root.dir = lang === "ar" ? "rtl" : "ltr";
+    var all = document.querySelectorAll("[data-i18n], [data-i18n-placeholder], [data-i18n-aria-label], [data-i18n-title]");
+    for (var i = 0; i < all.length; i++) {
+      var node = all[i];
+      if (node.hasAttribute("data-i18n")) {
+        node.textContent = t(node.getAttribute("data-i18n"));
+      }
+      [["data-i18n-placeholder", "placeholder"], ["data-i18n-aria-label", "aria-label"], ["data-i18n-title", "title"]].forEach(function (a) {
+        if (node.hasAttribute(a[0])) {
+          node.setAttribute(a[1], t(node.getAttribute(a[0])));
+        }
+      });
+    }
+  })();
+  applyTheme(defaults);
   var expectedSession = params.get("session");
   // The tenant whose host pages may frame this page (the server chose the
   // allow-list above by it): a token of another tenant is refused, so that
@@ -109,7 +172,7 @@
   }
 
   function start() {
-    notice("Connecting…");
+    notice(t("connecting"));
     call("GET", "/v1/widget/session").then(function (r) {
       if (r.status === 401) {
         throw unauthorized();
@@ -120,10 +183,10 @@
       return r.json();
     }).then(function (info) {
       if (expectedSession && info.sessionId !== expectedSession) {
-        throw terminal("This token is for another session.", "invalid");
+        throw terminal(t("otherSession"), "invalid");
       }
       if (expectedTenant && info.tenantId !== expectedTenant) {
-        throw terminal("This token is for another tenant.", "invalid");
+        throw terminal(t("otherTenant"), "invalid");
       }
       begin(info);
       notice("");
@@ -134,7 +197,7 @@
         return;
       }
       started = false; // a later hand-over, or this retry, tries again
-      notice("Could not load the session; retrying…", true);
+      notice(t("loadRetry"), true);
       setTimeout(function () { if (!started && token) { started = true; start(); } }, backoff());
     });
   }
@@ -190,7 +253,7 @@
       attempts = 0;
       answered(pending);
       begin(info);
-      notice("Session renewed.");
+      notice(t("renewed"));
       connect();
     }).catch(function (err) {
       if (switching === next) {
@@ -209,11 +272,21 @@
     }
     for (var i = 0; i < items.length; i++) {
       items[i].classList.add("earlier");
+      // Rated with the earlier session's token or not at all: its
+      // controls go, what was rated stays marked.
+      var controls = items[i].querySelectorAll(".fb-btn:not([aria-pressed=\"true\"]), .fb-reason");
+      for (var j = 0; j < controls.length; j++) {
+        controls[j].parentNode.removeChild(controls[j]);
+      }
+      var pressed = items[i].querySelectorAll(".fb-btn");
+      for (var k = 0; k < pressed.length; k++) {
+        pressed[k].disabled = true;
+      }
     }
     var li = document.createElement("div");
     li.className = "divider";
     li.setAttribute("role", "separator");
-    li.textContent = "Earlier session above · session renewed";
+    li.textContent = t("divider");
     el.messages.appendChild(li);
   }
 
@@ -222,9 +295,9 @@
     if (inc && inc.title) {
       el.title.textContent = inc.title;
     } else if (info.contextStatus === "unavailable") {
-      el.title.textContent = "Incident context unavailable";
+      el.title.textContent = t("noContext");
     } else {
-      el.title.textContent = "CauseFlow assistant";
+      el.title.textContent = t("brand");
     }
     var sev = inc && typeof inc.severity === "string" ? inc.severity.toLowerCase() : "";
     if (/^[a-z]{1,20}$/.test(sev)) {
@@ -282,6 +355,7 @@
     es.addEventListener("response.completed", handler(onCompleted));
     es.addEventListener("stream.reset", handler(onReset));
     es.addEventListener("response.cancelled", handler(onCancelled));
+    es.addEventListener("feedback.created", handler(onFeedback));
     // "error" is both the server's event (a MessageEvent with data) and
     // EventSource's own connection error (a plain Event).
     es.addEventListener("error", function (ev) {
@@ -308,9 +382,9 @@
       return;
     }
     var d = backoff();
-    notice("Connection lost. Reconnecting in " + Math.max(1, Math.ceil(d / 1000)) + " s…");
+    notice(t("lostIn", { n: Math.max(1, Math.ceil(d / 1000)) }));
     reconnectTimer = setTimeout(function () {
-      notice("Reconnecting…");
+      notice(t("reconnecting"));
       connect();
     }, d);
   }
@@ -369,7 +443,7 @@
     while (el.messages.firstChild) {
       el.messages.removeChild(el.messages.firstChild);
     }
-    notice("Part of the conversation is no longer available; showing what is.");
+    notice(t("reset"));
   }
 
   function onCompleted(d) {
@@ -377,8 +451,9 @@
     setText(b, String(d.content || ""));
     b.done = true;
     b.li.classList.remove("streaming");
-    announce(d.inReplyTo, "Answer: " + b.text.textContent);
+    announce(d.inReplyTo, t("answer", { text: b.text.textContent }));
     answered(d.inReplyTo);
+    addFeedback(b, d.messageId);
   }
 
   // response.cancelled: the answer was stopped; what it had said stays.
@@ -388,9 +463,10 @@
     b.done = true;
     b.li.classList.remove("streaming");
     b.li.classList.add("cancelled");
-    tag(b, "Answer stopped");
-    announce(d.inReplyTo, "Answer stopped.");
+    tag(b, t("stoppedTag"));
+    announce(d.inReplyTo, t("stoppedSay"));
     answered(d.inReplyTo);
+    addFeedback(b, d.messageId);
   }
 
   // tag adds a visible word about a message's state to its bubble, once.
@@ -439,7 +515,7 @@
       return;
     }
     call("POST", sessionPath("/messages/" + encodeURIComponent(pending) + "/stop")).catch(function () {
-      notice("The answer could not be stopped: network error.", true);
+      notice(t("stopFailed"), true);
     });
   }
 
@@ -453,7 +529,7 @@
 
   function onErrorEvent(d) {
     if (TERMINAL[d.code]) {
-      endSession(TERMINAL[d.code].message, TERMINAL[d.code].reason);
+      endSession(t(TERMINAL[d.code].message), TERMINAL[d.code].reason);
       return;
     }
     if (d.inReplyTo) {
@@ -463,20 +539,29 @@
       b.done = true;
       b.li.classList.remove("streaming");
       b.li.classList.add("failed");
-      setText(b, b.raw ? b.raw + "\n\n(The answer was interrupted.)" : "The assistant could not answer. Please try again.");
+      setText(b, b.raw ? b.raw + "\n\n" + t("interrupted") : t("failed"));
       answered(d.inReplyTo);
       return;
     }
     // A stream-level error that is not final (revocation state unknown, an
     // interrupted stream): the server closes, and we resume from lastEventId.
-    notice("Reconnecting…");
+    notice(t("reconnecting"));
   }
 
-  // ---- the host's theme ----------------------------------------------------
+  // ---- the theme -----------------------------------------------------------
 
-  // applyTheme takes the host's light or dark scheme ("auto": the user's
-  // preference) and accent colour. An accent on which white text would not
-  // meet WCAG AA contrast (4.5:1) is refused, and the host told why.
+  // FONT is what a font family may be: family names, quoted or not, and
+  // commas (the SDK and the tenants' document apply the same rule).
+  var FONT = /^[\p{L}\p{N} ,'"_.-]{1,200}$/u;
+  var MAX_RADIUS = 24;
+
+  // applyTheme takes a theme (the tenant's defaults, then the host's): the
+  // scheme ("light", "dark", or "auto": the user's prefers-color-scheme),
+  // the accent colour, the corner radius and the font family, as CSS custom
+  // properties. Text on the accent is white or black, whichever is more
+  // readable: at least 4.58:1 on any colour, so WCAG AA holds whatever the
+  // accent. A value the widget cannot take (the SDK refuses it before it
+  // gets here) is ignored, and the host told.
   function applyTheme(theme) {
     if (!theme || typeof theme !== "object") {
       return;
@@ -487,22 +572,171 @@
     } else if (theme.scheme === "auto") {
       root.removeAttribute("data-scheme");
     }
-    if (typeof theme.accent === "string" && /^#[0-9a-fA-F]{6}$/.test(theme.accent)) {
-      if (contrastWithWhite(theme.accent) >= 4.5) {
+    if (theme.accent !== undefined) {
+      if (typeof theme.accent === "string" && /^#[0-9a-fA-F]{6}$/.test(theme.accent)) {
         root.style.setProperty("--accent", theme.accent);
+        root.style.setProperty("--accent-fg", readableOn(theme.accent));
       } else {
-        tell({ type: "causeflow:error", code: "theme_contrast", message: "accent " + theme.accent + " is too light for white text (WCAG AA needs 4.5:1); kept the default" });
+        refuseTheme("accent");
+      }
+    }
+    if (theme.radius !== undefined) {
+      if (typeof theme.radius === "number" && theme.radius % 1 === 0 && theme.radius >= 0 && theme.radius <= MAX_RADIUS) {
+        root.style.setProperty("--radius", theme.radius + "px");
+      } else {
+        refuseTheme("radius");
+      }
+    }
+    if (theme.font !== undefined) {
+      if (typeof theme.font === "string" && FONT.test(theme.font)) {
+        root.style.setProperty("--font", theme.font);
+      } else {
+        refuseTheme("font");
       }
     }
   }
 
-  function contrastWithWhite(hex) {
+  function refuseTheme(what) {
+    tell({ type: "causeflow:error", code: "theme_invalid", message: "theme." + what + " is not one the widget can take; kept the default" });
+  }
+
+  // readableOn is the text colour for a background #rrggbb: white or
+  // black, whichever contrasts more (WCAG 2 relative luminance).
+  function readableOn(hex) {
     var c = [1, 3, 5].map(function (i) {
       var v = parseInt(hex.substr(i, 2), 16) / 255;
       return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
     });
     var lum = 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
-    return 1.05 / (lum + 0.05);
+    return 1.05 / (lum + 0.05) >= (lum + 0.05) / 0.05 ? "#ffffff" : "#000000";
+  }
+
+  // ---- feedback on answers -------------------------------------------------
+
+  // THUMB is a thumbs-up icon's path (Material Icons, Apache-2.0); the
+  // thumbs down is the same, flipped by the style sheet.
+  var THUMB = "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z";
+
+  // addFeedback gives a finished answer of this session its thumbs up and
+  // down. Up is recorded at once; down first asks for an optional reason.
+  function addFeedback(b, messageId) {
+    if (b.li.querySelector(".feedback") || b.li.classList.contains("earlier")) {
+      return;
+    }
+    var box = document.createElement("div");
+    box.className = "feedback";
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", t("feedbackGroup"));
+    var up = thumb("up", t("helpful"));
+    var down = thumb("down", t("notHelpful"));
+    up.addEventListener("click", function () { rate(messageId, "up", ""); });
+    down.addEventListener("click", function () { askReason(b, messageId); });
+    box.appendChild(up);
+    box.appendChild(down);
+    b.li.appendChild(box);
+    b.feedback = box;
+  }
+
+  function thumb(rating, label) {
+    var btn = document.createElement("button");
+    btn.type = "button";
+    btn.className = "fb-btn fb-" + rating;
+    btn.setAttribute("aria-label", label);
+    btn.setAttribute("aria-pressed", "false");
+    btn.setAttribute("data-rating", rating);
+    btn.title = label;
+    var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", THUMB);
+    svg.appendChild(path);
+    btn.appendChild(svg);
+    return btn;
+  }
+
+  // askReason opens, under the answer, an optional reason for a thumbs
+  // down, and records the rating when it is sent.
+  function askReason(b, messageId) {
+    var form = b.li.querySelector(".fb-reason");
+    if (form) {
+      form.querySelector("input").focus();
+      return;
+    }
+    form = document.createElement("form");
+    form.className = "fb-reason";
+    var id = "fb-" + messageId;
+    var label = document.createElement("label");
+    label.htmlFor = id;
+    label.textContent = t("reasonLabel");
+    var input = document.createElement("input");
+    input.id = id;
+    input.className = "input";
+    input.type = "text";
+    input.maxLength = 500;
+    var send = document.createElement("button");
+    send.type = "submit";
+    send.className = "send";
+    send.textContent = t("sendFeedback");
+    form.appendChild(label);
+    form.appendChild(input);
+    form.appendChild(send);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      rate(messageId, "down", input.value.trim());
+    });
+    b.li.appendChild(form);
+    input.focus();
+  }
+
+  // rate records the user's rating of answer messageId. The session's log
+  // has it once the server answers 201; the stream's feedback.created (on
+  // every open widget of the session, and after a resume) marks it.
+  function rate(messageId, rating, reason) {
+    if (!sessionId || ended) {
+      return;
+    }
+    var body = { rating: rating };
+    if (reason) {
+      body.reason = reason.slice(0, 500);
+    }
+    call("POST", sessionPath("/messages/" + encodeURIComponent(messageId) + "/feedback"), body).then(function (r) {
+      if (r.status !== 201) {
+        throw new Error("feedback " + r.status);
+      }
+      markRated({ messageId: messageId, rating: rating });
+    }).catch(function () {
+      notice(t("feedbackFailed"), true);
+    });
+  }
+
+  // onFeedback: feedback.created, a rating recorded for an answer of this
+  // session (the last one counts).
+  function onFeedback(d) {
+    markRated(d);
+  }
+
+  function markRated(d) {
+    var b = bubbles[String(d.messageId)];
+    if (!b || !b.feedback || (d.rating !== "up" && d.rating !== "down")) {
+      return;
+    }
+    b.li.setAttribute("data-rating", d.rating);
+    var buttons = b.feedback.querySelectorAll(".fb-btn");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].setAttribute("aria-pressed", String(buttons[i].getAttribute("data-rating") === d.rating));
+    }
+    var form = b.li.querySelector(".fb-reason");
+    if (form) {
+      form.parentNode.removeChild(form);
+    }
+    if (!b.feedback.querySelector(".fb-thanks")) {
+      var thanks = document.createElement("span");
+      thanks.className = "fb-thanks";
+      thanks.textContent = t("thanks");
+      b.feedback.appendChild(thanks);
+    }
   }
 
   // ---- rendering -----------------------------------------------------------
@@ -569,9 +803,9 @@
   function unauthorized() {
     var end = tokenExpiry(token);
     if (!isNaN(end) && Date.now() >= end - 2000) {
-      return terminal("This session has expired.", "expired");
+      return terminal(t("expired"), "expired");
     }
-    return terminal("This session is no longer valid.", "revoked");
+    return terminal(t("invalid"), "revoked");
   }
 
   // tokenExpiry reads the exp claim of a session token (wst_<env>_ then a
@@ -616,7 +850,11 @@
       return;
     }
     el.send.disabled = true;
-    call("POST", sessionPath("/messages"), { content: content }).then(function (r) {
+    var body = { content: content };
+    if (userLocale) {
+      body.locale = userLocale; // the assistant answers in the user's language
+    }
+    call("POST", sessionPath("/messages"), body).then(function (r) {
       if (r.status === 202) {
         el.input.value = "";
         notice("");
@@ -628,17 +866,17 @@
       }
       if (r.status === 429) {
         var after = parseInt(r.headers.get("Retry-After") || "", 10);
-        var when = after > 0 ? " Try again in " + after + " s." : "";
+        var when = after > 0 ? " " + t("tryIn", { n: after }) : "";
         // The error code says which limit: this session's pace, or the
         // answers running for the whole organisation. The message is kept.
         return r.json().then(function (b) { return b && b.code; }, function () { return ""; }).then(function (code) {
           notice(code === "too_many_replies"
-            ? "The assistant is busy with other answers for your organisation." + when
+            ? t("busy") + when
             : code === "model_budget_exhausted"
-              ? "Your organisation's assistant budget for today is spent; it renews at midnight UTC."
+              ? t("budget")
               : code === "storage_quota_exceeded"
-                ? "Your organisation holds as many conversations as it may; try again when older sessions end."
-              : (after > 0 ? "Slow down: try again in " + after + " s." : "Slow down: too many messages."), true);
+                ? t("storage")
+                : (after > 0 ? t("slowIn", { n: after }) : t("slow")), true);
         });
       }
       if (r.status === 401) {
@@ -646,9 +884,9 @@
         endSession(e.message, e.reason);
         return;
       }
-      notice("The message could not be sent (" + r.status + ").", true);
+      notice(t("sendFailed", { status: r.status }), true);
     }).catch(function () {
-      notice("The message could not be sent: network error.", true);
+      notice(t("sendNetwork"), true);
     }).then(function () {
       if (!ended) {
         el.send.disabled = false;
