@@ -73,6 +73,7 @@ options.getSessionToken = function (current) {
 };
 {{end}}
 {{if .Theme}}options.theme = {{.Theme}};{{end}}
+{{if .Locale}}options.locale = {{.Locale}};{{end}}
 window.cfWidget = CauseFlowWidget.mount(options);
 ["ready", "sessionExpired", "sessionRevoked", "error", "closed"].forEach(function (e) {
   window.cfWidget.on(e, function () { window.cfEvents.push(e); });
@@ -87,8 +88,9 @@ type hostPageData struct {
 	// {"sessionToken": ...} from it, and the page mounts with
 	// getSessionToken.
 	Mint func() (string, error)
-	// Theme, when set, is mount's theme option.
-	Theme map[string]string
+	// Theme and Locale, when set, are mount's theme and locale options.
+	Theme  map[string]any
+	Locale string
 }
 
 // startHost serves the customer's page on http://localhost:PORT: another
@@ -131,6 +133,13 @@ func startHost(t *testing.T, data *hostPageData) (origin string) {
 // a context for its first tab, bounded by browserTimeout.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
+	return startChromium(t, browserTimeout)
+}
+
+// startChromium is newBrowser bounded by timeout, with flags added to the
+// command line.
+func startChromium(t *testing.T, timeout time.Duration, flags ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	execPath, err := exec.LookPath("chromium")
 	if err != nil {
 		execPath = "/usr/bin/chromium"
@@ -138,9 +147,9 @@ func newBrowser(t *testing.T) context.Context {
 			t.Fatal("chromium not found: run `make test-browser`, which installs Debian's chromium")
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(execPath),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("headless", true),
@@ -156,7 +165,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("mute-audio", true),
 		chromedp.WindowSize(900, 640),
-	)
+	}, flags...)...)
 	t.Cleanup(cancelAlloc)
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
 	t.Cleanup(cancelBrowser)

@@ -51,11 +51,14 @@ type chromiumEngine struct {
 	frames map[string]context.Context
 }
 
+// newChromium bounds the engine by the two scenarios' time, not one test's.
 func newChromium(t *testing.T) engine {
-	return &chromiumEngine{t: t, ctx: newBrowser(t), frames: map[string]context.Context{}}
+	return &chromiumEngine{t: t, ctx: startChromium(t, 3*time.Minute), frames: map[string]context.Context{}}
 }
 
+// navigate opens url; the frames of the page before are gone with it.
 func (e *chromiumEngine) navigate(url string) error {
+	clear(e.frames)
 	return chromedp.Do(e.ctx, chromedp.Navigate(url))
 }
 
@@ -92,7 +95,7 @@ func newFirefox(t *testing.T) engine {
 	if _, err := os.Stat(filepath.Join(tools, "node_modules", "puppeteer-core")); err != nil {
 		t.Fatalf("puppeteer-core not installed: run `make test-browser`, which installs it (%v)", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	cmd := exec.CommandContext(ctx, "node", filepath.Join("testdata", "bidi-driver.cjs"))
 	cmd.Env = append(os.Environ(), "NODE_TOOLS="+tools)
 	var stderr bytes.Buffer
@@ -302,11 +305,14 @@ func (e *webkitEngine) screenshot() ([]byte, error) {
 
 // ---- the scenario -------------------------------------------------------------
 
-// TestBrowserEngines runs the widget's scenario in each engine: mount,
-// ask, watch the answer stream, cut the connection and resume, stop an
-// answer, have the session renewed and go on with the new one, and find no
-// WCAG 2.1 A/AA violation with axe-core. Each engine's screenshot goes to
-// artifacts/widget-<engine>.png.
+// TestBrowserEngines runs the widget's two scenarios in each engine. The
+// first, light and in English: mount, ask, watch the answer stream, cut the
+// connection and resume, stop an answer, have the session renewed and go
+// on with the new one, and find no WCAG 2.1 A/AA violation with axe-core.
+// The second, dark and in Arabic (localeScenario): right-to-left layout,
+// the theme's properties, feedback on an answer, and a resumed widget
+// that shows it. Screenshots go to artifacts/widget-<engine>-light-en.png
+// and artifacts/widget-<engine>-dark-ar.png.
 func TestBrowserEngines(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -316,7 +322,11 @@ func TestBrowserEngines(t *testing.T) {
 		{"firefox", newFirefox},
 		{"webkit", newWebKit},
 	} {
-		t.Run(tc.name, func(t *testing.T) { widgetScenario(t, tc.name, tc.start(t)) })
+		t.Run(tc.name, func(t *testing.T) {
+			eng := tc.start(t)
+			widgetScenario(t, tc.name, eng)
+			localeScenario(t, tc.name, eng)
+		})
 	}
 }
 
@@ -425,7 +435,14 @@ func widgetScenario(t *testing.T, name string, eng engine) {
 		t.Errorf("%s: host events %q, want ready alone", name, ev)
 	}
 
-	// axe-core, inside the widget's page.
+	engineAxe(t, name, eng, widgetURL)
+	saveShot(t, name+"-light-en", eng)
+}
+
+// engineAxe runs axe-core inside the widget's page and fails on any WCAG
+// 2.1 A/AA violation.
+func engineAxe(t *testing.T, name string, eng engine, widgetURL string) {
+	t.Helper()
 	src, err := os.ReadFile(filepath.Join("..", "..", "bin", "node", "node_modules", "axe-core", "axe.min.js"))
 	if err != nil {
 		t.Fatalf("axe-core not installed: run `make test-browser` (%v)", err)
@@ -444,7 +461,11 @@ func widgetScenario(t *testing.T, name string, eng engine) {
 	if len(vs) > 0 {
 		t.Errorf("%s: axe-core: %d WCAG 2.1 A/AA violations:%s", name, len(vs), describeViolations(vs))
 	}
+}
 
+// saveShot writes the engine's screenshot to artifacts/widget-<name>.png.
+func saveShot(t *testing.T, name string, eng engine) {
+	t.Helper()
 	shot, err := eng.screenshot()
 	if err != nil {
 		t.Fatalf("%s: screenshot: %v", name, err)
@@ -456,4 +477,95 @@ func widgetScenario(t *testing.T, name string, eng engine) {
 	if err := os.WriteFile(filepath.Join(dir, "widget-"+name+".png"), shot, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// localeScenario: a host mounts the widget dark, with a light accent, square
+// corners, a serif font, and in Arabic. The page is Arabic, right to left
+// (the user's messages on the left, the assistant's on the right), and
+// themed (black text on the accent); the question reaches the model with
+// the user's language; a thumbs down with a reason is recorded and marked;
+// a widget opened afresh on the same session shows it; axe-core finds no
+// violation.
+func localeScenario(t *testing.T, name string, eng engine) {
+	model := &fakeModel{chunks: []string{"السبب ", "المشتبه ", "به: ", "نشر ", "خاطئ."}, delay: 50 * time.Millisecond}
+	upstream := httptest.NewServer(model)
+	t.Cleanup(upstream.Close)
+	data := &hostPageData{}
+	host := startHost(t, data)
+	s := startServer(t, map[string]string{"WIDGET_EMBED_ORIGINS": host,
+		"WIDGET_ASSISTANT_URL": upstream.URL + "/v1", "WIDGET_ASSISTANT_MODEL": "test-model"})
+	caller := devToken(t, s, "demo", "user_alice", "admin")
+	m := s.mintCreated(t, caller, `{"userId": "user_alice", "incidentId": "inc_EXAMPLE_01JX"}`)
+	// Through a proxy that closes the browser's connections when the test
+	// ends: the engine outlives this server, and a socket it opened ahead
+	// (and never used) would hold the server's graceful shutdown.
+	proxy := newCutProxy(t, s.public)
+	widgetURL := proxy.URL() + "/embed?session=" + m.SessionID
+	*data = hostPageData{SDK: proxy.URL() + "/sdk.js", Token: m.SessionToken, WidgetURL: widgetURL, Locale: "ar",
+		Theme: map[string]any{"scheme": "dark", "accent": "#ffd24a", "radius": 0, "font": "Georgia, serif"}}
+	waitFor := func(d time.Duration, what, expr string, ok func(string) bool) string {
+		t.Helper()
+		var v string
+		var err error
+		wait.Within(t, d, name+" (ar): waiting for "+what, func() bool {
+			v, err = eng.eval(widgetURL, expr)
+			return err == nil && ok(v)
+		}, func() string { return fmt.Sprintf("last value %q, error %v", v, err) })
+		return v
+	}
+	is := func(want string) func(string) bool { return func(v string) bool { return v == want } }
+
+	if err := eng.navigate(host + "/"); err != nil {
+		t.Fatalf("%s: opening the host page: %v", name, err)
+	}
+	waitFor(15*time.Second, "the input enabled", `String(!document.getElementById("cf-input").disabled)`, is("true"))
+	page := waitFor(5*time.Second, "the page in Arabic", `[document.documentElement.lang, document.documentElement.dir, document.getElementById("cf-send").textContent, document.getElementById("cf-input").placeholder].join("|")`,
+		func(v string) bool { return strings.HasPrefix(v, "ar|") })
+	if page != "ar|rtl|إرسال|اسأل عن هذا الحادث…" {
+		t.Errorf("%s: lang|dir|Send|placeholder = %q", name, page)
+	}
+	theme, _ := eng.eval(widgetURL, `(function (r, b) { return [document.documentElement.getAttribute("data-scheme"), b.backgroundColor, getComputedStyle(document.getElementById("cf-send")).color, r.getPropertyValue("--radius").trim(), b.fontFamily].join("|") })(getComputedStyle(document.documentElement), getComputedStyle(document.body))`)
+	if theme != "dark|rgb(21, 26, 36)|rgb(0, 0, 0)|0px|Georgia, serif" {
+		t.Errorf("%s: scheme|background|text on the accent|radius|font = %q, want dark, black on the light accent, 0px, Georgia", name, theme)
+	}
+
+	if _, err := eng.eval(widgetURL, `(function () { var i = document.getElementById("cf-input"); i.value = "ما السبب المشتبه به؟"; document.getElementById("cf-send").click(); return "sent"; })()`); err != nil {
+		t.Fatalf("%s: asking: %v", name, err)
+	}
+	waitFor(20*time.Second, "the answer", `(function (e) { return e && !e.classList.contains("streaming") ? e.querySelector(".text").textContent : "" })(document.querySelector(".msg.assistant"))`,
+		is("السبب المشتبه به: نشر خاطئ."))
+	// Right to left: the user's bubble at the left edge, the assistant's
+	// at the right.
+	sides, _ := eng.eval(widgetURL, `(function (m, u, a) { return [Math.round(u.left - m.left), Math.round(m.right - a.right)].join(",") })(document.getElementById("cf-messages").getBoundingClientRect(), document.querySelector(".msg.user").getBoundingClientRect(), document.querySelector(".msg.assistant").getBoundingClientRect())`)
+	var userGap, assistantGap int
+	if _, err := fmt.Sscanf(sides, "%d,%d", &userGap, &assistantGap); err != nil || userGap > 40 || assistantGap > 40 {
+		t.Errorf("%s: the user's bubble %d px from the left, the assistant's %d px from the right (%v); want both at their side", name, userGap, assistantGap, err)
+	}
+	model.mu.Lock()
+	asked, _ := json.Marshal(model.requests)
+	model.mu.Unlock()
+	if !strings.Contains(string(asked), `The user reads Arabic (BCP 47 tag \"ar\")`) {
+		t.Errorf("%s: the model was not asked to answer in Arabic: %s", name, asked)
+	}
+
+	// A thumbs down, with a reason.
+	if _, err := eng.eval(widgetURL, `(function () { document.querySelector(".msg.assistant .fb-down").click(); return "clicked"; })()`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(5*time.Second, "the reason form", `String(!!document.querySelector(".fb-reason input"))`, is("true"))
+	if _, err := eng.eval(widgetURL, `(function () { document.querySelector(".fb-reason input").value = "الخدمة خاطئة"; document.querySelector(".fb-reason .send").click(); return "sent"; })()`); err != nil {
+		t.Fatal(err)
+	}
+	const rated = `(function (e) { return (e.getAttribute("data-rating") || "") + "|" + e.querySelector(".fb-down").getAttribute("aria-pressed") + "|" + e.querySelector(".fb-up").getAttribute("aria-pressed") + "|" + !!e.querySelector(".fb-reason") })(document.querySelector(".msg.assistant"))`
+	waitFor(10*time.Second, "the rating marked", rated, is("down|true|false|false"))
+
+	engineAxe(t, name+" (ar)", eng, widgetURL)
+	saveShot(t, name+"-dark-ar", eng)
+
+	// The widget opened afresh on the same session replays its log: the
+	// answer shows its rating.
+	if err := eng.navigate(host + "/"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(15*time.Second, "the rating after a resume", rated, is("down|true|false|false"))
 }

@@ -28,3 +28,21 @@ widget.on("ready", (e) => e.code);
 CauseFlowWidget.mount({ element: frame, widgetUrl: "https://widget.example/embed" });
 // @ts-expect-error: getSessionToken returns a token, not a session
 CauseFlowWidget.mount({ element: frame, widgetUrl: "x", sessionToken: "t", getSessionToken: () => ({ sessionToken: "t" }) });
+
+// The theme and the language.
+const themed = CauseFlowWidget.mount({
+  element: frame, widgetUrl: "https://widget.example/embed", sessionToken: "t",
+  theme: { scheme: "dark", accent: "#ffd24a", radius: 0, font: '"Inter", sans-serif' },
+  locale: "ar",
+});
+themed.setSessionToken("another");
+// @ts-expect-error: a scheme is light, dark or auto
+CauseFlowWidget.mount({ element: frame, widgetUrl: "x", sessionToken: "t", theme: { scheme: "sepia" } });
+// @ts-expect-error: a radius is a number of pixels
+CauseFlowWidget.mount({ element: frame, widgetUrl: "x", sessionToken: "t", theme: { radius: "8px" } });
+// @ts-expect-error: no such theme property
+CauseFlowWidget.mount({ element: frame, widgetUrl: "x", sessionToken: "t", theme: { colour: "#000000" } });
+// @ts-expect-error: a locale is a tag
+CauseFlowWidget.mount({ element: frame, widgetUrl: "x", sessionToken: "t", locale: ["de"] });
+// @ts-expect-error: setSessionToken takes a token
+themed.setSessionToken({ sessionToken: "t" });
