@@ -35,24 +35,45 @@ type axeViolation struct {
 // never loads it.
 func axeScan(t *testing.T, ctx context.Context) []axeViolation {
 	t.Helper()
+	return axeRun(t, func(expr string) (string, error) {
+		return chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+	})
+}
+
+// axeRun loads axe-core (make test-browser installs it into bin/node) into
+// a page through eval, which evaluates an expression giving a string (or a
+// promise of one), and returns the WCAG 2.1 A and AA violations it finds.
+func axeRun(t *testing.T, eval func(expr string) (string, error)) []axeViolation {
+	t.Helper()
 	src, err := os.ReadFile(filepath.Join("..", "..", "bin", "node", "node_modules", "axe-core", "axe.min.js"))
 	if err != nil {
 		t.Fatalf("axe-core not installed: run `make test-browser`, which installs it (%v)", err)
 	}
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](string(src)+"; true")); err != nil {
+	if _, err := eval(`(function () { ` + string(src) + `; return typeof axe; })()`); err != nil {
 		t.Fatalf("loading axe-core: %v", err)
 	}
-	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](
-		`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}).then(function (r) { return JSON.stringify(r.violations); })`,
-		chromedp.EvalAwaitPromise))
+	out, err := eval(`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}).then(function (r) { return JSON.stringify(r.violations); })`)
 	if err != nil {
 		t.Fatalf("axe.run: %v", err)
 	}
 	var vs []axeViolation
 	if err := json.Unmarshal([]byte(out), &vs); err != nil {
-		t.Fatal(err)
+		t.Fatalf("axe result %q: %v", out, err)
 	}
 	return vs
+}
+
+// writeArtifact writes b to artifacts/name, where CI keeps what the
+// browser tests saw.
+func writeArtifact(t *testing.T, name string, b []byte) {
+	t.Helper()
+	dir := filepath.Join("..", "..", "artifacts")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func describeViolations(vs []axeViolation) string {

@@ -22,7 +22,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -363,13 +362,7 @@ func TestBrowserWidget(t *testing.T) {
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	dir := filepath.Join("..", "..", "artifacts")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "widget.png"), shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeArtifact(t, "widget.png", shot)
 
 	// The token never went into a URL or the log.
 	s.stop(t)

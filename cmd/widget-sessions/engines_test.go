@@ -443,21 +443,7 @@ func widgetScenario(t *testing.T, name string, eng engine) {
 // 2.1 A/AA violation.
 func engineAxe(t *testing.T, name string, eng engine, widgetURL string) {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "..", "bin", "node", "node_modules", "axe-core", "axe.min.js"))
-	if err != nil {
-		t.Fatalf("axe-core not installed: run `make test-browser` (%v)", err)
-	}
-	if _, err := eng.eval(widgetURL, `(function () { `+string(src)+`; return typeof axe; })()`); err != nil {
-		t.Fatalf("%s: loading axe-core: %v", name, err)
-	}
-	out, err := eng.eval(widgetURL, `axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}).then(function (r) { return JSON.stringify(r.violations); })`)
-	if err != nil {
-		t.Fatalf("%s: axe.run: %v", name, err)
-	}
-	var vs []axeViolation
-	if err := json.Unmarshal([]byte(out), &vs); err != nil {
-		t.Fatalf("%s: axe result %q: %v", name, out, err)
-	}
+	vs := axeRun(t, func(expr string) (string, error) { return eng.eval(widgetURL, expr) })
 	if len(vs) > 0 {
 		t.Errorf("%s: axe-core: %d WCAG 2.1 A/AA violations:%s", name, len(vs), describeViolations(vs))
 	}
@@ -470,13 +456,7 @@ func saveShot(t *testing.T, name string, eng engine) {
 	if err != nil {
 		t.Fatalf("%s: screenshot: %v", name, err)
 	}
-	dir := filepath.Join("..", "..", "artifacts")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "widget-"+name+".png"), shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeArtifact(t, "widget-"+name+".png", shot)
 }
 
 // localeScenario: a host mounts the widget dark, with a light accent, square

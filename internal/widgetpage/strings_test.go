@@ -1,7 +1,6 @@
 package widgetpage_test
 
 import (
-	"encoding/json"
 	"maps"
 	"os"
 	"regexp"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/causeflow/widget-sessions/internal/locale"
+	"github.com/causeflow/widget-sessions/internal/widgetpage"
 )
 
 // TestStrings: the widget speaks exactly the languages locale.Names lists
@@ -17,18 +17,9 @@ import (
 // language has every string, with the same {placeholders}; and every key
 // widget.js and the page ask for exists.
 func TestStrings(t *testing.T) {
-	src, err := os.ReadFile("assets/i18n.js")
+	all, err := widgetpage.Strings()
 	if err != nil {
 		t.Fatal(err)
-	}
-	_, obj, ok := strings.Cut(string(src), "window.CauseFlowStrings = ")
-	if !ok {
-		t.Fatal("i18n.js does not assign window.CauseFlowStrings")
-	}
-	var all map[string]map[string]string
-	dec := json.NewDecoder(strings.NewReader(strings.TrimSuffix(strings.TrimSpace(obj), ";")))
-	if err := dec.Decode(&all); err != nil || dec.More() {
-		t.Fatalf("i18n.js's object is not one JSON document: %v", err)
 	}
 	if got, want := slices.Sorted(maps.Keys(all)), slices.Sorted(maps.Keys(locale.Names)); !slices.Equal(got, want) {
 		t.Fatalf("languages %v, want locale.Names's %v", got, want)

@@ -181,6 +181,29 @@ func (w *Widget) Script() http.Handler { return w.files["widget.js"] }
 // Strings serves /embed/i18n.js: the widget's strings in each language.
 func (w *Widget) Strings() http.Handler { return w.files["i18n.js"] }
 
+// Strings returns the widget's strings as /embed/i18n.js holds them: by
+// language (its primary subtag), then by key. It is for tests and tools
+// that check what the widget says.
+func Strings() (map[string]map[string]string, error) {
+	src, err := assets.ReadFile("assets/i18n.js")
+	if err != nil {
+		return nil, err
+	}
+	_, obj, ok := strings.Cut(string(src), "window.CauseFlowStrings = ")
+	if !ok {
+		return nil, errors.New("i18n.js does not assign window.CauseFlowStrings")
+	}
+	var all map[string]map[string]string
+	dec := json.NewDecoder(strings.NewReader(strings.TrimSuffix(strings.TrimSpace(obj), ";")))
+	if err := dec.Decode(&all); err != nil {
+		return nil, fmt.Errorf("i18n.js: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("i18n.js: more than one JSON document")
+	}
+	return all, nil
+}
+
 // Style serves /embed/widget.css.
 func (w *Widget) Style() http.Handler { return w.files["widget.css"] }
 

@@ -484,8 +484,15 @@
   // this page: the transcript itself stays quiet while answers stream, and
   // a conversation replayed after a reconnect or a reset is not read again.
   var askedHere = {};
+  // early holds what an answer would announce when it ended before its
+  // question's 202 reached the widget (a fast answer can).
+  var early = {};
   function announce(inReplyTo, text) {
-    if (!inReplyTo || askedHere[inReplyTo] !== true) {
+    if (!inReplyTo || askedHere[inReplyTo] === "announced") {
+      return;
+    }
+    if (askedHere[inReplyTo] !== true) {
+      early[inReplyTo] = text;
       return;
     }
     askedHere[inReplyTo] = "announced";
@@ -497,13 +504,29 @@
   // pending is the id of the user's message whose answer is streaming.
   var pending = null;
 
+  // endedAnswers are the questions whose answers have ended, so that a
+  // question's 202 arriving after its answer's end (a fast answer) does
+  // not show Stop for an answer that is over.
+  var endedAnswers = {};
+
   function asked(messageId) {
     askedHere[messageId] = true;
+    if (early[messageId] !== undefined) {
+      var text = early[messageId];
+      delete early[messageId];
+      announce(messageId, text);
+    }
+    if (endedAnswers[messageId]) {
+      return;
+    }
     pending = messageId;
     el.stop.hidden = false;
   }
 
   function answered(inReplyTo) {
+    if (inReplyTo) {
+      endedAnswers[inReplyTo] = true;
+    }
     if (inReplyTo && inReplyTo === pending) {
       pending = null;
       el.stop.hidden = true;
