@@ -64,10 +64,13 @@ test-deps:
 	@$(NEED) redis-server:redis-server
 
 # The widget in real browsers: headless Chromium (driven with chromedp), and
-# the one cross-engine scenario (mount, ask, stream, cut and resume, stop,
-# renew the session, axe-core) in Chromium, Firefox ESR (WebDriver BiDi)
-# and WebKitGTK (W3C WebDriver under xvfb-run); sdk.d.ts checked by
-# TypeScript. Screenshots land in artifacts/. Behind the `browser` build tag
+# the two cross-engine scenarios (light and English: mount, ask, stream, cut
+# and resume, stop, renew the session; dark and Arabic: right to left, the
+# theme, feedback, a resume) with axe-core in Chromium, Firefox ESR
+# (WebDriver BiDi) and WebKitGTK (W3C WebDriver under xvfb-run); the six
+# locales; sdk.d.ts checked by TypeScript; the npm package (npm pack, a
+# TypeScript consumer, a React app bundled by esbuild). Screenshots land in
+# artifacts/. Behind the `browser` build tag
 # so that `make test` needs no browser; CI (.ci/run) runs both.
 test-browser: browser-deps
 	$(GO) test -race -count=1 -tags browser -run TestBrowser ./cmd/widget-sessions/

@@ -14,16 +14,16 @@ import (
 
 // TestBrowserWidgetPerTenant: with WIDGET_TENANTS, a tenant's session is
 // framed on that tenant's host pages (its widgetUrl names the tenant, and
-// /embed allows that tenant's origins), in the tenant's look; and a host
-// page allowed for one
-// tenant that frames the widget under its own tenant with another tenant's
-// session gets the token refused by the widget: one tenant's pages never
-// show another's session.
+// /embed allows that tenant's origins), in the tenant's look and, for a
+// browser in a language the widget does not speak, the tenant's language;
+// and a host page allowed for one tenant that frames the widget under its
+// own tenant with another tenant's session gets the token refused by the
+// widget: one tenant's pages never show another's session.
 func TestBrowserWidgetPerTenant(t *testing.T) {
 	data := &hostPageData{}
 	host := startHost(t, data)
 	doc := filepath.Join(t.TempDir(), "tenants.json")
-	if err := os.WriteFile(doc, []byte(`{"tenants": {"demo": {"embedOrigins": ["`+host+`"], "widget": {"scheme": "dark", "accent": "#1f5fbf"}}, "acme": {"embedOrigins": []}}}`), 0o600); err != nil {
+	if err := os.WriteFile(doc, []byte(`{"tenants": {"demo": {"embedOrigins": ["`+host+`"], "widget": {"scheme": "dark", "accent": "#1f5fbf", "radius": 6, "font": "Georgia, serif", "locale": "fr"}}, "acme": {"embedOrigins": []}}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s := startServer(t, map[string]string{"WIDGET_TENANTS": doc})
@@ -36,7 +36,9 @@ func TestBrowserWidgetPerTenant(t *testing.T) {
 	t.Run("its own tenant's page", func(t *testing.T) {
 		widgetURL := s.public + "/embed?session=" + demo.SessionID + "&tenant=demo"
 		*data = hostPageData{SDK: s.public + "/sdk.js", Token: demo.SessionToken, WidgetURL: widgetURL}
-		ctx := newBrowser(t)
+		// A browser in a language the widget does not speak: the tenant's
+		// default language applies.
+		ctx := startChromium(t, browserTimeout, chromedp.Flag("lang", "pt-BR"), chromedp.Flag("accept-lang", "pt-BR,pt"))
 		if err := chromedp.Do(ctx, chromedp.Navigate(host+"/")); err != nil {
 			t.Fatal(err)
 		}
@@ -45,10 +47,10 @@ func TestBrowserWidgetPerTenant(t *testing.T) {
 		frame := frameContext(t, ctx, s.public+"/embed")
 		evalUntil(t, frame, 10*time.Second, "the input enabled", `String(!document.getElementById("cf-input").disabled)`,
 			func(v string) bool { return v == "true" })
-		// demo's look (its "widget" in WIDGET_TENANTS), the host page
-		// giving none of its own.
-		evalUntil(t, frame, 5*time.Second, "demo's theme", `document.documentElement.getAttribute("data-scheme") + "|" + getComputedStyle(document.documentElement).getPropertyValue("--accent").trim()`,
-			func(v string) bool { return v == "dark|#1f5fbf" })
+		// demo's look and language (its "widget" in WIDGET_TENANTS), the
+		// host page giving none of its own.
+		evalUntil(t, frame, 5*time.Second, "demo's theme and language", `(function (r) { return [document.documentElement.getAttribute("data-scheme"), r.getPropertyValue("--accent").trim(), r.getPropertyValue("--radius").trim(), getComputedStyle(document.body).fontFamily, document.documentElement.lang, document.getElementById("cf-send").textContent].join("|") })(getComputedStyle(document.documentElement))`,
+			func(v string) bool { return v == "dark|#1f5fbf|6px|Georgia, serif|fr|Envoyer" })
 	})
 
 	t.Run("another tenant's session under its own tenant", func(t *testing.T) {

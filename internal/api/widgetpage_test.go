@@ -117,6 +117,8 @@ func TestEmbedPagePerTenant(t *testing.T) {
 		{"&tenant=closed", "'none'"},
 		{"&tenant=plain", "https://default.example"},
 		{"&tenant=unlisted", "https://default.example"},
+		{"&tenant=acme&locale=ar", "https://app.acme.example http://localhost:3000"},
+		{"&locale=pt-BR", "https://default.example"},
 	} {
 		resp := f.get(t, "/embed?session="+validSession+tt.query)
 		if resp.Status != http.StatusOK {
@@ -131,11 +133,12 @@ func TestEmbedPagePerTenant(t *testing.T) {
 		}
 		// acme's look reaches its page alone.
 		themed := strings.Contains(string(resp.Body), `&#34;accent&#34;:&#34;#1f5fbf&#34;`)
-		if themed != (tt.query == "&tenant=acme") {
+		if themed != strings.HasPrefix(tt.query, "&tenant=acme") {
 			t.Errorf("%s: the page carries acme's theme: %v", tt.query, themed)
 		}
 	}
-	for _, q := range []string{"&tenant=", "&tenant=..", "&tenant=a%20b", "&tenant=acme&tenant=acme"} {
+	for _, q := range []string{"&tenant=", "&tenant=..", "&tenant=a%20b", "&tenant=acme&tenant=acme",
+		"&locale=", "&locale=en_US", "&locale=%3Cscript%3E", "&locale=" + strings.Repeat("a-", 20) + "b"} {
 		resp := f.get(t, "/embed?session="+validSession+q)
 		checkError(t, resp, http.StatusBadRequest, "validation_error")
 		if csp := resp.Header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "frame-ancestors 'none'") {

@@ -7,6 +7,11 @@
 (function () {
   "use strict";
 
+  // FONT is what a font family may be: family names, quoted or not, and
+  // commas (the SDK and the tenants' document apply the same rule).
+  // Declared before the tenant's theme is applied, at the start.
+  var FONT = /^[\p{L}\p{N} ,'"_.-]{1,200}$/u;
+  var MAX_RADIUS = 24;
   var RECONNECT_MIN_MS = 500;
   var RECONNECT_MAX_MS = 15000;
   // Codes of a final stream error after which reconnecting cannot help,
@@ -572,11 +577,6 @@
   }
 
   // ---- the theme -----------------------------------------------------------
-
-  // FONT is what a font family may be: family names, quoted or not, and
-  // commas (the SDK and the tenants' document apply the same rule).
-  var FONT = /^[\p{L}\p{N} ,'"_.-]{1,200}$/u;
-  var MAX_RADIUS = 24;
 
   // applyTheme takes a theme (the tenant's defaults, then the host's): the
   // scheme ("light", "dark", or "auto": the user's prefers-color-scheme),
