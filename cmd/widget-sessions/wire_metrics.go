@@ -8,11 +8,47 @@ import (
 	"github.com/causeflow/widget-sessions/pkg/redis"
 )
 
+// revocationMetrics are the revocation store's, whichever it is (Redis,
+// or etcd across regions).
+type revocationMetrics struct {
+	writes  *prometheus.HistogramVec
+	resyncs *prometheus.CounterVec
+}
+
+func newRevocationMetrics(reg prometheus.Registerer) (*revocationMetrics, error) {
+	m := &revocationMetrics{
+		writes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "widget_sessions_revocation_write_duration_seconds",
+			Help:    "Time to write a revocation and have it acknowledged (by the Redis replicas, or committed by the etcd quorum), by result (ok, error).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"result"}),
+		resyncs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "widget_sessions_revocation_resyncs_total",
+			Help: "Full re-syncs of the revocation mirror, by reason (start, periodic, gap, loss).",
+		}, []string{"reason"}),
+	}
+	for _, c := range []prometheus.Collector{m.writes, m.resyncs} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *revocationMetrics) write(d time.Duration, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.writes.WithLabelValues(result).Observe(d.Seconds())
+}
+
+func (m *revocationMetrics) resync(reason string) { m.resyncs.WithLabelValues(reason).Inc() }
+
 // redisMetrics are the metrics of the Redis adapters: what an operator
 // watches through a failover.
 type redisMetrics struct {
-	writes       *prometheus.HistogramVec
-	resyncs      *prometheus.CounterVec
+	rev          *revocationMetrics
 	resubscribes *prometheus.CounterVec
 	shortfalls   *prometheus.CounterVec
 	commands     *prometheus.HistogramVec
@@ -22,17 +58,9 @@ type redisMetrics struct {
 	required     prometheus.Gauge
 }
 
-func newRedisMetrics(reg prometheus.Registerer) (*redisMetrics, error) {
+func newRedisMetrics(reg prometheus.Registerer, rev *revocationMetrics) (*redisMetrics, error) {
 	m := &redisMetrics{
-		writes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "widget_sessions_revocation_write_duration_seconds",
-			Help:    "Time to write a revocation to Redis and have it acknowledged (replicas included), by result (ok, error).",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}, []string{"result"}),
-		resyncs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "widget_sessions_revocation_resyncs_total",
-			Help: "Full re-syncs of the revocation mirror, by reason (start, periodic, gap, loss).",
-		}, []string{"reason"}),
+		rev: rev,
 		resubscribes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "widget_sessions_redis_resubscribes_total",
 			Help: "Pub/sub subscriptions re-established after they broke, by subscription (revocations, events).",
@@ -63,7 +91,7 @@ func newRedisMetrics(reg prometheus.Registerer) (*redisMetrics, error) {
 		Name: "widget_sessions_redis_replicas_required",
 		Help: "WIDGET_REDIS_MIN_REPLICAS: the replicas an acknowledged write waits for.",
 	})
-	for _, c := range []prometheus.Collector{m.writes, m.resyncs, m.resubscribes, m.shortfalls, m.commands, m.errors, m.clockOffset, m.replicas, m.required} {
+	for _, c := range []prometheus.Collector{m.resubscribes, m.shortfalls, m.commands, m.errors, m.clockOffset, m.replicas, m.required} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -74,15 +102,9 @@ func newRedisMetrics(reg prometheus.Registerer) (*redisMetrics, error) {
 // observer reports to the metrics.
 func (m *redisMetrics) observer() redis.Observer {
 	return redis.Observer{
-		RevocationWrite: func(d time.Duration, err error) {
-			result := "ok"
-			if err != nil {
-				result = "error"
-			}
-			m.writes.WithLabelValues(result).Observe(d.Seconds())
-		},
-		Resync:      func(reason string) { m.resyncs.WithLabelValues(reason).Inc() },
-		Resubscribe: func(sub string) { m.resubscribes.WithLabelValues(sub).Inc() },
+		RevocationWrite: m.rev.write,
+		Resync:          m.rev.resync,
+		Resubscribe:     func(sub string) { m.resubscribes.WithLabelValues(sub).Inc() },
 	}
 }
 
@@ -97,9 +119,9 @@ func (m *redisMetrics) command(name string, d time.Duration, err error) {
 }
 
 // mirrorAge registers the gauge of the revocation mirror's age.
-func mirrorAge(reg prometheus.Registerer, revs *redis.Revocations) error {
+func mirrorAge(reg prometheus.Registerer, revs interface{ Age() time.Duration }) error {
 	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "widget_sessions_revocation_mirror_age_seconds",
-		Help: "How long ago the revocation mirror was last confirmed current with Redis; validation fails closed past WIDGET_REVOCATION_STALENESS.",
+		Help: "How long ago the revocation mirror was last confirmed current with its store (Redis, or etcd across regions); validation fails closed past WIDGET_REVOCATION_STALENESS.",
 	}, func() float64 { return revs.Age().Seconds() }))
 }

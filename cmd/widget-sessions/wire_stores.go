@@ -58,6 +58,8 @@ type stores struct {
 	// warnings are what /readyz says beside "ready" (nil: nothing).
 	warnings func() []string
 	closers  []func()
+	// revMetrics are the revocation store's metrics (nil in memory).
+	revMetrics *revocationMetrics
 }
 
 func (s *stores) close() {
@@ -67,6 +69,37 @@ func (s *stores) close() {
 }
 
 func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg prometheus.Registerer, tracing trace.TracerProvider) (*stores, error) {
+	st, err := openState(ctx, cfg, logger, reg, tracing)
+	if err != nil || cfg.Revocation.Etcd == "" {
+		return st, err
+	}
+	// The revocations of every region, on etcd; the rest stays where it
+	// is, per region.
+	revs, closers, err := openEtcdRevocations(ctx, cfg, logger, reg, st.revMetrics)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	st.closers = append(st.closers, closers...)
+	st.revs, st.revsReady = revs, revs.Fresh
+	if err := mirrorAge(reg, revs); err != nil {
+		st.close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// openState opens the shared state: on Redis when WIDGET_REDIS_URL is
+// set, in memory otherwise; the revocations with it unless they are on
+// etcd.
+func openState(ctx context.Context, cfg config.Config, logger *zap.Logger, reg prometheus.Registerer, tracing trace.TracerProvider) (*stores, error) {
+	var revMetrics *revocationMetrics
+	if cfg.Redis.URL != "" || cfg.Revocation.Etcd != "" {
+		var err error
+		if revMetrics, err = newRevocationMetrics(reg); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Redis.URL == "" {
 		logger.Info("state in memory (revocations, event logs, tickets, rate limits, context cache): " +
 			"this process only; set WIDGET_REDIS_URL for several replicas")
@@ -94,6 +127,7 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg 
 			revs: revoke.NewMemory(time.Now, revocationLimits(cfg)), revsReady: func() error { return nil },
 			events: log, tickets: ticket.NewMemory(time.Now, cfg.Edge.MaxTicketsPerSession), limiter: limiter, budget: budget.NewMemory(), quota: quota.NewMemory(), stops: &chat.LocalStops{},
 			revokeLimiter: revokeLimiter, ticketLimiter: ticketLimiter, sessionLimiter: sessionLimiter,
+			revMetrics: revMetrics,
 		}, nil
 	}
 
@@ -102,7 +136,7 @@ func openStores(ctx context.Context, cfg config.Config, logger *zap.Logger, reg 
 	if err != nil {
 		return nil, err
 	}
-	st := &stores{closers: []func(){func() { _ = client.Close() }}}
+	st := &stores{closers: []func(){func() { _ = client.Close() }}, revMetrics: revMetrics}
 	if err := st.openRedis(ctx, cfg, logger, client, reg, tracing); err != nil {
 		st.close()
 		return nil, err
@@ -126,7 +160,7 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	if err := checkEviction(ctx, cfg, logger, revClient, revEnv); err != nil {
 		return err
 	}
-	metrics, err := newRedisMetrics(reg)
+	metrics, err := newRedisMetrics(reg, st.revMetrics)
 	if err != nil {
 		return err
 	}
@@ -142,6 +176,16 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 		redisstore.Instrument(revClient, tracing.Tracer("github.com/causeflow/widget-sessions/pkg/redis"), metrics.command)
 	}
 	repl := redis.Replication{MinReplicas: cfg.Redis.MinReplicas, Timeout: cfg.Redis.WaitTimeout, Shortfall: metrics.shortfall}
+	if cfg.Revocation.Etcd == "" {
+		if err := st.openRedisRevocations(ctx, cfg, logger, revClient, repl, metrics, reg); err != nil {
+			return err
+		}
+	}
+	return st.openRedisState(ctx, cfg, logger, client, revClient, repl, metrics)
+}
+
+// openRedisRevocations keeps the revocations on revClient.
+func (st *stores) openRedisRevocations(ctx context.Context, cfg config.Config, logger *zap.Logger, revClient goredis.UniversalClient, repl redis.Replication, metrics *redisMetrics, reg prometheus.Registerer) error {
 	revs, err := redis.NewRevocations(revClient, redis.Config{
 		Namespace:       "wrev-" + cfg.Env,
 		StalenessBudget: cfg.Revocation.Staleness,
@@ -162,10 +206,12 @@ func (st *stores) openRedis(ctx context.Context, cfg config.Config, logger *zap.
 	}
 	st.closers = append(st.closers, func() { _ = revs.Close() })
 	st.revs, st.revsReady = revs, revs.Fresh
-	if err := mirrorAge(reg, revs); err != nil {
-		return err
-	}
+	return mirrorAge(reg, revs)
+}
 
+// openRedisState keeps the rest of the shared state on client (the
+// revocations' own limiter on revClient).
+func (st *stores) openRedisState(ctx context.Context, cfg config.Config, logger *zap.Logger, client, revClient goredis.UniversalClient, repl redis.Replication, metrics *redisMetrics) error {
 	ns := "widget-" + cfg.Env
 	log, err := redisstore.NewEventLog(client, redisstore.EventLogConfig{Namespace: ns, Logger: logger.Named("events"), Replication: repl, Observer: metrics.observer()})
 	if err != nil {

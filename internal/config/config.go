@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -145,7 +146,44 @@ type Revocation struct {
 	MaxPerTenant int
 	MaxEntries   int
 	Staleness    time.Duration
+	// Region is this deployment's region (WIDGET_REGION); Etcd the
+	// revocation store shared by every region (WIDGET_REVOCATION_ETCD),
+	// with its TLS files.
+	Region                    string
+	Etcd                      string
+	EtcdCA, EtcdCert, EtcdKey string
 }
+
+// EtcdEndpoints returns the members of WIDGET_REVOCATION_ETCD as client
+// URLs (https for etcds://), or nil when it is unset.
+func (r Revocation) EtcdEndpoints() ([]string, error) {
+	if r.Etcd == "" {
+		return nil, nil
+	}
+	scheme, hosts, ok := strings.Cut(r.Etcd, "://")
+	var client string
+	switch {
+	case !ok:
+	case scheme == "etcd":
+		client = "http://"
+	case scheme == "etcds":
+		client = "https://"
+	}
+	if client == "" {
+		return nil, errors.New("must be etcd://host:port,host:port,... or etcds:// (TLS)")
+	}
+	var out []string
+	for _, h := range strings.Split(hosts, ",") {
+		if _, port, err := net.SplitHostPort(h); err != nil || port == "" || strings.ContainsAny(h, "/?#@") {
+			return nil, fmt.Errorf("member %q must be host:port", h)
+		}
+		out = append(out, client+h)
+	}
+	return out, nil
+}
+
+// region is what a region's name may be: it labels metrics and keys.
+var region = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 
 // Assistant is the assistant's upstream and its budget per request.
 type Assistant struct {
@@ -382,8 +420,25 @@ func (r Revocation) validate(p *problems) {
 	if r.MaxEntries < r.MaxPerTenant {
 		p.add("WIDGET_REVOCATION_MAX_ENTRIES", "must be at least WIDGET_REVOCATION_MAX_PER_TENANT (%d)", r.MaxPerTenant)
 	}
-	if r.Staleness < time.Second {
-		p.add("WIDGET_REVOCATION_STALENESS", "must be at least 1s: the mirror polls Redis every second")
+	if r.Staleness <= time.Second {
+		p.add("WIDGET_REVOCATION_STALENESS", "must be more than 1s: the mirror polls its store every second")
+	}
+	if r.Region != "" && !region.MatchString(r.Region) {
+		p.add("WIDGET_REGION", "must be 1 to 32 lower-case letters, digits and dashes, starting with a letter or digit")
+	}
+	if _, err := r.EtcdEndpoints(); err != nil {
+		p.add("WIDGET_REVOCATION_ETCD", "%v", err)
+	}
+	if r.Etcd != "" && r.Region == "" {
+		p.add("WIDGET_REGION", "is required with WIDGET_REVOCATION_ETCD: the regions' canaries and metrics name it")
+	}
+	for env, v := range map[string]string{"WIDGET_ETCD_CA_FILE": r.EtcdCA, "WIDGET_ETCD_CERT_FILE": r.EtcdCert, "WIDGET_ETCD_KEY_FILE": r.EtcdKey} {
+		if v != "" && !strings.HasPrefix(r.Etcd, "etcds://") {
+			p.add(env, "needs WIDGET_REVOCATION_ETCD=etcds://...")
+		}
+	}
+	if (r.EtcdCert == "") != (r.EtcdKey == "") {
+		p.add("WIDGET_ETCD_CERT_FILE", "and WIDGET_ETCD_KEY_FILE go together (a client certificate)")
 	}
 }
 
@@ -488,6 +543,10 @@ func (c *Config) validateLive() []error {
 		if scheme, _, _ := strings.Cut(u.value, "://"); u.value != "" && !strings.EqualFold(scheme, "https") {
 			errs = append(errs, fmt.Errorf("%s: must be an https:// URL when WIDGET_ENV=live: exports carry the collector's credentials", u.env))
 		}
+	}
+	// etcd carries the revocations of every region.
+	if c.Revocation.Etcd != "" && !strings.HasPrefix(c.Revocation.Etcd, "etcds://") {
+		errs = append(errs, errors.New("WIDGET_REVOCATION_ETCD: must be etcds:// (TLS) when WIDGET_ENV=live: it carries the revocations between regions"))
 	}
 	// Redis carries its password, the revocation set and its pub/sub, and
 	// whole conversations.

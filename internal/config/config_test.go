@@ -62,6 +62,7 @@ func TestLoadRejects(t *testing.T) {
 		with(with(live, "WIDGET_REDIS_URL", "redis://redis.internal:6379/0"), "WIDGET_REDIS_ALLOW_CLEARTEXT", "true"),
 		with(live, "WIDGET_REDIS_URL", "rediss+cluster://redis.internal:6379"),
 		with(live, "OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
+		with(with(with(live, "WIDGET_REVOCATION_ETCD", "etcds://etcd-eu:2379,etcd-us:2379,etcd-ap:2379"), "WIDGET_REGION", "eu-west"), "WIDGET_ETCD_CA_FILE", "/etc/etcd/ca.pem"),
 	} {
 		if _, err := config.Load(env(ok)); err != nil {
 			t.Errorf("%v must load: %v", ok, err)
@@ -115,6 +116,15 @@ func TestLoadRejects(t *testing.T) {
 		{"mirror smaller than a tenant", map[string]string{"WIDGET_REVOCATION_MAX_ENTRIES": "10", "WIDGET_REVOCATION_MAX_PER_TENANT": "11"}, "WIDGET_REVOCATION_MAX_ENTRIES"},
 		{"tiny history budget", map[string]string{"WIDGET_ASSISTANT_HISTORY_BYTES": "100"}, "WIDGET_ASSISTANT_HISTORY_BYTES"},
 		{"bad caller typ", map[string]string{"WIDGET_CALLER_TYP": "at jwt"}, "WIDGET_CALLER_TYP"},
+		{"etcd not a URL", map[string]string{"WIDGET_REVOCATION_ETCD": "etcd-eu:2379", "WIDGET_REGION": "eu"}, "WIDGET_REVOCATION_ETCD"},
+		{"etcd http", map[string]string{"WIDGET_REVOCATION_ETCD": "http://etcd-eu:2379", "WIDGET_REGION": "eu"}, "WIDGET_REVOCATION_ETCD"},
+		{"etcd member without port", map[string]string{"WIDGET_REVOCATION_ETCD": "etcd://a:2379,b", "WIDGET_REGION": "eu"}, "WIDGET_REVOCATION_ETCD"},
+		{"etcd member with a path", map[string]string{"WIDGET_REVOCATION_ETCD": "etcd://a:2379/x", "WIDGET_REGION": "eu"}, "WIDGET_REVOCATION_ETCD"},
+		{"etcd without a region", map[string]string{"WIDGET_REVOCATION_ETCD": "etcd://a:2379"}, "WIDGET_REGION"},
+		{"bad region", map[string]string{"WIDGET_REGION": "EU West"}, "WIDGET_REGION"},
+		{"etcd CA without TLS", map[string]string{"WIDGET_REVOCATION_ETCD": "etcd://a:2379", "WIDGET_REGION": "eu", "WIDGET_ETCD_CA_FILE": "/ca.pem"}, "WIDGET_ETCD_CA_FILE"},
+		{"etcd cert without key", map[string]string{"WIDGET_REVOCATION_ETCD": "etcds://a:2379", "WIDGET_REGION": "eu", "WIDGET_ETCD_CERT_FILE": "/c.pem"}, "WIDGET_ETCD_CERT_FILE"},
+		{"live with cleartext etcd", with(with(live, "WIDGET_REVOCATION_ETCD", "etcd://a:2379"), "WIDGET_REGION", "eu"), "WIDGET_REVOCATION_ETCD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,8 @@
 //	marker                       written once; its absence means the store
 //	                             lost its data (a new cluster): every token
 //	                             issued before the detection is revoked
+//	canary/<region>              the time (Unix ms) the region last wrote it:
+//	                             its propagation canary (see Canary)
 //
 // Every write is one transaction that compares the version key's
 // revision with the one it read: writes are serialised, a new entry merges
@@ -43,6 +45,7 @@ import (
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/causeflow/widget-sessions/pkg/revoke"
@@ -76,6 +79,11 @@ type Config struct {
 	PollInterval, ResyncInterval, StalenessBudget time.Duration
 	// Leeway is the validators' clock-skew leeway. Default 30 s.
 	Leeway time.Duration
+	// OpTimeout bounds each operation on etcd: a revocation's write (its
+	// retries included), a load, a repair. Past it, a revocation is 503:
+	// without the quorum, etcd never commits. Default 3 s: above an
+	// election, far below a client's patience.
+	OpTimeout time.Duration
 	Limits revoke.Limits
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -98,6 +106,9 @@ type Observer struct {
 	// Rewatch is told each time the watch is established again after it
 	// broke.
 	Rewatch func()
+	// Canary is told of each region's canary as the watch delivers it:
+	// the region that wrote it, and when (its clock).
+	Canary func(origin string, sent time.Time)
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -109,6 +120,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Leeway == 0 {
 		c.Leeway = 30 * time.Second
+	}
+	if c.OpTimeout <= 0 {
+		c.OpTimeout = 3 * time.Second
 	}
 	if c.Limits.MaxPerTenant <= 0 {
 		c.Limits.MaxPerTenant = revoke.DefaultMaxPerTenant
@@ -133,7 +147,7 @@ type Revocations struct {
 	log    *slog.Logger
 	mirror *revoke.Mirror
 
-	entries, version, marker string
+	entries, version, marker, canary string
 
 	runMu   sync.Mutex
 	started bool
@@ -153,7 +167,7 @@ func New(cli *clientv3.Client, cfg Config) (*Revocations, error) {
 	}
 	r := &Revocations{
 		cli: cli, cfg: cfg, log: cfg.Logger.With(slog.String("component", "revocations")),
-		entries: cfg.Prefix + "e/", version: cfg.Prefix + "version", marker: cfg.Prefix + "marker",
+		entries: cfg.Prefix + "e/", version: cfg.Prefix + "version", marker: cfg.Prefix + "marker", canary: cfg.Prefix + "canary/",
 	}
 	r.mirror, err = revoke.NewMirror(source{r}, revoke.MirrorConfig{
 		PollInterval: cfg.PollInterval, ResyncInterval: cfg.ResyncInterval,
@@ -276,8 +290,10 @@ func (r *Revocations) watch(ctx context.Context, created chan<- struct{}) {
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 		wch := r.cli.Watch(wctx, r.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithCreatedNotify())
 		up := false
+		var werr error
 		for resp := range wch {
 			if err := resp.Err(); err != nil {
+				werr = err
 				r.log.Warn("revocation watch broken; polling until it is back", slog.Any("error", err))
 				break
 			}
@@ -301,7 +317,13 @@ func (r *Revocations) watch(ctx context.Context, created chan<- struct{}) {
 		if ctx.Err() != nil {
 			return
 		}
-		if up || first {
+		// A watch broken for want of a leader (an election, or this
+		// member cut off from the quorum) keeps the staleness budget: no
+		// write can commit without a leader, and a member cut off stops
+		// vouching once its polls fail for the budget. Shortening it, as
+		// for any other break, would fail every region closed for the
+		// length of each election.
+		if (up || first) && !errors.Is(werr, rpctypes.ErrNoLeader) {
 			r.mirror.FeedDown(true)
 		}
 		t := time.NewTimer(backoff)
@@ -333,6 +355,11 @@ func (r *Revocations) apply(evs []*clientv3.Event) {
 				continue
 			}
 			versions = append(versions, v)
+		case strings.HasPrefix(key, r.canary):
+			ms, err := strconv.ParseInt(string(ev.Kv.Value), 10, 64)
+			if f := r.cfg.Observer.Canary; f != nil && err == nil {
+				f(strings.TrimPrefix(key, r.canary), time.UnixMilli(ms))
+			}
 		case strings.HasPrefix(key, r.entries):
 			e, err := r.parse(key, ev.Kv.Value)
 			if err != nil {
@@ -348,6 +375,17 @@ func (r *Revocations) apply(evs []*clientv3.Event) {
 	for _, v := range versions {
 		r.mirror.Noted(v)
 	}
+}
+
+// Canary writes region's propagation canary: the time now, committed as a
+// revocation is (by a majority of the members) and delivered by the same
+// watch to every replica of every region, which times it (Observer.Canary).
+// It revokes nothing.
+func (r *Revocations) Canary(ctx context.Context, region string) error {
+	if _, err := r.cli.Put(ctx, r.canary+region, strconv.FormatInt(r.cfg.Now().UnixMilli(), 10)); err != nil {
+		return fmt.Errorf("etcdstore: canary: %w: %w", revoke.ErrUnavailable, err)
+	}
+	return nil
 }
 
 // key is where e is stored.
@@ -422,6 +460,8 @@ var errRace = errors.New("etcdstore: another write came first")
 // write stores e (nil: only makes sure of the marker) in one transaction,
 // retried while other writers come first.
 func (r *Revocations) write(ctx context.Context, e *revoke.Entry) (writeResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
+	defer cancel()
 	for range maxAttempts {
 		res, err := r.writeOnce(ctx, e)
 		if !errors.Is(err, errRace) {

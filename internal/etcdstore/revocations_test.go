@@ -201,3 +201,34 @@ func TestQuorumLost(t *testing.T) {
 		t.Fatalf("with the quorum back: %v", err)
 	}
 }
+
+// TestCanary: a region's canary reaches every replica's observer, with
+// the time it was written; it revokes nothing.
+func TestCanary(t *testing.T) {
+	c := etcdtest.Start(t, 1, etcdtest.Options{})
+	cli := c.Client()
+	got := make(chan string, 4)
+	cfg := fast()
+	cfg.Prefix = prefix()
+	cfg.Observer.Canary = func(origin string, sent time.Time) {
+		if age := time.Since(sent); age >= 0 && age < 5*time.Second {
+			got <- origin
+		}
+	}
+	seedMarker(t, cli, cfg.Prefix)
+	r := start(t, cli, cfg)
+	if err := r.Canary(context.Background(), "eu-west"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case origin := <-got:
+		if origin != "eu-west" {
+			t.Errorf("canary from %q, want eu-west", origin)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the canary never arrived")
+	}
+	if r.Len() != 0 {
+		t.Errorf("the canary revoked something: %v", r.Entries())
+	}
+}

@@ -44,6 +44,8 @@ func (s source) Poll(ctx context.Context) (int64, bool, error) {
 // all, and the error wraps revoke.ErrTooMany.
 func (s source) Load(ctx context.Context) (revoke.Snapshot, error) {
 	r := s.r
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
+	defer cancel()
 	count, err := r.cli.Get(ctx, r.entries, clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
 		return revoke.Snapshot{}, fmt.Errorf("etcdstore: load revocations: %w: %w", revoke.ErrUnavailable, err)
@@ -85,6 +87,8 @@ func (s source) Mark(ctx context.Context) (revoke.Entry, bool, error) {
 	if err != nil {
 		return revoke.Entry{}, false, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
+	defer cancel()
 	resp, err := r.cli.Get(ctx, r.entries, clientv3.WithPrefix())
 	if err != nil {
 		return res.all, res.emptied, fmt.Errorf("etcdstore: prune: %w: %w", revoke.ErrUnavailable, err)
@@ -113,6 +117,8 @@ func (s source) Mark(ctx context.Context) (revoke.Entry, bool, error) {
 // again first.
 func (s source) Repair(ctx context.Context, suspects []revoke.Entry) (int, error) {
 	r := s.r
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
+	defer cancel()
 	restored := 0
 	for _, e := range suspects {
 		resp, err := r.cli.Get(ctx, r.key(e))
