@@ -84,9 +84,9 @@ type Config struct {
 	// without the quorum, etcd never commits. Default 3 s: above an
 	// election, far below a client's patience.
 	OpTimeout time.Duration
-	Limits revoke.Limits
-	Now    func() time.Time
-	Logger *slog.Logger
+	Limits    revoke.Limits
+	Now       func() time.Time
+	Logger    *slog.Logger
 	// Observer is told what the store does, for metrics.
 	Observer Observer
 }
