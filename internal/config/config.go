@@ -327,7 +327,7 @@ func (c *Config) validate() error {
 	c.Assistant.validate(&p)
 	c.Edge.validate(&p, live)
 	c.Tenants.validate(&p)
-	c.Redis.validate(&p)
+	c.Redis.validate(&p, c.Revocation.Etcd)
 	if c.Server.Serve == "edge" && c.Edge.JWKS == "" {
 		p.add("WIDGET_EDGE_JWKS", "is required with WIDGET_SERVE=edge: an edge validates tokens with the API's published keys")
 	}
@@ -481,7 +481,7 @@ func (e Edge) validate(p *problems, live bool) {
 	p.window("WIDGET_SESSION_RATE_WINDOW", e.SessionRateWindow)
 }
 
-func (r Redis) validate(p *problems) {
+func (r Redis) validate(p *problems, etcd string) {
 	for env, v := range map[string]string{"WIDGET_REDIS_URL": r.URL, "WIDGET_REVOCATION_REDIS_URL": r.RevocationURL} {
 		if v != "" {
 			if u, err := url.Parse(v); err != nil || !strings.HasPrefix(u.Scheme, "redis") {
@@ -491,6 +491,9 @@ func (r Redis) validate(p *problems) {
 	}
 	if r.RevocationURL != "" && r.URL == "" {
 		p.add("WIDGET_REVOCATION_REDIS_URL", "needs WIDGET_REDIS_URL: without it every state is in memory")
+	}
+	if r.RevocationURL != "" && etcd != "" {
+		p.add("WIDGET_REVOCATION_REDIS_URL", "is unused with WIDGET_REVOCATION_ETCD: the revocations are on etcd")
 	}
 	if r.WaitTimeout <= 0 || r.WaitTimeout > 10*time.Second {
 		p.add("WIDGET_REDIS_WAIT_TIMEOUT", "must be positive and at most 10s: a request waits for it")

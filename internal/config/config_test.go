@@ -124,6 +124,7 @@ func TestLoadRejects(t *testing.T) {
 		{"bad region", map[string]string{"WIDGET_REGION": "EU West"}, "WIDGET_REGION"},
 		{"etcd CA without TLS", map[string]string{"WIDGET_REVOCATION_ETCD": "etcd://a:2379", "WIDGET_REGION": "eu", "WIDGET_ETCD_CA_FILE": "/ca.pem"}, "WIDGET_ETCD_CA_FILE"},
 		{"etcd cert without key", map[string]string{"WIDGET_REVOCATION_ETCD": "etcds://a:2379", "WIDGET_REGION": "eu", "WIDGET_ETCD_CERT_FILE": "/c.pem"}, "WIDGET_ETCD_CERT_FILE"},
+		{"revocation redis beside etcd", map[string]string{"WIDGET_REDIS_URL": "redis://r:6379", "WIDGET_REVOCATION_REDIS_URL": "redis://rr:6379", "WIDGET_REVOCATION_ETCD": "etcd://a:2379", "WIDGET_REGION": "eu"}, "WIDGET_REVOCATION_REDIS_URL"},
 		{"live with cleartext etcd", with(with(live, "WIDGET_REVOCATION_ETCD", "etcd://a:2379"), "WIDGET_REGION", "eu"), "WIDGET_REVOCATION_ETCD"},
 	}
 	for _, tt := range tests {
