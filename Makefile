@@ -8,7 +8,7 @@ BENCHTIME ?= 1s
 # replace. `./...` stops at a module's edge, so each target runs in both.
 INPKG   := cd pkg &&
 
-.PHONY: sdk-pack all build run lint lint-deps image image-deps test-image check-rules check-rules-deps test test-deps test-browser browser-deps test-faults vet bench load load-deps load-streams fuzz config-table clean
+.PHONY: test-regions sdk-pack all build run lint lint-deps image image-deps test-image check-rules check-rules-deps test test-deps test-browser browser-deps test-faults vet bench load load-deps load-streams fuzz config-table clean
 
 all: build
 
@@ -27,6 +27,7 @@ vet:
 	$(GO) vet -tags faults ./cmd/widget-sessions/ ./internal/redisstore/
 	$(INPKG) $(GO) vet -tags faults ./redis/...
 	$(GO) vet -tags image ./cmd/widget-sessions/
+	$(GO) vet -tags regions ./cmd/widget-sessions/
 
 test: vet lint test-deps
 	$(GO) test -race -count=1 ./...
@@ -49,7 +50,7 @@ REDOCLY ?= @redocly/cli@2.77.0
 lint: lint-deps
 	$(GO) run $(STATICCHECK) ./...
 	$(INPKG) $(GO) run $(STATICCHECK) ./...
-	$(GO) run $(STATICCHECK) -tags browser,faults,image ./cmd/widget-sessions/ ./internal/redisstore/
+	$(GO) run $(STATICCHECK) -tags browser,faults,image,regions ./cmd/widget-sessions/ ./internal/redisstore/
 	$(INPKG) $(GO) run $(STATICCHECK) -tags faults ./redis/...
 	$(BIN)/lint/node_modules/.bin/redocly lint --format=stylish openapi.yaml
 
@@ -98,6 +99,15 @@ browser-deps:
 sdk-pack:
 	@$(NEED) node:- npm:-
 	mkdir -p build && npm pack --silent --pack-destination build ./sdk/js
+
+# Three regions on this machine (as root): each a network namespace with an
+# etcd member, a Redis with a replica and a service replica, linked through
+# delaying proxies (50 ms round trips); a region killed, cut off (the
+# leader's too), a member wiped and rejoined, with a checker throughout.
+# The figures land in artifacts/regions.txt. See docs/multi-region.md.
+test-regions: test-deps
+	@$(NEED) ip:iproute2
+	$(GO) test -count=1 -tags regions -run TestRegions -v ./cmd/widget-sessions/
 
 # The container image (deploy/Containerfile), built with podman from static
 # binaries and the host's CA certificates: no registry is reached.

@@ -333,7 +333,8 @@ func (r *Revocations) watch(ctx context.Context, created chan<- struct{}) {
 			return
 		case <-t.C:
 		}
-		backoff = min(2*backoff, 2*time.Second)
+		// Short: healing is as quick as the watch is back.
+		backoff = min(2*backoff, 250*time.Millisecond)
 	}
 }
 

@@ -95,21 +95,14 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 }
 
 func (m *Member) start() error {
-	cfg := embed.NewConfig()
-	cfg.Name = m.Name
-	cfg.Dir = m.dir
-	cu, _ := url.Parse(m.ClientURL)
-	pu, _ := url.Parse(m.PeerURL)
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
-	cfg.ListenPeerUrls = []url.URL{*pu}
-	adv, _ := url.Parse(m.advertise)
-	cfg.AdvertisePeerUrls = []url.URL{*adv}
-	cfg.InitialCluster = m.cluster
-	cfg.InitialClusterToken = "widget-sessions-test"
-	cfg.ClusterState = m.state
-	cfg.TickMs, cfg.ElectionMs = m.tickMs, m.electionMs
-	cfg.LogLevel = "error"
-	cfg.ListenMetricsUrls = nil
+	cfg, err := EmbedConfig(MemberSpec{
+		Name: m.Name, Dir: m.dir, ListenClient: m.ClientURL, AdvertiseClient: m.ClientURL,
+		ListenPeer: m.PeerURL, AdvertisePeer: m.advertise, InitialCluster: m.cluster,
+		State: m.state, TickMs: m.tickMs, ElectionMs: m.electionMs,
+	})
+	if err != nil {
+		return err
+	}
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return fmt.Errorf("etcd member %s: %w", m.Name, err)
@@ -122,6 +115,41 @@ func (m *Member) start() error {
 	}
 	m.etcd = e
 	return nil
+}
+
+// MemberSpec is one member's configuration: what EmbedConfig turns into
+// etcd's.
+type MemberSpec struct {
+	Name, Dir                     string
+	ListenClient, AdvertiseClient string // URLs
+	ListenPeer, AdvertisePeer     string
+	InitialCluster                string // name=peerURL,...
+	State                         string // "new" or "existing"
+	TickMs, ElectionMs            uint
+}
+
+// EmbedConfig is spec as etcd's embed.Config, quiet (errors only) and
+// without a metrics listener.
+func EmbedConfig(spec MemberSpec) (*embed.Config, error) {
+	cfg := embed.NewConfig()
+	cfg.Name, cfg.Dir = spec.Name, spec.Dir
+	var urls [4]*url.URL
+	for i, u := range []string{spec.ListenClient, spec.AdvertiseClient, spec.ListenPeer, spec.AdvertisePeer} {
+		p, err := url.Parse(u)
+		if err != nil || p.Host == "" {
+			return nil, fmt.Errorf("etcd member %s: bad URL %q", spec.Name, u)
+		}
+		urls[i] = p
+	}
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*urls[0]}, []url.URL{*urls[1]}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*urls[2]}, []url.URL{*urls[3]}
+	cfg.InitialCluster = spec.InitialCluster
+	cfg.InitialClusterToken = "widget-sessions-test"
+	cfg.ClusterState = spec.State
+	cfg.TickMs, cfg.ElectionMs = spec.TickMs, spec.ElectionMs
+	cfg.LogLevel = "error"
+	cfg.ListenMetricsUrls = nil
+	return cfg, nil
 }
 
 // Stop stops the member, keeping its data.
