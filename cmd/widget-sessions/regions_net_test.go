@@ -368,4 +368,3 @@ func (r *region) startService(t testing.TB, bin string, env map[string]string) {
 func ctxFor(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
-
