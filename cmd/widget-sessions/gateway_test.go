@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -145,4 +146,84 @@ func TestGatewayModule(t *testing.T) {
 	if got := ask("wst_test_not.a.token"); !strings.HasPrefix(got, "refused ") {
 		t.Errorf("the gateway answers %q for junk", got)
 	}
+}
+
+// etcdGateway is a gateway of a deployment in several regions: the
+// verifier, checking revocations with the etcd mirror of its region.
+const etcdGateway = `package main
+
+import (
+	"fmt"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/causeflow/widget-sessions/pkg/etcd"
+	"github.com/causeflow/widget-sessions/pkg/verify"
+)
+
+func main() {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{"127.0.0.1:2379"}})
+	if err != nil {
+		panic(err)
+	}
+	revs, err := etcd.New(cli, etcd.Config{})
+	fmt.Println(revs, err, verify.ErrRevoked)
+}
+`
+
+// TestGatewayEtcdModule: a gateway of a multi-region deployment imports
+// the etcd mirror (github.com/causeflow/widget-sessions/pkg/etcd, a module
+// of its own so that a gateway on Redis never inherits etcd's client) and
+// compiles in etcd's client and gRPC, never the etcd server, nor the
+// service's server, JOSE library or test dependencies.
+func TestGatewayEtcdModule(t *testing.T) {
+	t.Parallel()
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal("the go tool is not on PATH")
+	}
+	pkgDir, err1 := filepath.Abs(filepath.Join("..", "..", "pkg"))
+	etcdDir, err2 := filepath.Abs(filepath.Join("..", "..", "pkg", "etcd"))
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	dir := t.TempDir()
+	gomod := "module example.com/gateway\n\ngo 1.26.8\n\nrequire (\n\tgithub.com/causeflow/widget-sessions/pkg v0.0.0\n\tgithub.com/causeflow/widget-sessions/pkg/etcd v0.0.0\n)\n\n" +
+		"replace github.com/causeflow/widget-sessions/pkg => " + pkgDir + "\n\nreplace github.com/causeflow/widget-sessions/pkg/etcd => " + etcdDir + "\n"
+	for name, text := range map[string]string{"go.mod": gomod, "main.go": etcdGateway} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	goCmd := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(gotool, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	goCmd("mod", "tidy")
+	graph := strings.Split(strings.TrimSpace(goCmd("list", "-m", "all")), "\n")
+	// What is compiled in: the modules of the packages the gateway builds.
+	var mods []string
+	for _, m := range strings.Split(strings.TrimSpace(goCmd("list", "-deps", "-f", "{{with .Module}}{{.Path}}{{end}}", ".")), "\n") {
+		if m != "" && !slices.Contains(mods, m) {
+			mods = append(mods, m)
+		}
+	}
+	slices.Sort(mods)
+	t.Logf("verifier and etcd mirror: %d modules in go list -m all, %d compiled in:\n%s", len(graph), len(mods), strings.Join(mods, "\n"))
+	for _, mod := range mods {
+		for _, f := range []string{"go.etcd.io/etcd/server/", "go.etcd.io/raft/", "go.etcd.io/bbolt ", "github.com/gin-gonic/", "github.com/lestrrat-go/",
+			"github.com/chromedp/", "k8s.io/", "sigs.k8s.io/", "github.com/getkin/", "github.com/redis/go-redis/v9 x", "github.com/causeflow/widget-sessions "} {
+			if strings.HasPrefix(mod+" ", f) {
+				t.Errorf("a gateway on etcd inherits %s", mod)
+			}
+		}
+	}
+	goCmd("build", "-o", filepath.Join(dir, "gateway"), ".")
 }

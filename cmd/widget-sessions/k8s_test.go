@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"maps"
 	"net"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -27,13 +29,14 @@ import (
 
 // manifests are the rendered objects, decoded strictly.
 type manifests struct {
-	deployments []appsv1.Deployment
-	services    []corev1.Service
-	hpas        []autoscalingv2.HorizontalPodAutoscaler
-	pdbs        []policyv1.PodDisruptionBudget
-	configMaps  []corev1.ConfigMap
-	policies    []networkingv1.NetworkPolicy
-	accounts    []corev1.ServiceAccount
+	deployments  []appsv1.Deployment
+	statefulSets []appsv1.StatefulSet
+	services     []corev1.Service
+	hpas         []autoscalingv2.HorizontalPodAutoscaler
+	pdbs         []policyv1.PodDisruptionBudget
+	configMaps   []corev1.ConfigMap
+	policies     []networkingv1.NetworkPolicy
+	accounts     []corev1.ServiceAccount
 }
 
 // strict decodes one object's YAML into v as the API server's strict
@@ -63,9 +66,15 @@ func decodeInto[T any](doc []byte, list []T) ([]T, error) {
 
 func renderManifests(t *testing.T) manifests {
 	t.Helper()
-	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join("..", "..", "deploy", "k8s"))
+	return render(t, filepath.Join("..", "..", "deploy", "k8s"))
+}
+
+// render builds the kustomization in dir and decodes its objects strictly.
+func render(t *testing.T, dir string) manifests {
+	t.Helper()
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
-		t.Fatalf("kustomize build deploy/k8s: %v", err)
+		t.Fatalf("kustomize build %s: %v", dir, err)
 	}
 	out, err := res.AsYaml()
 	if err != nil {
@@ -81,6 +90,8 @@ func renderManifests(t *testing.T) manifests {
 		switch head.Kind {
 		case "Deployment":
 			m.deployments, err = decodeInto(doc, m.deployments)
+		case "StatefulSet":
+			m.statefulSets, err = decodeInto(doc, m.statefulSets)
 		case "Service":
 			m.services, err = decodeInto(doc, m.services)
 		case "HorizontalPodAutoscaler":
@@ -112,6 +123,9 @@ func renderManifests(t *testing.T) manifests {
 // means, and only those.
 func TestKubernetesManifests(t *testing.T) {
 	m := renderManifests(t)
+	if len(m.statefulSets) != 0 {
+		t.Errorf("the single-region deployment runs %d StatefulSets", len(m.statefulSets))
+	}
 	if len(m.deployments) != 2 || len(m.services) != 2 || len(m.hpas) != 2 || len(m.pdbs) != 2 || len(m.policies) != 1 || len(m.configMaps) != 1 {
 		t.Fatalf("rendered %d Deployments, %d Services, %d HPAs, %d PDBs, %d NetworkPolicies, %d ConfigMaps; want 2, 2, 2, 2, 1, 1",
 			len(m.deployments), len(m.services), len(m.hpas), len(m.pdbs), len(m.policies), len(m.configMaps))
@@ -284,5 +298,113 @@ func checkEgress(t *testing.T, policy networkingv1.NetworkPolicy) {
 				}
 			}
 		}
+	}
+}
+
+// TestKubernetesRegionOverlay renders deploy/regions/eu, one region of
+// a deployment in several (docs/multi-region.md), decodes it strictly, and
+// checks what the regions rely on: the replicas name their region and use
+// their region's etcd member over TLS, with the CA and a client
+// certificate mounted read-only where the settings say; the policy lets
+// them reach the member; the member is tuned as the documentation says
+// (election ten times the heartbeat), requires client certificates on both
+// ports, keeps its data on a volume and runs locked down.
+func TestKubernetesRegionOverlay(t *testing.T) {
+	m := render(t, filepath.Join("..", "..", "deploy", "regions", "eu"))
+	if len(m.deployments) != 2 || len(m.statefulSets) != 1 || len(m.configMaps) != 1 {
+		t.Fatalf("rendered %d Deployments, %d StatefulSets, %d ConfigMaps; want 2, 1, 1", len(m.deployments), len(m.statefulSets), len(m.configMaps))
+	}
+	data := m.configMaps[0].Data
+	table := config.MarkdownTable()
+	for name := range data {
+		if !strings.Contains(table, "| `"+name+"` |") {
+			t.Errorf("ConfigMap sets %s, which is not in the configuration table", name)
+		}
+	}
+	env := map[string]string{}
+	for k, v := range data {
+		env[k] = v
+	}
+	// The API's pods: the ConfigMap, then their own variables (a Secret's
+	// value stands in as a placeholder of the right form).
+	for _, d := range m.deployments {
+		if d.Name != "widget-sessions-api" {
+			continue
+		}
+		for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+			switch {
+			case e.Value != "":
+				env[e.Name] = e.Value
+			case e.Name == "WIDGET_REDIS_URL":
+				env[e.Name] = "rediss://redis:6379"
+			}
+		}
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("the overlay's settings do not load as live: %v", err)
+	}
+	if cfg.Revocation.Region != "eu" || !strings.HasPrefix(cfg.Revocation.Etcd, "etcds://") {
+		t.Errorf("region %q, store %q: want eu on etcds://", cfg.Revocation.Region, cfg.Revocation.Etcd)
+	}
+	for _, d := range m.deployments {
+		mounts := map[string]corev1.VolumeMount{}
+		for _, vm := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+			mounts[vm.Name] = vm
+		}
+		vm, ok := mounts["etcd-tls"]
+		if !ok || !vm.ReadOnly {
+			t.Fatalf("%s: the etcd TLS volume is not mounted read-only: %+v", d.Name, mounts)
+		}
+		for _, f := range []string{cfg.Revocation.EtcdCA, cfg.Revocation.EtcdCert, cfg.Revocation.EtcdKey} {
+			if !strings.HasPrefix(f, vm.MountPath+"/") {
+				t.Errorf("%s: %s is not under the mount %s", d.Name, f, vm.MountPath)
+			}
+		}
+	}
+	reaches := false
+	for _, e := range m.policies[0].Spec.Egress {
+		for _, p := range e.Ports {
+			reaches = reaches || (p.Port != nil && p.Port.IntValue() == 2379)
+		}
+	}
+	if !reaches {
+		t.Error("the NetworkPolicy does not let the replicas reach etcd (2379)")
+	}
+
+	ss := m.statefulSets[0]
+	c := ss.Spec.Template.Spec.Containers[0]
+	flags := map[string]string{}
+	for _, a := range c.Args {
+		k, v, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		flags[k] = v
+	}
+	heartbeat, election := flags["heartbeat-interval"], flags["election-timeout"]
+	var hb, el int
+	if _, err := fmt.Sscan(heartbeat, &hb); err != nil || hb <= 0 {
+		t.Fatalf("heartbeat-interval %q", heartbeat)
+	}
+	if _, err := fmt.Sscan(election, &el); err != nil || el < 10*hb {
+		t.Errorf("election-timeout %q: want at least ten heartbeats (%d ms)", election, 10*hb)
+	}
+	if time.Duration(el)*time.Millisecond+time.Second >= cfg.Revocation.Staleness {
+		t.Errorf("the staleness budget %v does not exceed an election (%d ms) and a poll", cfg.Revocation.Staleness, el)
+	}
+	for _, f := range []string{"client-cert-auth", "peer-client-cert-auth"} {
+		if _, ok := flags[f]; !ok {
+			t.Errorf("the member does not require client certificates: --%s missing", f)
+		}
+	}
+	for _, f := range []string{"listen-client-urls", "advertise-client-urls", "listen-peer-urls", "initial-advertise-peer-urls"} {
+		if !strings.HasPrefix(flags[f], "https://") {
+			t.Errorf("--%s=%s is not TLS", f, flags[f])
+		}
+	}
+	if !strings.Contains(flags["initial-cluster"], "eu="+flags["initial-advertise-peer-urls"]) || strings.Count(flags["initial-cluster"], "=") != 3 {
+		t.Errorf("--initial-cluster=%s: want three members, this one at its advertised peer URL", flags["initial-cluster"])
+	}
+	if len(ss.Spec.VolumeClaimTemplates) != 1 || ss.Spec.Template.Spec.SecurityContext == nil || !*ss.Spec.Template.Spec.SecurityContext.RunAsNonRoot ||
+		c.SecurityContext == nil || !*c.SecurityContext.ReadOnlyRootFilesystem {
+		t.Error("the member keeps no data volume, or does not run as non-root on a read-only root")
 	}
 }

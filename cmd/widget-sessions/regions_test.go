@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,8 +19,12 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/causeflow/widget-sessions/internal/wait"
+	"github.com/causeflow/widget-sessions/pkg/etcd"
+	"github.com/causeflow/widget-sessions/pkg/revoke"
+	"github.com/causeflow/widget-sessions/pkg/token"
 )
 
 // stalenessBudget is WIDGET_REVOCATION_STALENESS in the regions: it exceeds an
@@ -243,6 +248,31 @@ func TestRegions(t *testing.T) {
 		writable(r)
 	}
 
+	// A gateway in each region: the verifier library's etcd mirror
+	// (pkg/etcd), on the region's member, as a gateway there runs it.
+	gateways := map[string]*etcd.Revocations{}
+	for _, r := range regions {
+		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{r.ip + ":2379"}, DialTimeout: 2 * time.Second,
+			DialKeepAliveTime: time.Second, DialKeepAliveTimeout: time.Second, Logger: zap.NewNop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cli.Close() })
+		g, err := etcd.New(cli, etcd.Config{Prefix: "/widget-sessions/test/revocations/", StalenessBudget: stalenessBudget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = g.Close() })
+		gateways[r.name] = g
+	}
+	claimsOf := func(sid string) *token.Claims {
+		now := time.Now()
+		return &token.Claims{Tenant: "demo", SessionID: sid, Subject: "user_alice", IssuedAt: now.Unix(), Expiry: now.Add(time.Hour).Unix()}
+	}
+
 	chk := &checker{}
 	ctx, stop := context.WithCancel(context.Background())
 	checked := make(chan struct{})
@@ -304,7 +334,7 @@ func TestRegions(t *testing.T) {
 	// 1, 2. Propagation: 100 revocations, from each region in turn, seen
 	// by introspection in the two others; every tenth also ends a stream
 	// open in each of the others.
-	var lags, streamLags []time.Duration
+	var lags, streamLags, gatewayLags, writes []time.Duration
 	for i := range 100 {
 		origin := regions[i%3]
 		var others []*region
@@ -326,11 +356,27 @@ func TestRegions(t *testing.T) {
 				streams = append(streams, open{mustOpenStream(t, streamClient(t), o.streamURL(m.SessionID)+"?ticket="+url.QueryEscape(tk), nil)})
 			}
 		}
+		sent := time.Now()
 		s.mustRevoke(t, admin, "/v1/widget/sessions/"+m.SessionID)
 		at := time.Now()
+		writes = append(writes, at.Sub(sent))
 		chk.add(revoked{token: m.SessionToken, origin: origin.name, at: at})
 		for _, d := range seen(m.SessionToken, at, others...) {
 			lags = append(lags, d)
+		}
+		for _, r := range others {
+			g := gateways[r.name]
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if revoked, err := g.IsRevoked(claimsOf(m.SessionID)); err == nil && revoked {
+					gatewayLags = append(gatewayLags, time.Since(at))
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the gateway mirror in %s never held a revocation made in %s", r.name, origin.name)
+				}
+				time.Sleep(time.Millisecond)
+			}
 		}
 		for _, o := range streams {
 			o.st.until(t, 10*time.Second, func(e sseEvent) bool {
@@ -345,13 +391,15 @@ func TestRegions(t *testing.T) {
 	p50, p99 := percentile(lags, 0.5), percentile(lags, 0.99)
 	say("propagation between regions (introspection, %d): p50 %v, p99 %v, max %v", len(lags), p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), percentile(lags, 1).Round(100*time.Microsecond))
 	say("streams ended in the other regions (%d): p50 %v, p99 %v", len(streamLags), percentile(streamLags, 0.5).Round(100*time.Microsecond), percentile(streamLags, 0.99).Round(100*time.Microsecond))
-	if p99 > time.Second || percentile(streamLags, 0.99) > time.Second {
+	say("gateway mirrors (pkg/etcd) in the other regions (%d): p50 %v, p99 %v", len(gatewayLags), percentile(gatewayLags, 0.5).Round(100*time.Microsecond), percentile(gatewayLags, 0.99).Round(100*time.Microsecond))
+	say("a revocation's 204 (committed by a majority of regions, %d): p50 %v, p99 %v", len(writes), percentile(writes, 0.5).Round(100*time.Microsecond), percentile(writes, 0.99).Round(100*time.Microsecond))
+	if p99 > time.Second || percentile(streamLags, 0.99) > time.Second || percentile(gatewayLags, 0.99) > time.Second {
 		t.Errorf("property 2: a revocation took over 1 s at p99 to hold everywhere")
 	}
 
 	// leaderOf is the region whose member leads.
 	etcdClient := func(r *region) *clientv3.Client {
-		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{r.ip + ":2379"}, DialTimeout: 2 * time.Second})
+		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{r.ip + ":2379"}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -486,7 +534,12 @@ func TestRegions(t *testing.T) {
 			}
 			return false
 		})
-		say("region %s cut off (leader: %v): failing closed after %v (stalenessBudget %v)", victim.name, wasLeader, closedAt.Sub(cutAt).Round(time.Millisecond), stalenessBudget)
+		say("region %s cut off (leader: %v): failing closed after %v (budget %v)", victim.name, wasLeader, closedAt.Sub(cutAt).Round(time.Millisecond), stalenessBudget)
+		wait.Within(t, stalenessBudget+5*time.Second, victim.name+": its gateway mirror failing closed", func() bool {
+			_, err := gateways[victim.name].IsRevoked(claimsOf(live.SessionID))
+			return errors.Is(err, revoke.ErrStale)
+		})
+		say("region %s cut off: its gateway mirror failing closed after %v", victim.name, time.Since(cutAt).Round(time.Millisecond))
 		if closedAt.Sub(cutAt) > stalenessBudget+time.Second {
 			t.Errorf("property 4: %s took %v to fail closed", victim.name, closedAt.Sub(cutAt))
 		}
@@ -590,7 +643,7 @@ func TestRegions(t *testing.T) {
 	wiped.startMember(t, memberBin, strings.Join(initial, ","), "existing")
 	wiped.waitMember(t)
 	seen(tok, at, wiped)
-	local, err := clientv3.New(clientv3.Config{Endpoints: []string{wiped.ip + ":2379"}, DialTimeout: 2 * time.Second})
+	local, err := clientv3.New(clientv3.Config{Endpoints: []string{wiped.ip + ":2379"}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 	"google.golang.org/grpc/backoff"
 
 	"github.com/causeflow/widget-sessions/internal/config"
-	"github.com/causeflow/widget-sessions/internal/etcdstore"
+	"github.com/causeflow/widget-sessions/pkg/etcd"
 	"github.com/causeflow/widget-sessions/internal/redisstore"
 )
 
@@ -43,7 +43,7 @@ type regionMetrics struct {
 	origins map[string]bool
 }
 
-func newRegionMetrics(reg prometheus.Registerer, store *etcdstore.Revocations) (*regionMetrics, error) {
+func newRegionMetrics(reg prometheus.Registerer, store *etcd.Revocations) (*regionMetrics, error) {
 	m := &regionMetrics{
 		quorumReads: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "widget_sessions_revocation_quorum_read_seconds",
@@ -106,7 +106,7 @@ func (m *regionMetrics) canary(origin string, sent time.Time) {
 // regions, loads it, and starts the region's canary. The start is
 // refused when the first load fails: a replica must not serve with an
 // unknown set.
-func openEtcdRevocations(ctx context.Context, cfg config.Config, logger *zap.Logger, reg prometheus.Registerer, rev *revocationMetrics) (*etcdstore.Revocations, []func(), error) {
+func openEtcdRevocations(ctx context.Context, cfg config.Config, logger *zap.Logger, reg prometheus.Registerer, rev *revocationMetrics) (*etcd.Revocations, []func(), error) {
 	endpoints, err := cfg.Revocation.EtcdEndpoints()
 	if err != nil {
 		return nil, nil, fmt.Errorf("WIDGET_REVOCATION_ETCD: %w", err)
@@ -137,13 +137,13 @@ func openEtcdRevocations(ctx context.Context, cfg config.Config, logger *zap.Log
 	}
 	closers := []func(){func() { _ = cli.Close() }}
 	var metrics *regionMetrics
-	store, err := etcdstore.New(cli, etcdstore.Config{
+	store, err := etcd.New(cli, etcd.Config{
 		Prefix:          "/widget-sessions/" + cfg.Env + "/revocations/",
 		StalenessBudget: cfg.Revocation.Staleness,
 		Leeway:          cfg.Token.ClockSkew,
 		Limits:          revocationLimits(cfg),
 		Logger:          redisstore.Slog(logger.Named("revocations")),
-		Observer: etcdstore.Observer{
+		Observer: etcd.Observer{
 			RevocationWrite: rev.write, Resync: rev.resync,
 			QuorumRead: func(d time.Duration, err error) { metrics.quorumRead(d, err) },
 			Canary:     func(origin string, sent time.Time) { metrics.canary(origin, sent) },
@@ -172,7 +172,7 @@ func openEtcdRevocations(ctx context.Context, cfg config.Config, logger *zap.Log
 
 // runCanary re-writes the region's canary every CanaryInterval (jittered,
 // so that a region's replicas spread their writes) until ctx ends.
-func runCanary(ctx context.Context, store *etcdstore.Revocations, region string, logger *zap.Logger) {
+func runCanary(ctx context.Context, store *etcd.Revocations, region string, logger *zap.Logger) {
 	failing := false
 	for {
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -10,7 +10,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/causeflow/widget-sessions/internal/etcdstore"
+	"github.com/causeflow/widget-sessions/pkg/etcd"
 	"github.com/causeflow/widget-sessions/internal/etcdstore/etcdtest"
 	"github.com/causeflow/widget-sessions/internal/wait"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
@@ -24,8 +24,8 @@ var prefixes atomic.Int64
 // prefix returns a prefix no other test uses, so tests can share a cluster.
 func prefix() string { return fmt.Sprintf("/test%d/", prefixes.Add(1)) }
 
-func fast() etcdstore.Config {
-	return etcdstore.Config{PollInterval: 50 * time.Millisecond, StalenessBudget: time.Second}
+func fast() etcd.Config {
+	return etcd.Config{PollInterval: 50 * time.Millisecond, StalenessBudget: time.Second}
 }
 
 // seedMarker writes the marker, as a deployment's first replica did: the
@@ -37,9 +37,9 @@ func seedMarker(t testing.TB, cli *clientv3.Client, prefix string) {
 	}
 }
 
-func start(t testing.TB, cli *clientv3.Client, cfg etcdstore.Config) *etcdstore.Revocations {
+func start(t testing.TB, cli *clientv3.Client, cfg etcd.Config) *etcd.Revocations {
 	t.Helper()
-	r, err := etcdstore.New(cli, cfg)
+	r, err := etcd.New(cli, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

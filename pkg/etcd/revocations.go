@@ -1,4 +1,4 @@
-// Package etcdstore is the revocation store of a deployment in several
+// Package etcd is the revocation store of a deployment in several
 // regions: etcd, one raft group with a member in each region, so that a
 // revocation acknowledged (204) is durable in a majority of regions and
 // every region's replicas hold it within a second.
@@ -30,7 +30,7 @@
 // revision with the one it read: writes are serialised, a new entry merges
 // with the stored one by the later cutoff and expiry, and a tenant's cap is
 // checked against what the transaction saw.
-package etcdstore
+package etcd
 
 import (
 	"context"
@@ -116,7 +116,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Prefix = DefaultPrefix
 	}
 	if !strings.HasSuffix(c.Prefix, "/") {
-		return c, fmt.Errorf("etcdstore: prefix %q must end with /", c.Prefix)
+		return c, fmt.Errorf("etcd: prefix %q must end with /", c.Prefix)
 	}
 	if c.Leeway == 0 {
 		c.Leeway = 30 * time.Second
@@ -159,7 +159,7 @@ type Revocations struct {
 // but IsRevoked fails closed until Start has synced.
 func New(cli *clientv3.Client, cfg Config) (*Revocations, error) {
 	if cli == nil {
-		return nil, errors.New("etcdstore: revocations need a client")
+		return nil, errors.New("etcd: revocations need a client")
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -189,7 +189,7 @@ func (r *Revocations) Start(ctx context.Context) error {
 	r.runMu.Lock()
 	defer r.runMu.Unlock()
 	if r.started {
-		return errors.New("etcdstore: revocations already started")
+		return errors.New("etcd: revocations already started")
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	// Watch before loading, so that nothing written in between is missed;
@@ -384,7 +384,7 @@ func (r *Revocations) apply(evs []*clientv3.Event) {
 // It revokes nothing.
 func (r *Revocations) Canary(ctx context.Context, region string) error {
 	if _, err := r.cli.Put(ctx, r.canary+region, strconv.FormatInt(r.cfg.Now().UnixMilli(), 10)); err != nil {
-		return fmt.Errorf("etcdstore: canary: %w: %w", revoke.ErrUnavailable, err)
+		return fmt.Errorf("etcd: canary: %w: %w", revoke.ErrUnavailable, err)
 	}
 	return nil
 }
@@ -418,14 +418,14 @@ func parseValue(v []byte) (bms, expires int64, err error) {
 			}
 		}
 	}
-	return 0, 0, fmt.Errorf("etcdstore: malformed revocation value %q", s)
+	return 0, 0, fmt.Errorf("etcd: malformed revocation value %q", s)
 }
 
 // parse rebuilds an entry from its key and value.
 func (r *Revocations) parse(key string, v []byte) (revoke.Entry, error) {
 	parts := strings.Split(strings.TrimPrefix(key, r.entries), "/")
 	if len(parts) != 3 {
-		return revoke.Entry{}, fmt.Errorf("etcdstore: malformed revocation key %q", key)
+		return revoke.Entry{}, fmt.Errorf("etcd: malformed revocation key %q", key)
 	}
 	kind, err := revoke.ParseKind(parts[1])
 	if err != nil {
@@ -434,7 +434,7 @@ func (r *Revocations) parse(key string, v []byte) (revoke.Entry, error) {
 	tenant, err1 := url.PathUnescape(parts[0])
 	subject, err2 := url.PathUnescape(parts[2])
 	if err := errors.Join(err1, err2); err != nil {
-		return revoke.Entry{}, fmt.Errorf("etcdstore: malformed revocation key %q: %w", key, err)
+		return revoke.Entry{}, fmt.Errorf("etcd: malformed revocation key %q: %w", key, err)
 	}
 	bms, expires, err := parseValue(v)
 	if err != nil {
@@ -456,39 +456,47 @@ type writeResult struct {
 }
 
 // errRace is a transaction that lost to another writer: read again.
-var errRace = errors.New("etcdstore: another write came first")
+var errRace = errors.New("etcd: another write came first")
 
 // write stores e (nil: only makes sure of the marker) in one transaction,
 // retried while other writers come first.
 func (r *Revocations) write(ctx context.Context, e *revoke.Entry) (writeResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
 	defer cancel()
-	for range maxAttempts {
-		res, err := r.writeOnce(ctx, e)
+	for attempt := range maxAttempts {
+		// The first attempt reads from the member's own state, without a
+		// round trip to the leader: the write compares the version it
+		// read, so a stale read only fails the compare, and the next
+		// attempt reads linearizably.
+		res, err := r.writeOnce(ctx, e, attempt == 0)
 		if !errors.Is(err, errRace) {
 			return res, err
 		}
 	}
-	return writeResult{}, fmt.Errorf("etcdstore: revocation not recorded: %d writers came first: %w", maxAttempts, revoke.ErrUnavailable)
+	return writeResult{}, fmt.Errorf("etcd: revocation not recorded: %d writers came first: %w", maxAttempts, revoke.ErrUnavailable)
 }
 
-func (r *Revocations) writeOnce(ctx context.Context, e *revoke.Entry) (writeResult, error) {
+func (r *Revocations) writeOnce(ctx context.Context, e *revoke.Entry, local bool) (writeResult, error) {
 	var out writeResult
 	now := r.cfg.Now()
 	all := revoke.AllEntry(now, r.cfg.Leeway)
 	maxExpires := all.Expires.Unix() // now + MaxTTL + leeway, as every bound
-	reads := []clientv3.Op{clientv3.OpGet(r.version), clientv3.OpGet(r.marker), clientv3.OpGet(r.key(all))}
+	var opts []clientv3.OpOption
+	if local {
+		opts = append(opts, clientv3.WithSerializable())
+	}
+	reads := []clientv3.Op{clientv3.OpGet(r.version, opts...), clientv3.OpGet(r.marker, opts...), clientv3.OpGet(r.key(all), opts...)}
 	if e != nil {
-		reads = append(reads, clientv3.OpGet(r.key(*e)))
+		reads = append(reads, clientv3.OpGet(r.key(*e), opts...))
 		if e.Capped() {
 			reads = append(reads,
-				clientv3.OpGet(r.tenantPrefix(e.Tenant)+revoke.KindSession.String()+"/", clientv3.WithPrefix(), clientv3.WithCountOnly()),
-				clientv3.OpGet(r.tenantPrefix(e.Tenant)+revoke.KindUser.String()+"/", clientv3.WithPrefix(), clientv3.WithCountOnly()))
+				clientv3.OpGet(r.tenantPrefix(e.Tenant)+revoke.KindSession.String()+"/", append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithCountOnly()}, opts...)...),
+				clientv3.OpGet(r.tenantPrefix(e.Tenant)+revoke.KindUser.String()+"/", append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithCountOnly()}, opts...)...))
 		}
 	}
 	got, err := r.cli.Txn(ctx).Then(reads...).Commit()
 	if err != nil {
-		return out, fmt.Errorf("etcdstore: revocation not recorded: %w: %w", revoke.ErrUnavailable, err)
+		return out, fmt.Errorf("etcd: revocation not recorded: %w: %w", revoke.ErrUnavailable, err)
 	}
 	rs := got.Responses
 	versionKV := first(rs[0])
@@ -496,7 +504,7 @@ func (r *Revocations) writeOnce(ctx context.Context, e *revoke.Entry) (writeResu
 	if versionKV != nil {
 		vrev = versionKV.ModRevision
 		if version, err = strconv.ParseInt(string(versionKV.Value), 10, 64); err != nil {
-			return out, fmt.Errorf("etcdstore: malformed version %q: %w", versionKV.Value, revoke.ErrUnavailable)
+			return out, fmt.Errorf("etcd: malformed version %q: %w", versionKV.Value, revoke.ErrUnavailable)
 		}
 	}
 	var cmp clientv3.Cmp
@@ -536,7 +544,7 @@ func (r *Revocations) writeOnce(ctx context.Context, e *revoke.Entry) (writeResu
 				if live, err := r.liveCapped(ctx, e.Tenant, now); err != nil {
 					return out, err
 				} else if live >= r.cfg.Limits.MaxPerTenant {
-					return writeResult{}, fmt.Errorf("etcdstore: tenant %q holds %d live entries: %w", e.Tenant, r.cfg.Limits.MaxPerTenant, revoke.ErrTenantLimit)
+					return writeResult{}, fmt.Errorf("etcd: tenant %q holds %d live entries: %w", e.Tenant, r.cfg.Limits.MaxPerTenant, revoke.ErrTenantLimit)
 				}
 			}
 		}
@@ -548,7 +556,7 @@ func (r *Revocations) writeOnce(ctx context.Context, e *revoke.Entry) (writeResu
 	puts = append(puts, clientv3.OpPut(r.version, strconv.FormatInt(version+1, 10)))
 	resp, err := r.cli.Txn(ctx).If(cmp).Then(puts...).Commit()
 	if err != nil {
-		return writeResult{}, fmt.Errorf("etcdstore: revocation not recorded: %w: %w", revoke.ErrUnavailable, err)
+		return writeResult{}, fmt.Errorf("etcd: revocation not recorded: %w: %w", revoke.ErrUnavailable, err)
 	}
 	if !resp.Succeeded {
 		return writeResult{}, errRace
@@ -567,7 +575,7 @@ func (r *Revocations) liveCapped(ctx context.Context, tenant string, now time.Ti
 	for _, kind := range []revoke.Kind{revoke.KindSession, revoke.KindUser} {
 		resp, err := r.cli.Get(ctx, r.tenantPrefix(tenant)+kind.String()+"/", clientv3.WithPrefix())
 		if err != nil {
-			return 0, fmt.Errorf("etcdstore: revocation not recorded: %w: %w", revoke.ErrUnavailable, err)
+			return 0, fmt.Errorf("etcd: revocation not recorded: %w: %w", revoke.ErrUnavailable, err)
 		}
 		for _, kv := range resp.Kvs {
 			if _, expires, err := parseValue(kv.Value); err == nil && expires >= now.Unix() {

@@ -1,4 +1,4 @@
-package etcdstore
+package etcd
 
 import (
 	"context"
@@ -28,12 +28,12 @@ func (s source) Poll(ctx context.Context) (int64, bool, error) {
 		f(time.Since(begin), err)
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("etcdstore: poll: %w: %w", revoke.ErrUnavailable, err)
+		return 0, false, fmt.Errorf("etcd: poll: %w: %w", revoke.ErrUnavailable, err)
 	}
 	v := int64(0)
 	if kv := first(resp.Responses[0]); kv != nil {
 		if v, err = strconv.ParseInt(string(kv.Value), 10, 64); err != nil {
-			return 0, false, fmt.Errorf("etcdstore: malformed version %q", kv.Value)
+			return 0, false, fmt.Errorf("etcd: malformed version %q", kv.Value)
 		}
 	}
 	return v, first(resp.Responses[1]) != nil, nil
@@ -48,19 +48,19 @@ func (s source) Load(ctx context.Context) (revoke.Snapshot, error) {
 	defer cancel()
 	count, err := r.cli.Get(ctx, r.entries, clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
-		return revoke.Snapshot{}, fmt.Errorf("etcdstore: load revocations: %w: %w", revoke.ErrUnavailable, err)
+		return revoke.Snapshot{}, fmt.Errorf("etcd: load revocations: %w: %w", revoke.ErrUnavailable, err)
 	}
 	if count.Count > int64(r.cfg.Limits.MaxEntries) {
-		return revoke.Snapshot{}, fmt.Errorf("etcdstore: %d revocation entries, more than %d: %w", count.Count, r.cfg.Limits.MaxEntries, revoke.ErrTooMany)
+		return revoke.Snapshot{}, fmt.Errorf("etcd: %d revocation entries, more than %d: %w", count.Count, r.cfg.Limits.MaxEntries, revoke.ErrTooMany)
 	}
 	resp, err := r.cli.Txn(ctx).Then(clientv3.OpGet(r.entries, clientv3.WithPrefix()), clientv3.OpGet(r.version), clientv3.OpGet(r.marker)).Commit()
 	if err != nil {
-		return revoke.Snapshot{}, fmt.Errorf("etcdstore: load revocations: %w: %w", revoke.ErrUnavailable, err)
+		return revoke.Snapshot{}, fmt.Errorf("etcd: load revocations: %w: %w", revoke.ErrUnavailable, err)
 	}
 	snap := revoke.Snapshot{Marker: first(resp.Responses[2]) != nil}
 	if kv := first(resp.Responses[1]); kv != nil {
 		if snap.Version, err = strconv.ParseInt(string(kv.Value), 10, 64); err != nil {
-			return revoke.Snapshot{}, fmt.Errorf("etcdstore: malformed version %q", kv.Value)
+			return revoke.Snapshot{}, fmt.Errorf("etcd: malformed version %q", kv.Value)
 		}
 	}
 	cutoff := r.cfg.Now().Add(-PruneGrace).Unix()
@@ -91,7 +91,7 @@ func (s source) Mark(ctx context.Context) (revoke.Entry, bool, error) {
 	defer cancel()
 	resp, err := r.cli.Get(ctx, r.entries, clientv3.WithPrefix())
 	if err != nil {
-		return res.all, res.emptied, fmt.Errorf("etcdstore: prune: %w: %w", revoke.ErrUnavailable, err)
+		return res.all, res.emptied, fmt.Errorf("etcd: prune: %w: %w", revoke.ErrUnavailable, err)
 	}
 	cutoff := r.cfg.Now().Add(-PruneGrace).Unix()
 	var cmps []clientv3.Cmp
@@ -106,7 +106,7 @@ func (s source) Mark(ctx context.Context) (revoke.Entry, bool, error) {
 		// A merge that extended an entry meanwhile fails the whole batch:
 		// the next Mark prunes it.
 		if _, err := r.cli.Txn(ctx).If(cmps...).Then(dels...).Commit(); err != nil {
-			return res.all, res.emptied, fmt.Errorf("etcdstore: prune: %w: %w", revoke.ErrUnavailable, err)
+			return res.all, res.emptied, fmt.Errorf("etcd: prune: %w: %w", revoke.ErrUnavailable, err)
 		}
 	}
 	return res.all, res.emptied, nil
@@ -123,7 +123,7 @@ func (s source) Repair(ctx context.Context, suspects []revoke.Entry) (int, error
 	for _, e := range suspects {
 		resp, err := r.cli.Get(ctx, r.key(e))
 		if err != nil {
-			return restored, fmt.Errorf("etcdstore: repair: %w: %w", revoke.ErrUnavailable, err)
+			return restored, fmt.Errorf("etcd: repair: %w: %w", revoke.ErrUnavailable, err)
 		}
 		var stored revoke.Set
 		if len(resp.Kvs) > 0 {
