@@ -22,8 +22,8 @@ import (
 	"google.golang.org/grpc/backoff"
 
 	"github.com/causeflow/widget-sessions/internal/config"
-	"github.com/causeflow/widget-sessions/pkg/etcd"
 	"github.com/causeflow/widget-sessions/internal/redisstore"
+	"github.com/causeflow/widget-sessions/pkg/etcd"
 )
 
 // CanaryInterval is how often each replica re-writes its region's canary.

@@ -10,9 +10,9 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/causeflow/widget-sessions/pkg/etcd"
 	"github.com/causeflow/widget-sessions/internal/etcdstore/etcdtest"
 	"github.com/causeflow/widget-sessions/internal/wait"
+	"github.com/causeflow/widget-sessions/pkg/etcd"
 	"github.com/causeflow/widget-sessions/pkg/revoke"
 	"github.com/causeflow/widget-sessions/pkg/revoke/revoketest"
 	"github.com/causeflow/widget-sessions/pkg/sessionid"
