@@ -37,14 +37,6 @@ func main() { fmt.Println(verify.ErrRevoked, jwks.ErrUnknownKey) }
 // running service minted, then refuses it once the service revoked it.
 func TestGatewayModule(t *testing.T) {
 	t.Parallel()
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal("the go tool is not on PATH")
-	}
-	pkgDir, err := filepath.Abs(filepath.Join("..", "..", "pkg"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	gateway, err := os.ReadFile(filepath.Join("testdata", "gateway", "main.go"))
 	if err != nil {
 		t.Fatal(err)
@@ -59,25 +51,7 @@ func TestGatewayModule(t *testing.T) {
 		{"verifier", verifierOnly, 15},
 		{"verifier and Redis mirror", string(gateway), 20},
 	} {
-		dir := t.TempDir()
-		gomod := "module example.com/gateway\n\ngo 1.26.8\n\nrequire github.com/causeflow/widget-sessions/pkg v0.0.0\n\n" +
-			"replace github.com/causeflow/widget-sessions/pkg => " + pkgDir + "\n"
-		for name, text := range map[string]string{"go.mod": gomod, "main.go": m.main} {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		goCmd := func(args ...string) string {
-			t.Helper()
-			cmd := exec.Command(gotool, args...)
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("%s: go %s: %v\n%s", m.name, strings.Join(args, " "), err, out)
-			}
-			return string(out)
-		}
+		dir, goCmd := outsideModule(t, m.main, "pkg")
 		goCmd("mod", "tidy")
 		mods := strings.Split(strings.TrimSpace(goCmd("list", "-m", "all")), "\n")
 		t.Logf("%s: %d modules in go list -m all:\n%s", m.name, len(mods), strings.Join(mods, "\n"))
@@ -178,34 +152,7 @@ func main() {
 // service's server, JOSE library or test dependencies.
 func TestGatewayEtcdModule(t *testing.T) {
 	t.Parallel()
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal("the go tool is not on PATH")
-	}
-	pkgDir, err1 := filepath.Abs(filepath.Join("..", "..", "pkg"))
-	etcdDir, err2 := filepath.Abs(filepath.Join("..", "..", "pkg", "etcd"))
-	if err1 != nil || err2 != nil {
-		t.Fatal(err1, err2)
-	}
-	dir := t.TempDir()
-	gomod := "module example.com/gateway\n\ngo 1.26.8\n\nrequire (\n\tgithub.com/causeflow/widget-sessions/pkg v0.0.0\n\tgithub.com/causeflow/widget-sessions/pkg/etcd v0.0.0\n)\n\n" +
-		"replace github.com/causeflow/widget-sessions/pkg => " + pkgDir + "\n\nreplace github.com/causeflow/widget-sessions/pkg/etcd => " + etcdDir + "\n"
-	for name, text := range map[string]string{"go.mod": gomod, "main.go": etcdGateway} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	goCmd := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(gotool, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
+	dir, goCmd := outsideModule(t, etcdGateway, "pkg", "pkg/etcd")
 	goCmd("mod", "tidy")
 	graph := strings.Split(strings.TrimSpace(goCmd("list", "-m", "all")), "\n")
 	// What is compiled in: the modules of the packages the gateway builds.
@@ -226,4 +173,42 @@ func TestGatewayEtcdModule(t *testing.T) {
 		}
 	}
 	goCmd("build", "-o", filepath.Join(dir, "gateway"), ".")
+}
+
+// outsideModule writes a module of its own (example.com/gateway) with
+// main.go, requiring the public modules named (paths under this
+// checkout: "pkg", "pkg/etcd"), each replaced by the checkout's, and
+// returns its directory and a function that runs the go tool in it.
+func outsideModule(t *testing.T, main string, modules ...string) (dir string, goCmd func(args ...string) string) {
+	t.Helper()
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal("the go tool is not on PATH")
+	}
+	dir = t.TempDir()
+	gomod := "module example.com/gateway\n\ngo 1.26.8\n"
+	for _, m := range modules {
+		abs, err := filepath.Abs(filepath.Join("..", "..", filepath.FromSlash(m)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := "github.com/causeflow/widget-sessions/" + m
+		gomod += "\nrequire " + path + " v0.0.0\n\nreplace " + path + " => " + abs + "\n"
+	}
+	for name, text := range map[string]string{"go.mod": gomod, "main.go": main} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(gotool, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
+		}
+		return string(out)
+	}
 }

@@ -15,7 +15,6 @@ package main
 // the members over the bridge.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -73,28 +72,12 @@ type region struct {
 	public, internal string // the service, over the test's link
 }
 
-// proc is a process running in a region's namespace.
+// proc is a process running in a region's namespace; out is what it
+// printed (the servers' logBuffer).
 type proc struct {
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *logBuffer
 	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // start runs name with args (and env, when not nil) in the region's
@@ -102,7 +85,7 @@ func (b *lockedBuffer) String() string {
 func (r *region) start(t testing.TB, env []string, name string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command("ip", append([]string{"netns", "exec", r.ns, name}, args...)...)
-	p := &proc{cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{cmd: cmd, out: newLogBuffer(), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -165,6 +165,17 @@ func watchAvailability(ctx context.Context, regions []*region, service, tok stri
 	return out
 }
 
+// except is regions but r.
+func except(regions []*region, r *region) []*region {
+	var out []*region
+	for _, o := range regions {
+		if o != r {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // percentile is the p-th percentile of ds (nearest rank).
 func percentile(ds []time.Duration, p float64) time.Duration {
 	s := slices.Clone(ds)
@@ -337,12 +348,7 @@ func TestRegions(t *testing.T) {
 	var lags, streamLags, gatewayLags, writes []time.Duration
 	for i := range 100 {
 		origin := regions[i%3]
-		var others []*region
-		for _, r := range regions {
-			if r != origin {
-				others = append(others, r)
-			}
-		}
+		others := except(regions, origin)
 		s := servers[origin.name]
 		m := s.mintCreated(t, admin, `{"userId":"user_alice"}`)
 		type open struct {
@@ -460,12 +466,7 @@ func TestRegions(t *testing.T) {
 	leader := leaderOf(eu)
 	follower := regions[(leader.n)%3] // another region than the leader's
 	for _, victim := range []*region{leader, follower} {
-		var rest []*region
-		for _, r := range regions {
-			if r != victim {
-				rest = append(rest, r)
-			}
-		}
+		rest := except(regions, victim)
 		actx, astop := context.WithCancel(ctx)
 		avail := watchAvailability(actx, rest, service, probeTok)
 		time.Sleep(200 * time.Millisecond)
@@ -513,12 +514,7 @@ func TestRegions(t *testing.T) {
 	leader = leaderOf(eu)
 	follower = regions[(leader.n)%3]
 	for _, victim := range []*region{follower, leaderOf(eu)} {
-		var rest []*region
-		for _, r := range regions {
-			if r != victim {
-				rest = append(rest, r)
-			}
-		}
+		rest := except(regions, victim)
 		wasLeader := leaderOf(rest[0]) == victim
 		live := servers[victim.name].mintCreated(t, admin, `{"userId":"user_bob"}`)
 		actx, astop := context.WithCancel(ctx)

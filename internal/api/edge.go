@@ -146,30 +146,19 @@ func widgetSession(verifier SessionVerifier, limiter ratelimit.Limiter, incident
 // sendMessage handles POST /v1/widget/sessions/{sessionId}/messages.
 func sendMessage(verifier SessionVerifier, conv Chat) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
-		claims, err := sessionOwner(c, verifier)
+		claims, m, err := ownerBody(c, verifier, "content", "locale")
 		if err != nil {
 			return err
 		}
-		body, err := readJSONBody(c)
+		content, err := stringMember(m, "content", true)
 		if err != nil {
 			return err
 		}
-		m, err := strictjson.ParseObject(body, "content", "locale")
+		locale, err := stringMember(m, "locale", false)
 		if err != nil {
-			return validationError(err)
+			return err
 		}
-		content, err := m.String("content")
-		if err != nil {
-			return validationError(err)
-		}
-		if content == nil {
-			return widget.FieldError("content", "is required")
-		}
-		locale, err := m.String("locale")
-		if err != nil {
-			return validationError(err)
-		}
-		id, err := conv.Send(c, claims, chat.Message{Content: *content, Locale: deref(locale)})
+		id, err := conv.Send(c, claims, chat.Message{Content: content, Locale: locale})
 		if err != nil {
 			return err
 		}
@@ -209,33 +198,22 @@ func stopReply(verifier SessionVerifier, limiter ratelimit.Limiter, conv Chat) g
 // count per session is its own ("feedback:<sessionId>").
 func rateAnswer(verifier SessionVerifier, limiter ratelimit.Limiter, conv Chat, metrics *Metrics) gin.HandlerFunc {
 	return handle(func(c *gin.Context) error {
-		claims, err := sessionOwner(c, verifier)
+		claims, m, err := ownerBody(c, verifier, "rating", "reason")
 		if err != nil {
 			return err
 		}
-		body, err := readJSONBody(c)
+		rating, err := stringMember(m, "rating", true)
 		if err != nil {
 			return err
 		}
-		m, err := strictjson.ParseObject(body, "rating", "reason")
+		reason, err := stringMember(m, "reason", false)
 		if err != nil {
-			return validationError(err)
-		}
-		rating, err := m.String("rating")
-		if err != nil {
-			return validationError(err)
-		}
-		if rating == nil {
-			return widget.FieldError("rating", "is required")
-		}
-		reason, err := m.String("reason")
-		if err != nil {
-			return validationError(err)
+			return err
 		}
 		if err := allow(c, limiter, "feedback:"+claims.SessionID); err != nil {
 			return err
 		}
-		f, err := conv.Rate(c, claims, c.Param("messageId"), *rating, deref(reason))
+		f, err := conv.Rate(c, claims, c.Param("messageId"), rating, reason)
 		if err != nil {
 			return err
 		}
@@ -246,12 +224,38 @@ func rateAnswer(verifier SessionVerifier, limiter ratelimit.Limiter, conv Chat, 
 	})
 }
 
-// deref is *s, or "" when s is nil (a member left out).
-func deref(s *string) string {
-	if s == nil {
-		return ""
+// ownerBody authenticates the session's owner (sessionOwner) and reads
+// the request's JSON object, which may hold the members named only.
+func ownerBody(c *gin.Context, verifier SessionVerifier, members ...string) (*token.Claims, strictjson.Members, error) {
+	claims, err := sessionOwner(c, verifier)
+	if err != nil {
+		return nil, nil, err
 	}
-	return *s
+	body, err := readJSONBody(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := strictjson.ParseObject(body, members...)
+	if err != nil {
+		return nil, nil, validationError(err)
+	}
+	return claims, m, nil
+}
+
+// stringMember is body member name, a string: "" when it is left out,
+// and a validation error naming it when it is required and left out, or
+// not a string.
+func stringMember(m strictjson.Members, name string, required bool) (string, error) {
+	v, err := m.String(name)
+	switch {
+	case err != nil:
+		return "", validationError(err)
+	case v == nil && required:
+		return "", widget.FieldError(name, "is required")
+	case v == nil:
+		return "", nil
+	}
+	return *v, nil
 }
 
 // streamTicket handles POST /v1/widget/sessions/{sessionId}/stream-tickets:
