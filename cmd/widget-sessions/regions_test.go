@@ -567,28 +567,6 @@ func TestRegions(t *testing.T) {
 		}
 		victim.heal(t)
 		healed := time.Now()
-		if os.Getenv("REGIONS_DEBUG") != "" {
-			dbg := etcdClient(victim)
-			go func() {
-				for i := 0; i < 60; i++ {
-					c1, cancel := ctxFor(200 * time.Millisecond)
-					st, err := dbg.Status(c1, victim.ip+":2379")
-					cancel()
-					resp, rerr := probe.Get(victim.internal + "/readyz")
-					code := 0
-					if rerr == nil {
-						code = resp.StatusCode
-						resp.Body.Close()
-					}
-					if err == nil {
-						t.Logf("debug +%v: leader %x term %d index %d readyz %d", time.Since(healed).Round(time.Millisecond), st.Leader, st.RaftTerm, st.RaftIndex, code)
-					} else {
-						t.Logf("debug +%v: status %v readyz %d", time.Since(healed).Round(time.Millisecond), err, code)
-					}
-					time.Sleep(250 * time.Millisecond)
-				}
-			}()
-		}
 		var catchUp time.Duration
 		for _, d := range during {
 			catchUp = max(catchUp, seen(d.token, healed, victim)[victim.name])

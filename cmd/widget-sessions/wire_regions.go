@@ -41,9 +41,12 @@ type regionMetrics struct {
 
 	mu      sync.Mutex
 	origins map[string]bool
+	// fresh is the store's freshness check, set once the store exists:
+	// widget_sessions_region_isolated reads it.
+	fresh func() error
 }
 
-func newRegionMetrics(reg prometheus.Registerer, store *etcd.Revocations) (*regionMetrics, error) {
+func newRegionMetrics(reg prometheus.Registerer) (*regionMetrics, error) {
 	m := &regionMetrics{
 		quorumReads: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "widget_sessions_revocation_quorum_read_seconds",
@@ -65,7 +68,7 @@ func newRegionMetrics(reg prometheus.Registerer, store *etcd.Revocations) (*regi
 		Name: "widget_sessions_region_isolated",
 		Help: "1 while this replica cannot prove its revocation copy current (no linearizable read of the etcd store within WIDGET_REVOCATION_STALENESS): it fails closed and is not ready; 0 otherwise.",
 	}, func() float64 {
-		if store.Fresh() != nil {
+		if m.fresh != nil && m.fresh() != nil {
 			return 1
 		}
 		return 0
@@ -136,7 +139,11 @@ func openEtcdRevocations(ctx context.Context, cfg config.Config, logger *zap.Log
 		return nil, nil, fmt.Errorf("WIDGET_REVOCATION_ETCD: %w", err)
 	}
 	closers := []func(){func() { _ = cli.Close() }}
-	var metrics *regionMetrics
+	metrics, err := newRegionMetrics(reg)
+	if err != nil {
+		closers[0]()
+		return nil, nil, err
+	}
 	store, err := etcd.New(cli, etcd.Config{
 		Prefix:          "/widget-sessions/" + cfg.Env + "/revocations/",
 		StalenessBudget: cfg.Revocation.Staleness,
@@ -145,17 +152,14 @@ func openEtcdRevocations(ctx context.Context, cfg config.Config, logger *zap.Log
 		Logger:          redisstore.Slog(logger.Named("revocations")),
 		Observer: etcd.Observer{
 			RevocationWrite: rev.write, Resync: rev.resync,
-			QuorumRead: func(d time.Duration, err error) { metrics.quorumRead(d, err) },
-			Canary:     func(origin string, sent time.Time) { metrics.canary(origin, sent) },
+			QuorumRead: metrics.quorumRead, Canary: metrics.canary,
 		},
 	})
-	if err == nil {
-		metrics, err = newRegionMetrics(reg, store)
-	}
 	if err != nil {
 		closers[0]()
 		return nil, nil, err
 	}
+	metrics.fresh = store.Fresh
 	if err := store.Start(ctx); err != nil {
 		closers[0]()
 		return nil, nil, fmt.Errorf("revocations: etcd: %w", err)

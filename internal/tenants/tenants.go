@@ -79,6 +79,11 @@ type Theme struct {
 // MaxRadius bounds a widget's corner radius, in CSS pixels.
 const MaxRadius = 24
 
+// IsZero reports whether the theme says nothing: the widget's own look.
+func (t Theme) IsZero() bool {
+	return t.Scheme == "" && t.Accent == "" && t.Radius == nil && t.Font == "" && t.Locale == ""
+}
+
 // Key is the theme as a string that tells any two themes apart: a page
 // cache's key.
 func (t Theme) Key() string {
@@ -388,7 +393,7 @@ func (s *Store) Get(tenant string) Settings {
 	if t.MaxStoredBytes == 0 {
 		t.MaxStoredBytes = s.opts.Defaults.MaxStoredBytes
 	}
-	if t.Widget.Key() == (Theme{}).Key() {
+	if t.Widget.IsZero() {
 		t.Widget = s.opts.Defaults.Widget
 	}
 	return t
