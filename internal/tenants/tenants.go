@@ -224,7 +224,9 @@ func parseTenant(data []byte, loopbackHTTP bool) (Settings, error) {
 
 // accent is the form of an accent colour; font, of a font-family list
 // (family names, quoted or not, and commas: nothing that could end the CSS
-// value or load anything).
+// value or load anything). The SDK (sdk/js/index.js) and the widget
+// (widget.js) apply the same rules in JavaScript; TestThemeRulesAgree holds
+// them equal.
 var (
 	accent = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 	font   = regexp.MustCompile(`^[\p{L}\p{N} ,'"_.-]{1,200}$`)

@@ -243,11 +243,13 @@ function mount(opts) {
   };
 }
 
-// FONT is what a font family may be: family names, quoted or not, and
-// commas; nothing that could end the CSS value or load anything. The
-// widget and the tenants' document apply the same rule.
+// The theme's rules. FONT is what a font family may be: family names,
+// quoted or not, and commas; nothing that could end the CSS value or load
+// anything. The widget and the tenants' document apply the same rules, and
+// a test in internal/tenants holds the three equal.
 var FONT = /^[\p{L}\p{N} ,'"_.-]{1,200}$/u;
 var MAX_RADIUS = 24;
+var ACCENT = /^#[0-9a-fA-F]{6}$/;
 
 // checkTheme returns the theme the widget is handed: a scheme ("light",
 // "dark", or "auto" for the user's preference), an accent colour
@@ -275,7 +277,7 @@ function checkTheme(theme) {
     out.scheme = theme.scheme;
   }
   if (theme.accent !== undefined) {
-    if (typeof theme.accent !== "string" || !/^#[0-9a-fA-F]{6}$/.test(theme.accent)) {
+    if (typeof theme.accent !== "string" || !ACCENT.test(theme.accent)) {
       throw new TypeError("CauseFlowWidget.mount: theme.accent must be a colour such as #1f5fbf");
     }
     out.accent = theme.accent;

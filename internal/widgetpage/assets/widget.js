@@ -7,11 +7,13 @@
 (function () {
   "use strict";
 
-  // FONT is what a font family may be: family names, quoted or not, and
-  // commas (the SDK and the tenants' document apply the same rule).
+  // The theme's rules. FONT is what a font family may be: family names,
+  // quoted or not, and commas (the SDK and the tenants' document apply the
+  // same rules; a test in internal/tenants holds the three equal).
   // Declared before the tenant's theme is applied, at the start.
   var FONT = /^[\p{L}\p{N} ,'"_.-]{1,200}$/u;
   var MAX_RADIUS = 24;
+  var ACCENT = /^#[0-9a-fA-F]{6}$/;
   var RECONNECT_MIN_MS = 500;
   var RECONNECT_MAX_MS = 15000;
   // Codes of a final stream error after which reconnecting cannot help,
@@ -596,7 +598,7 @@
       root.removeAttribute("data-scheme");
     }
     if (theme.accent !== undefined) {
-      if (typeof theme.accent === "string" && /^#[0-9a-fA-F]{6}$/.test(theme.accent)) {
+      if (typeof theme.accent === "string" && ACCENT.test(theme.accent)) {
         root.style.setProperty("--accent", theme.accent);
         root.style.setProperty("--accent-fg", readableOn(theme.accent));
       } else {
