@@ -48,7 +48,7 @@ func failoverTopologies(t *testing.T) []func(t *testing.T) failoverTopology {
 					// What follows writes, waiting for the other replica;
 					// and after a false positive on the promoted master
 					// the sentinels may fail over once more.
-					if _, failovers := s.WaitSettled(30 * time.Second); failovers > 1 {
+					if _, failovers, _ := s.WaitStable(30 * time.Second); failovers > 1 {
 						t.Logf("the sentinels failed over %d times, not once", failovers)
 					}
 				}

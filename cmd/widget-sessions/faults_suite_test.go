@@ -100,9 +100,9 @@ func faultScenarios(t *testing.T) []func(t *testing.T) faultScenario {
 				fault: func(t *testing.T, _ *faultLoad) time.Time {
 					// A write waits for one replica: recovery needs the other
 					// replica following the new master.
-					if _, failovers := s.KillMaster(30 * time.Second); failovers > 1 {
+					if _, failovers, settled := s.KillMaster(30 * time.Second); failovers > 1 {
 						t.Logf("the sentinels failed over %d times, not once (a false positive on the promoted master): recovery is bounded from when the deployment settled", failovers)
-						return time.Now()
+						return settled
 					}
 					return time.Time{}
 				}}
@@ -118,12 +118,12 @@ func faultScenarios(t *testing.T) []func(t *testing.T) faultScenario {
 			s := redistest.StartSentinel(t, 2)
 			return faultScenario{name: "sentinel failover, then the promoted master hangs", url: s.URL(), minReplicas: "1", kill: true, describe: s.Describe,
 				fault: func(t *testing.T, _ *faultLoad) time.Time {
-					first, _ := s.KillMaster(30 * time.Second)
+					first, _, _ := s.KillMaster(30 * time.Second)
 					first.Freeze()
 					s.WaitPromoted(first, 30*time.Second)
 					first.Thaw()
-					s.WaitSettled(40 * time.Second)
-					return time.Now()
+					_, _, settled := s.WaitStable(40 * time.Second)
+					return settled
 				}}
 		},
 		func(t *testing.T) faultScenario {
