@@ -363,9 +363,9 @@ func (s *Sentinel) KillMaster(limit time.Duration) (master *Server, failovers in
 const StableQuiet = 3 * DownAfter
 
 // WaitStable returns once the deployment has settled (WaitSettled) and then
-// run StableQuiet with no sentinel suspecting the master (Suspected) and no
-// further failover: the master, how many failovers the sentinels ran, and
-// when it last settled. A false positive after a settled failover is thus
+// run StableQuiet with no sentinel suspecting the master (s_down, o_down,
+// failing over) and no further failover: the master, how many failovers
+// the sentinels ran, and when it last settled. A false positive after a settled failover is thus
 // waited out rather than mistaken for the end. CI met one in about one run
 // in five: the promoted master taken for down a second after its
 // promotion, the sentinels failing over again, and the first promoted
@@ -378,7 +378,7 @@ func (s *Sentinel) WaitStable(limit time.Duration) (master *Server, failovers in
 		settled = time.Now()
 		stable := true
 		for time.Since(settled) < StableQuiet {
-			if s.Suspected() || s.Failovers() != failovers {
+			if n, suspected := s.view(); suspected || n != failovers {
 				stable = false
 				break
 			}
@@ -446,41 +446,34 @@ func (s *Sentinel) WaitSettled(limit time.Duration) (master *Server, failovers i
 	return master, s.Failovers()
 }
 
-// Suspected says whether any sentinel takes the master for down (s_down,
-// o_down) or is failing it over.
-func (s *Sentinel) Suspected() bool {
-	for _, sn := range s.Sentinels {
-		out, _ := cli(sn.port, "sentinel", "master", s.MasterName)
-		f := strings.Fields(out)
-		for i := 0; i+1 < len(f); i++ {
-			if f[i] == "flags" {
-				for flag := range strings.SplitSeq(f[i+1], ",") {
-					if flag == "s_down" || flag == "o_down" || flag == "failover_in_progress" {
-						return true
-					}
-				}
-			}
-		}
-	}
-	return false
-}
-
 // Failovers returns how many failovers the sentinels have run so far: the
 // highest config-epoch any of them reports for the master.
 func (s *Sentinel) Failovers() int {
-	n := 0
+	n, _ := s.view()
+	return n
+}
+
+// view reads every sentinel's SENTINEL MASTER once: the highest
+// config-epoch (how many failovers), and whether any sentinel takes the
+// master for down (s_down, o_down) or is failing it over.
+func (s *Sentinel) view() (failovers int, suspected bool) {
 	for _, sn := range s.Sentinels {
 		out, _ := cli(sn.port, "sentinel", "master", s.MasterName)
 		f := strings.Fields(out)
 		for i := 0; i+1 < len(f); i++ {
-			if f[i] == "config-epoch" {
+			switch f[i] {
+			case "config-epoch":
 				if e, err := strconv.Atoi(f[i+1]); err == nil {
-					n = max(n, e)
+					failovers = max(failovers, e)
+				}
+			case "flags":
+				for flag := range strings.SplitSeq(f[i+1], ",") {
+					suspected = suspected || flag == "s_down" || flag == "o_down" || flag == "failover_in_progress"
 				}
 			}
 		}
 	}
-	return n
+	return failovers, suspected
 }
 
 // Describe reports the server for a failing test to show: its port,
