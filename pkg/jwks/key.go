@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
+	"strings"
 )
 
 // Key is one public signing key of a JWK Set (RFC 7517), decoded by this
@@ -31,12 +33,21 @@ type Key struct {
 
 // Parse decodes a JWK Set and returns the keys a
 // verifier can use: signing keys with a kid, in public form, in the order
-// of the set, the first of a repeated kid winning (RFC 7517 §4.5 allows
-// repeats). Entries it cannot decode, without a kid, meant for encryption
-// ("use" other than "sig") or of a kind it does not know are skipped, so
-// that one exotic key in a provider's set does not take the others down.
-// Private members ("d", or a symmetric "oct" key) are dropped: Parse
-// returns public halves only. At least one usable key is required.
+// of the set. Entries it cannot decode, without a kid, meant for
+// encryption ("use" other than "sig") or of a kind it does not know are
+// skipped, so that one exotic key in a provider's set does not take the
+// others down. Private members ("d", or a symmetric "oct" key) are
+// dropped: Parse returns public halves only. At least one usable key is
+// required.
+//
+// A repeated kid (RFC 7517 §4.5 allows repeats) is decided by the first
+// entry that names it, read leniently: any member called "kid" in any
+// case, in an entry this package cannot decode too. If that entry is not a
+// usable key, neither is the kid: a later entry is not taken in its place,
+// for a more lenient reader (jwx, or one on encoding/json, whose names are
+// case-insensitive and whose repeated members pass) would find the first,
+// and two readers of one set would verify the same kid with different
+// keys. An entry that names two different kids is not used either.
 func Parse(body []byte) ([]*Key, error) {
 	return parse(body, false)
 }
@@ -61,24 +72,25 @@ func parse(body []byte, remote bool) ([]*Key, error) {
 		return nil, errors.New(`not a JWK set: no "keys" array`)
 	}
 	var keys []*Key
-	seen := make(map[string]bool, len(entries))
+	named := make(map[string]bool, len(entries)) // the kids earlier entries name
 	for i, raw := range entries {
+		kids := namedKids(raw)
 		m, err := object(raw)
-		if err != nil {
-			continue
+		if err == nil {
+			kty, _ := str(m["kty"])
+			_, hasD := m["d"]
+			private := kty == "oct" || (hasD && (kty == "OKP" || kty == "EC" || kty == "RSA"))
+			if private && remote {
+				return nil, fmt.Errorf("key #%d %w", i, errPrivate)
+			}
+			k, ok := m.key(kty)
+			if ok && !named[k.ID] && !slices.ContainsFunc(kids, func(id string) bool { return id != k.ID }) {
+				keys = append(keys, k)
+			}
 		}
-		kty, _ := str(m["kty"])
-		_, hasD := m["d"]
-		private := kty == "oct" || (hasD && (kty == "OKP" || kty == "EC" || kty == "RSA"))
-		if private && remote {
-			return nil, fmt.Errorf("key #%d %w", i, errPrivate)
+		for _, id := range kids {
+			named[id] = true
 		}
-		k, ok := m.key(kty)
-		if !ok || seen[k.ID] {
-			continue
-		}
-		seen[k.ID] = true
-		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
 		return nil, errors.New("no usable signing key with a kid")
@@ -99,33 +111,63 @@ var signatureAlgs = map[string]bool{
 // a member twice (RFC 7517 §4 and RFC 8259 §4: names are unique), which
 // readers would otherwise resolve differently.
 func object(raw []byte) (jwkMembers, error) {
+	m := jwkMembers{}
+	err := eachMember(raw, func(name string, v json.RawMessage) error {
+		if _, dup := m[name]; dup {
+			return fmt.Errorf("member %q appears twice", name)
+		}
+		m[name] = v
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// namedKids returns the kids an entry of a set could be read to name: the
+// string value of every member called "kid" in any case, repeats included,
+// as far as the entry is a JSON object.
+func namedKids(raw []byte) []string {
+	var kids []string
+	_ = eachMember(raw, func(name string, v json.RawMessage) error {
+		if id, ok := str(v); ok && strings.EqualFold(name, "kid") {
+			kids = append(kids, id)
+		}
+		return nil
+	})
+	return kids
+}
+
+// eachMember calls visit with each member of the JSON object raw, in
+// order, stopping at visit's first error; it fails on what is not one JSON
+// object.
+func eachMember(raw []byte, visit func(name string, v json.RawMessage) error) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, errors.New("not a JSON object")
+		return errors.New("not a JSON object")
 	}
-	m := jwkMembers{}
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		name := t.(string) // inside an object, the decoder yields names as strings
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return nil, err
+			return err
 		}
-		if _, dup := m[name]; dup {
-			return nil, fmt.Errorf("member %q appears twice", name)
+		if err := visit(name, v); err != nil {
+			return err
 		}
-		m[name] = v
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, err
+		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the object")
+		return errors.New("data after the object")
 	}
-	return m, nil
+	return nil
 }
 
 func (m jwkMembers) key(kty string) (*Key, bool) {

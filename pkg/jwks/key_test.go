@@ -99,6 +99,32 @@ func TestParseSkipsAndRefuses(t *testing.T) {
 			t.Fatalf("Parse = %v, %v", keys, err)
 		}
 	})
+	// The first entry naming a kid decides it: when that entry is not a
+	// usable key, a later entry with the same kid is not taken instead (a
+	// more lenient reader, jwx among them, would find the first). The
+	// fuzz target FuzzJWKSAgreesWithJWX found the first case.
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	later, _ := json.Marshal(&jwks.Key{ID: "a", Public: other.Public()})
+	for name, first := range map[string]string{
+		"a member repeated":  `{"":"","kty":"OKP","crv":"Ed25519","kid":"a","":"","x":"` + goodX + `"}`,
+		"member names cased": `{"ktY":"OKP","crv":"Ed25519","kid":"a","x":"` + goodX + `"}`,
+		"kid cased":          `{"kty":"OKP","crv":"Ed25519","KID":"a","x":"` + goodX + `"}`,
+		"encryption key":     `{"kty":"OKP","crv":"Ed25519","kid":"a","use":"enc","x":"` + goodX + `"}`,
+	} {
+		t.Run("an unusable first entry decides its kid: "+name, func(t *testing.T) {
+			keys, err := jwks.Parse([]byte(`{"keys":[` + first + `,` + string(later) + `,` + string(good) + `]}`))
+			if err != nil || len(keys) != 1 || keys[0].ID != "good" {
+				t.Fatalf("Parse = %v, %v; want the good key alone, not the later %q", keys, err, "a")
+			}
+		})
+	}
+	t.Run("an entry naming two kids is not used", func(t *testing.T) {
+		two := `{"kty":"OKP","crv":"Ed25519","kid":"a","Kid":"b","x":"` + goodX + `"}`
+		keys, err := jwks.Parse([]byte(`{"keys":[` + two + `,` + string(good) + `]}`))
+		if err != nil || len(keys) != 1 || keys[0].ID != "good" {
+			t.Fatalf("Parse = %v, %v; want the good key alone", keys, err)
+		}
+	})
 	for _, doc := range []string{``, `[]`, `{}`, `{"keys":null}`, `{"keys":{}}`, `<html>`, string(good)} {
 		if _, err := jwks.Parse([]byte(doc)); err == nil {
 			t.Errorf("Parse(%q) accepted", doc)
