@@ -47,6 +47,8 @@ func jwksSeeds(tb testing.TB) []string {
 			func(m map[string]any) { m["d"] = m["x"] },
 			func(m map[string]any) { m["use"] = "enc" },
 			func(m map[string]any) { m["KID"] = m["kid"]; delete(m, "kid") },
+			func(m map[string]any) { m["D"] = m["x"] },
+			func(m map[string]any) { m["Kid"] = "other" },
 			func(m map[string]any) { m["kid"] = 7 },
 			func(m map[string]any) { m["alg"] = "ES256" },
 			func(m map[string]any) {

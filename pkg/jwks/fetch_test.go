@@ -1,6 +1,7 @@
 package jwks_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -31,6 +32,7 @@ func TestLastGoodSetKeptOnFailure(t *testing.T) {
 		{"empty set", http.StatusOK, []byte(`{"keys": []}`), jwks.ErrInvalidSet},
 		{"keys without kid", http.StatusOK, []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`), jwks.ErrInvalidSet},
 		{"private keys published", http.StatusOK, privateSet, jwks.ErrInvalidSet},
+		{"private keys published, the member cased", http.StatusOK, bytes.Replace(privateSet, []byte(`"d":`), []byte(`"D":`), 1), jwks.ErrInvalidSet},
 		{"symmetric key published", http.StatusOK, []byte(`{"keys":[{"kty":"oct","kid":"k1","k":"c2VjcmV0c2VjcmV0c2VjcmV0"}]}`), jwks.ErrInvalidSet},
 		{"too large", http.StatusOK, make([]byte, 4096), jwks.ErrFetch},
 	}

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"slices"
 	"strings"
 )
 
@@ -47,7 +46,8 @@ type Key struct {
 // for a more lenient reader (jwx, or one on encoding/json, whose names are
 // case-insensitive and whose repeated members pass) would find the first,
 // and two readers of one set would verify the same kid with different
-// keys. An entry that names two different kids is not used either.
+// keys. For the same reason an entry is not used when a reader matching
+// names case-insensitively could read it differently (ambiguous).
 func Parse(body []byte) ([]*Key, error) {
 	return parse(body, false)
 }
@@ -78,13 +78,11 @@ func parse(body []byte, remote bool) ([]*Key, error) {
 		m, err := object(raw)
 		if err == nil {
 			kty, _ := str(m["kty"])
-			_, hasD := m["d"]
-			private := kty == "oct" || (hasD && (kty == "OKP" || kty == "EC" || kty == "RSA"))
+			private := kty == "oct" || (m.named("d") && (kty == "OKP" || kty == "EC" || kty == "RSA"))
 			if private && remote {
 				return nil, fmt.Errorf("key #%d %w", i, errPrivate)
 			}
-			k, ok := m.key(kty)
-			if ok && !named[k.ID] && !slices.ContainsFunc(kids, func(id string) bool { return id != k.ID }) {
+			if k, ok := m.key(kty); ok && !named[k.ID] && !m.ambiguous() {
 				keys = append(keys, k)
 			}
 		}
@@ -131,7 +129,7 @@ func object(raw []byte) (jwkMembers, error) {
 func namedKids(raw []byte) []string {
 	var kids []string
 	_ = eachMember(raw, func(name string, v json.RawMessage) error {
-		if id, ok := str(v); ok && strings.EqualFold(name, "kid") {
+		if id, ok := str(v); ok && fold(name) == "kid" {
 			kids = append(kids, id)
 		}
 		return nil
@@ -169,6 +167,41 @@ func eachMember(raw []byte, visit func(name string, v json.RawMessage) error) er
 	}
 	return nil
 }
+
+// readMembers are the members an entry is read by, here and in
+// privatePartFits.
+var readMembers = map[string]bool{"kty": true, "kid": true, "alg": true, "use": true, "crv": true, "x": true, "y": true, "n": true, "e": true, "d": true}
+
+// ambiguous reports whether a reader matching member names
+// case-insensitively (encoding/json does, and so does jwx's first look at
+// an entry) could read m otherwise than this package: two names equal but
+// for case, or a name equal but for case to one this package reads ("D"
+// would be a private key to such a reader, "Kid" a second kid).
+func (m jwkMembers) ambiguous() bool {
+	folded := make(map[string]bool, len(m))
+	for name := range m {
+		f := fold(name)
+		if folded[f] || (f != name && readMembers[f]) {
+			return true
+		}
+		folded[f] = true
+	}
+	return false
+}
+
+// named reports whether m has a member called name in any case.
+func (m jwkMembers) named(name string) bool {
+	for n := range m {
+		if fold(n) == name {
+			return true
+		}
+	}
+	return false
+}
+
+// fold is name with its case folded, as a case-insensitive reader compares
+// it (the Kelvin sign to k, the long s to s).
+func fold(name string) string { return strings.ToLower(strings.ToUpper(name)) }
 
 func (m jwkMembers) key(kty string) (*Key, bool) {
 	kid, ok := str(m["kid"])

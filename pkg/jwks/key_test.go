@@ -68,15 +68,18 @@ func TestParseSkipsAndRefuses(t *testing.T) {
 		"empty kid":          `{"kty":"OKP","crv":"Ed25519","kid":"","x":"` + goodX + `"}`,
 		"kid not a string":   `{"kty":"OKP","crv":"Ed25519","kid":7,"x":"` + goodX + `"}`,
 		"member names cased": `{"KTY":"OKP","crv":"Ed25519","kid":"a","x":"` + goodX + `"}`,
-		"encryption key":     `{"kty":"OKP","crv":"Ed25519","kid":"a","use":"enc","x":"` + goodX + `"}`,
-		"X25519":             `{"kty":"OKP","crv":"X25519","kid":"a","x":"` + goodX + `"}`,
-		"short x":            `{"kty":"OKP","crv":"Ed25519","kid":"a","x":"` + goodX[:40] + `"}`,
-		"padded x":           `{"kty":"OKP","crv":"Ed25519","kid":"a","x":"` + goodX + `="}`,
-		"point off curve":    `{"kty":"EC","crv":"P-256","kid":"a","x":"` + ecX + `","y":"` + ecX + `"}`, // y = x: not on the curve,
-		"unknown curve":      `{"kty":"EC","crv":"P-192","kid":"a","x":"` + ecX + `","y":"` + ecY + `"}`,
-		"even exponent":      `{"kty":"RSA","kid":"a","n":"` + strings.Repeat("A", 342) + `","e":"AQAA"}`,
-		"unknown kty":        `{"kty":"PQC","kid":"a"}`,
-		"not an object":      `"hello"`,
+		// Ambiguous to a reader matching names case-insensitively.
+		"private member cased": `{"kty":"OKP","crv":"Ed25519","kid":"a","D":"` + goodX + `","x":"` + goodX + `"}`,
+		"a name twice by case": `{"kty":"OKP","Kty":"EC","crv":"Ed25519","kid":"a","x":"` + goodX + `"}`,
+		"encryption key":       `{"kty":"OKP","crv":"Ed25519","kid":"a","use":"enc","x":"` + goodX + `"}`,
+		"X25519":               `{"kty":"OKP","crv":"X25519","kid":"a","x":"` + goodX + `"}`,
+		"short x":              `{"kty":"OKP","crv":"Ed25519","kid":"a","x":"` + goodX[:40] + `"}`,
+		"padded x":             `{"kty":"OKP","crv":"Ed25519","kid":"a","x":"` + goodX + `="}`,
+		"point off curve":      `{"kty":"EC","crv":"P-256","kid":"a","x":"` + ecX + `","y":"` + ecX + `"}`, // y = x: not on the curve,
+		"unknown curve":        `{"kty":"EC","crv":"P-192","kid":"a","x":"` + ecX + `","y":"` + ecY + `"}`,
+		"even exponent":        `{"kty":"RSA","kid":"a","n":"` + strings.Repeat("A", 342) + `","e":"AQAA"}`,
+		"unknown kty":          `{"kty":"PQC","kid":"a"}`,
+		"not an object":        `"hello"`,
 	}
 	for name, entry := range skipped {
 		t.Run(name, func(t *testing.T) {
@@ -106,10 +109,11 @@ func TestParseSkipsAndRefuses(t *testing.T) {
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	later, _ := json.Marshal(&jwks.Key{ID: "a", Public: other.Public()})
 	for name, first := range map[string]string{
-		"a member repeated":  `{"":"","kty":"OKP","crv":"Ed25519","kid":"a","":"","x":"` + goodX + `"}`,
-		"member names cased": `{"ktY":"OKP","crv":"Ed25519","kid":"a","x":"` + goodX + `"}`,
-		"kid cased":          `{"kty":"OKP","crv":"Ed25519","KID":"a","x":"` + goodX + `"}`,
-		"encryption key":     `{"kty":"OKP","crv":"Ed25519","kid":"a","use":"enc","x":"` + goodX + `"}`,
+		"a member repeated":      `{"":"","kty":"OKP","crv":"Ed25519","kid":"a","":"","x":"` + goodX + `"}`,
+		"member names cased":     `{"ktY":"OKP","crv":"Ed25519","kid":"a","x":"` + goodX + `"}`,
+		"kid cased":              `{"kty":"OKP","crv":"Ed25519","KID":"a","x":"` + goodX + `"}`,
+		"kid with a Kelvin sign": `{"kty":"OKP","crv":"Ed25519","` + "\u212aid" + `":"a","x":"` + goodX + `"}`,
+		"encryption key":         `{"kty":"OKP","crv":"Ed25519","kid":"a","use":"enc","x":"` + goodX + `"}`,
 	} {
 		t.Run("an unusable first entry decides its kid: "+name, func(t *testing.T) {
 			keys, err := jwks.Parse([]byte(`{"keys":[` + first + `,` + string(later) + `,` + string(good) + `]}`))
